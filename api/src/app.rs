@@ -1,0 +1,105 @@
+//! The route table and the middleware every request passes through.
+
+use crate::error::ApiError;
+use crate::extract::{AppState, request_lang};
+use crate::openapi::ApiDoc;
+use crate::routes::{health, units};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{App, Error, HttpResponse, web};
+use tracing::Instrument;
+use utoipa::OpenApi;
+use utoipa_swagger_ui::SwaggerUi;
+use uuid::Uuid;
+
+/// The request id header.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/api/v1/openapi.json", web::get().to(openapi_json))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
+        .route("/docs", web::get().to(docs_redirect))
+        .service(
+            web::scope("/api/v1")
+                .route("/units", web::post().to(units::create))
+                .route("/units", web::get().to(units::list))
+                .route("/units/{id}", web::get().to(units::get))
+                .route("/units/{id}", web::patch().to(units::update))
+                .route("/units/{id}/children", web::get().to(units::children))
+                .route("/units/{id}/leaders", web::get().to(units::get_leaders))
+                .route("/units/{id}/leaders", web::put().to(units::put_leaders)),
+        )
+        .default_service(web::to(not_found));
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+async fn docs_redirect() -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header(("Location", "/docs/"))
+        .finish()
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound)
+}
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::new_v4().to_string())
+}
+
+/// The application with its state and middleware: a request id on every log
+/// line and response, and errors rendered as problem+json in the caller's language.
+pub fn build(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+        .app_data(web::QueryConfig::default().error_handler(|err, _| {
+            ApiError::Malformed(format!("query string: {err}")).into()
+        }))
+        .configure(routes)
+        .wrap_fn(|req, srv| {
+            let id = request_id(&req);
+            let lang = request_lang(req.request());
+            let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
+            let started = std::time::Instant::now();
+            let fut = actix_web::dev::Service::call(srv, req);
+            async move {
+                let mut res = fut.await?.map_into_boxed_body();
+                let status = res.status();
+                tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "answered");
+                if let Some(api) = res.response().error().and_then(|e| e.as_error::<ApiError>()) {
+                    let rendered = api.render(lang, Some(&id));
+                    res = res.into_response(rendered.map_into_boxed_body());
+                }
+                if let Ok(value) = HeaderValue::from_str(&id) {
+                    res.headers_mut().insert(HeaderName::from_static(REQUEST_ID), value);
+                }
+                Ok(res)
+            }
+            .instrument(span)
+        })
+}

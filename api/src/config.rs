@@ -1,0 +1,154 @@
+//! Configuration from the environment, with defaults that run on a developer's
+//! machine. In production (`WHEREABOUTS_ENV=production`) secrets have no default.
+
+use chrono_tz::Tz;
+use rand::RngCore;
+use std::net::SocketAddr;
+use thiserror::Error;
+
+/// Default database: the local PostgreSQL.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/whereabouts";
+
+/// Server configuration.
+#[derive(Clone)]
+pub struct Config {
+    /// PostgreSQL connection string (`DATABASE_URL`).
+    pub database_url: String,
+    /// Address to listen on (`WHEREABOUTS_BIND`).
+    pub bind: SocketAddr,
+    /// Jurisdiction time zone (`WHEREABOUTS_TIME_ZONE`).
+    pub time_zone: Tz,
+    /// Home jurisdiction division code (`WHEREABOUTS_HOME_CODE`).
+    pub home_code: String,
+    /// HMAC key for access tokens (`WHEREABOUTS_JWT_SECRET`).
+    pub jwt_secret: Vec<u8>,
+    /// Whether the key was generated because none was configured.
+    pub jwt_secret_generated: bool,
+    /// Production mode (`WHEREABOUTS_ENV=production`).
+    pub production: bool,
+    /// Access token lifetime in seconds (`WHEREABOUTS_ACCESS_TTL_SECONDS`).
+    pub access_ttl_seconds: i64,
+    /// Refresh token lifetime in days (`WHEREABOUTS_REFRESH_TTL_DAYS`).
+    pub refresh_ttl_days: i64,
+    /// Database pool size (`WHEREABOUTS_DB_POOL_SIZE`).
+    pub pool_size: u32,
+    /// Failed logins allowed per login in a window (`WHEREABOUTS_LOGIN_MAX_FAILURES`).
+    pub login_max_failures: i32,
+    /// Failed logins allowed per client address in a window.
+    pub login_max_failures_per_address: i32,
+    /// Length of the login throttling window in seconds.
+    pub login_window_seconds: i64,
+}
+
+/// A configuration value that cannot be used.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A variable has a value that does not parse.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// Variable name.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A secret is missing in production.
+    #[error("{0} must be set when WHEREABOUTS_ENV=production")]
+    MissingSecret(&'static str),
+}
+
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match var(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let production =
+            var("WHEREABOUTS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("production"));
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let (jwt_secret, jwt_secret_generated) = match var("WHEREABOUTS_JWT_SECRET") {
+            Some(secret) if secret.len() >= 32 => (secret.into_bytes(), false),
+            Some(_) => {
+                return Err(ConfigError::Invalid {
+                    name: "WHEREABOUTS_JWT_SECRET",
+                    reason: "must be at least 32 bytes".into(),
+                });
+            }
+            None if production => return Err(ConfigError::MissingSecret("WHEREABOUTS_JWT_SECRET")),
+            None => {
+                let mut key = vec![0u8; 32];
+                rand::rng().fill_bytes(&mut key);
+                (key, true)
+            }
+        };
+        if production && var("DATABASE_URL").is_none() {
+            return Err(ConfigError::MissingSecret("DATABASE_URL"));
+        }
+        let time_zone: Tz = parsed("WHEREABOUTS_TIME_ZONE", chrono_tz::Asia::Shanghai)?;
+        let home_code = var("WHEREABOUTS_HOME_CODE").unwrap_or_else(|| "110000".to_owned());
+        if whereabouts_core::regions::lookup(&home_code).is_none_or(|r| !r.kind.is_mainland()) {
+            return Err(ConfigError::Invalid {
+                name: "WHEREABOUTS_HOME_CODE",
+                reason: "not a mainland division code".into(),
+            });
+        }
+        Ok(Self {
+            database_url,
+            bind: parsed("WHEREABOUTS_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
+            time_zone,
+            home_code,
+            jwt_secret,
+            jwt_secret_generated,
+            production,
+            access_ttl_seconds: parsed("WHEREABOUTS_ACCESS_TTL_SECONDS", 900)?,
+            refresh_ttl_days: parsed("WHEREABOUTS_REFRESH_TTL_DAYS", 30)?,
+            pool_size: parsed("WHEREABOUTS_DB_POOL_SIZE", 16)?,
+            login_max_failures: parsed("WHEREABOUTS_LOGIN_MAX_FAILURES", 5)?,
+            login_max_failures_per_address: parsed(
+                "WHEREABOUTS_LOGIN_MAX_FAILURES_PER_ADDRESS",
+                50,
+            )?,
+            login_window_seconds: parsed("WHEREABOUTS_LOGIN_WINDOW_SECONDS", 900)?,
+        })
+    }
+
+    /// A configuration for tests: a fixed key and the given database.
+    pub fn for_tests(database_url: &str) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            time_zone: chrono_tz::Asia::Shanghai,
+            home_code: "110000".to_owned(),
+            jwt_secret: b"test-secret-test-secret-test-secret!".to_vec(),
+            jwt_secret_generated: false,
+            production: false,
+            access_ttl_seconds: 900,
+            refresh_ttl_days: 30,
+            pool_size: 4,
+            login_max_failures: 5,
+            login_max_failures_per_address: 50,
+            login_window_seconds: 900,
+        }
+    }
+
+    /// The core's settings for this jurisdiction.
+    pub fn settings(&self) -> whereabouts_core::Settings {
+        whereabouts_core::Settings {
+            home_code: self.home_code.clone(),
+            time_zone: self.time_zone,
+        }
+    }
+}

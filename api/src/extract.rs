@@ -1,0 +1,340 @@
+//! Request extractors: the JSON body (size-limited, with field paths in errors),
+//! the authenticated principal, the caller's language and `If-Match`.
+
+use crate::auth::{Keys, TokenError};
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::schema::{accounts, role_grants};
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use futures_util::future::{LocalBoxFuture, Ready, ready};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use uuid::Uuid;
+use whereabouts_core::{Issue, IssueCode, Lang, Role};
+
+/// Largest JSON body accepted, in bytes.
+pub const MAX_JSON_BYTES: usize = 256 * 1024;
+
+/// Shared state of every worker.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database pool.
+    pub db: Db,
+    /// Configuration.
+    pub config: Arc<Config>,
+    /// Token keys.
+    pub keys: Arc<Keys>,
+}
+
+impl AppState {
+    /// State for a configuration and pool.
+    pub fn new(config: Config, db: Db) -> Self {
+        let keys = Arc::new(Keys::new(&config.jwt_secret));
+        Self {
+            db,
+            config: Arc::new(config),
+            keys,
+        }
+    }
+}
+
+fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .map(|d| d.get_ref())
+        .ok_or(ApiError::Internal)
+}
+
+/// A JSON body: must be `application/json`, at most [`MAX_JSON_BYTES`]; syntax
+/// errors answer 400, wrong shapes 422 with the field path.
+pub struct Json<T>(pub T);
+
+/// Turns a serde error at a path into a 422 issue.
+fn shape_issue(path: String, error: &serde_json::Error) -> Issue {
+    let text = error.to_string();
+    let field = if path == "." { None } else { Some(path) };
+    if let Some(rest) = text.strip_prefix("missing field `") {
+        let name = rest.split('`').next().unwrap_or_default();
+        let field = match field {
+            Some(prefix) => format!("{prefix}.{name}"),
+            None => name.to_owned(),
+        };
+        return Issue::new(IssueCode::Required, Some(field), serde_json::json!({}));
+    }
+    let reason = if text.starts_with("unknown variant") {
+        "unknown_value"
+    } else if text.starts_with("invalid type") {
+        "wrong_type"
+    } else if text.starts_with("unknown field") {
+        "unknown_field"
+    } else {
+        "invalid_value"
+    };
+    Issue::new(
+        IssueCode::Invalid,
+        field.or(Some(String::new())),
+        serde_json::json!({"reason": reason}),
+    )
+}
+
+/// Parses JSON bytes into `T`, mapping errors as [`Json`] does.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(value) => {
+            de.end()
+                .map_err(|_| ApiError::Malformed("the body is not valid JSON".into()))?;
+            Ok(value)
+        }
+        Err(err) => {
+            let path = err.path().to_string();
+            let inner = err.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                Err(ApiError::Malformed("the body is not valid JSON".into()))
+            } else {
+                Err(ApiError::Validation(vec![shape_issue(path, &inner)]))
+            }
+        }
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<mime::Mime>().ok())
+            .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
+        let too_large = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .is_some_and(|n| n > MAX_JSON_BYTES);
+        let body = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            if too_large {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = body.await.map_err(|e| {
+                if e.to_string().contains("overflow") || e.to_string().contains("larger") {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::Malformed("the body could not be read".into())
+                }
+            })?;
+            if bytes.len() > MAX_JSON_BYTES {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// A role grant held by the caller. `unit_id` is `None` for a system
+/// administrator over the whole tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// The role.
+    pub role: Role,
+    /// Root of the subtree it covers.
+    pub unit_id: Option<Uuid>,
+}
+
+/// The authenticated caller, loaded fresh on every request: a suspended account
+/// or one whose password changed is refused at once.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The caller's account.
+    pub account_id: Uuid,
+    /// The caller's node.
+    pub unit_id: Option<Uuid>,
+    /// The caller's roles.
+    pub grants: Vec<Grant>,
+}
+
+impl Principal {
+    /// Whether the caller holds any of these roles anywhere.
+    pub fn has_any(&self, roles: &[Role]) -> bool {
+        self.grants.iter().any(|g| roles.contains(&g.role))
+    }
+
+    /// Whether the caller is a system administrator over the whole tree.
+    pub fn is_global_admin(&self) -> bool {
+        self.grants
+            .iter()
+            .any(|g| g.role == Role::SystemAdmin && g.unit_id.is_none())
+    }
+
+    /// The subtree roots where the caller holds one of these roles; `None` when
+    /// one of them covers the whole tree.
+    pub fn roots(&self, roles: &[Role]) -> Option<Vec<Uuid>> {
+        let mut roots = Vec::new();
+        for grant in self.grants.iter().filter(|g| roles.contains(&g.role)) {
+            match grant.unit_id {
+                None => return None,
+                Some(id) => roots.push(id),
+            }
+        }
+        Some(roots)
+    }
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+#[derive(Queryable)]
+struct AccountAuth {
+    unit_id: Option<Uuid>,
+    status: String,
+    credentials_changed_at: DateTime<Utc>,
+}
+
+/// Loads the grants of an account.
+pub fn load_grants(conn: &mut PgConnection, account_id: Uuid) -> QueryResult<Vec<Grant>> {
+    let rows: Vec<(String, Option<Uuid>)> = role_grants::table
+        .filter(role_grants::account_id.eq(account_id))
+        .select((role_grants::role, role_grants::unit_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(role, unit_id)| {
+            serde_json::from_value::<Role>(serde_json::Value::String(role))
+                .ok()
+                .map(|role| Grant { role, unit_id })
+        })
+        .collect())
+}
+
+impl FromRequest for Principal {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = state(req).cloned();
+        Box::pin(async move {
+            let state = state?;
+            let token = token.ok_or(ApiError::Unauthorized("unauthorized"))?;
+            let claims = state.keys.verify(&token).map_err(|e| match e {
+                TokenError::Expired => ApiError::Unauthorized("token_expired"),
+                TokenError::Invalid => ApiError::Unauthorized("invalid_token"),
+            })?;
+            state
+                .db
+                .run(move |conn| {
+                    let account: Option<AccountAuth> = accounts::table
+                        .find(claims.sub)
+                        .select((
+                            accounts::unit_id,
+                            accounts::status,
+                            accounts::credentials_changed_at,
+                        ))
+                        .first(conn)
+                        .optional()?;
+                    let Some(account) = account else {
+                        return Err(ApiError::Unauthorized("invalid_token"));
+                    };
+                    if account.status != "active" {
+                        return Err(ApiError::Unauthorized("account_suspended"));
+                    }
+                    if account.credentials_changed_at.timestamp_micros() != claims.cv {
+                        return Err(ApiError::Unauthorized("token_revoked"));
+                    }
+                    Ok(Principal {
+                        account_id: claims.sub,
+                        unit_id: account.unit_id,
+                        grants: load_grants(conn, claims.sub)?,
+                    })
+                })
+                .await
+        })
+    }
+}
+
+/// The language the caller asked for with `Accept-Language`.
+pub fn request_lang(req: &HttpRequest) -> Lang {
+    req.headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_accept_language)
+        .unwrap_or_default()
+}
+
+/// The caller's language as an extractor.
+pub struct RequestLang(pub Lang);
+
+impl FromRequest for RequestLang {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(RequestLang(request_lang(req))))
+    }
+}
+
+/// The `If-Match` header, if sent.
+pub struct IfMatch(pub Option<String>);
+
+impl IfMatch {
+    /// Refuses with 412 when a sent `If-Match` does not name this version.
+    pub fn check(&self, version: i32) -> Result<(), ApiError> {
+        match &self.0 {
+            None => Ok(()),
+            Some(value) if value.trim() == "*" => Ok(()),
+            Some(value) => {
+                let current = etag(version);
+                if value
+                    .split(',')
+                    .any(|tag| tag.trim().trim_start_matches("W/") == current)
+                {
+                    Ok(())
+                } else {
+                    Err(ApiError::PreconditionFailed)
+                }
+            }
+        }
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req
+            .headers()
+            .get(header::IF_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        ready(Ok(IfMatch(value)))
+    }
+}
+
+/// The entity tag of a resource version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+/// The client's address, for login throttling.
+pub fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned())
+}

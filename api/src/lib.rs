@@ -1,0 +1,15 @@
+//! The Whereabouts server: actix-web over PostgreSQL (diesel), answering the
+//! public contract in `API.md` and its OpenAPI document.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod page;
+pub mod routes;
+pub mod schema;
+pub mod scope;
+pub mod testing;

@@ -1,0 +1,73 @@
+//! Cursor pagination: `?limit=` (default 50, at most 500) and an opaque `?cursor=`.
+
+use crate::error::ApiError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use whereabouts_core::IssueCode;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: i64 = 50;
+/// Largest page size.
+pub const MAX_LIMIT: i64 = 500;
+
+/// Paging parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageParams {
+    /// Items per page, 1 to 500 (default 50).
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    /// The limit, checked.
+    pub fn limit(&self) -> Result<i64, ApiError> {
+        match self.limit {
+            None => Ok(DEFAULT_LIMIT),
+            Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            Some(_) => Err(ApiError::invalid(
+                IssueCode::OutOfRange,
+                "limit",
+                serde_json::json!({"min": 1, "max": MAX_LIMIT}),
+            )),
+        }
+    }
+
+    /// The key after which the page starts.
+    pub fn after(&self) -> Result<Option<String>, ApiError> {
+        match &self.cursor {
+            None => Ok(None),
+            Some(cursor) => URL_SAFE_NO_PAD
+                .decode(cursor)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .map(Some)
+                .ok_or_else(|| {
+                    ApiError::invalid(IssueCode::Invalid, "cursor", serde_json::json!({}))
+                }),
+        }
+    }
+}
+
+/// The cursor for the page after the one ending at `key`.
+pub fn cursor_after(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// Splits `limit + 1` loaded rows into a page and the next cursor.
+pub fn paginate<T>(
+    mut rows: Vec<T>,
+    limit: i64,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    if rows.len() > limit {
+        rows.truncate(limit);
+        let next = rows.last().map(|r| cursor_after(&key(r)));
+        (rows, next)
+    } else {
+        (rows, None)
+    }
+}

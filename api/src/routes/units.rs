@@ -1,0 +1,554 @@
+//! Units: the tree of jurisdictions, units, second-level units and departments,
+//! and their leadership (principal and deputies in charge of nodes).
+
+use crate::error::ApiError;
+use crate::extract::{AppState, IfMatch, Json, Principal, etag};
+use crate::page::{PageParams, paginate};
+use crate::schema::{accounts, unit_deputies, units};
+use crate::scope::{self, ADMINS, READERS};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::{IssueCode, UnitDeputy, UnitKind};
+
+/// A unit row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = units)]
+pub struct UnitRow {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub parent_id: Option<Uuid>,
+    pub path: Vec<Uuid>,
+    pub principal_id: Option<Uuid>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A new unit row.
+#[derive(Insertable)]
+#[diesel(table_name = units)]
+struct UnitInsertForm<'a> {
+    id: Uuid,
+    code: &'a str,
+    name: &'a str,
+    kind: &'a str,
+    parent_id: Option<Uuid>,
+    path: Vec<Uuid>,
+}
+
+/// A node of the unit tree.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Unit {
+    /// Id.
+    pub id: Uuid,
+    /// Unique code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Kind of node.
+    pub kind: UnitKind,
+    /// Parent node.
+    pub parent_id: Option<Uuid>,
+    /// Ancestors from the root down to this node.
+    pub path: Vec<Uuid>,
+    /// Head of the node.
+    pub principal_id: Option<Uuid>,
+    /// Deputies and what they are in charge of.
+    pub deputies: Vec<UnitDeputy>,
+    /// Version, also the `ETag`.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Parses a stored enum name.
+pub fn parse_enum<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, ApiError> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+        tracing::error!(value = name, "unknown enum value in the database");
+        ApiError::Internal
+    })
+}
+
+/// The wire name of an enum value.
+pub fn enum_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Loads the deputies of some units.
+pub fn load_deputies(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, UnitDeputy)>> {
+    let rows: Vec<(Uuid, Uuid, Vec<Uuid>)> = unit_deputies::table
+        .filter(unit_deputies::unit_id.eq_any(ids))
+        .order((unit_deputies::unit_id, unit_deputies::ordinal))
+        .select((
+            unit_deputies::unit_id,
+            unit_deputies::account_id,
+            unit_deputies::in_charge_of,
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(unit, account_id, in_charge_of)| {
+            (
+                unit,
+                UnitDeputy {
+                    account_id,
+                    in_charge_of,
+                },
+            )
+        })
+        .collect())
+}
+
+/// Builds the answer for unit rows.
+pub fn to_units(conn: &mut PgConnection, rows: Vec<UnitRow>) -> Result<Vec<Unit>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let deputies = load_deputies(conn, &ids)?;
+    rows.into_iter()
+        .map(|row| {
+            Ok(Unit {
+                kind: parse_enum(&row.kind)?,
+                deputies: deputies
+                    .iter()
+                    .filter(|(u, _)| *u == row.id)
+                    .map(|(_, d)| d.clone())
+                    .collect(),
+                id: row.id,
+                code: row.code,
+                name: row.name,
+                parent_id: row.parent_id,
+                path: row.path,
+                principal_id: row.principal_id,
+                version: row.version,
+                created_at: row.created_at,
+                updated_at: row.updated_at,
+            })
+        })
+        .collect()
+}
+
+fn load_unit(conn: &mut PgConnection, id: Uuid) -> Result<Unit, ApiError> {
+    let row = units::table
+        .find(id)
+        .select(UnitRow::as_select())
+        .first(conn)?;
+    to_units(conn, vec![row])?.pop().ok_or(ApiError::NotFound)
+}
+
+fn with_etag(unit: &Unit, status: actix_web::http::StatusCode) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(unit.version)))
+        .json(unit)
+}
+
+/// A new unit.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateUnit {
+    /// Unique code: letters, digits, `_`, `.`, `-`, up to 64.
+    pub code: String,
+    /// Name, 1 to 200 characters.
+    pub name: String,
+    /// Kind of node.
+    pub kind: UnitKind,
+    /// Parent node; only a system administrator over the whole tree creates roots.
+    pub parent_id: Option<Uuid>,
+}
+
+fn check_code(code: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            IssueCode::Invalid,
+            "code",
+            json!({"pattern": "^[A-Za-z0-9_.-]{1,64}$"}),
+        ))
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ApiError> {
+    match name.trim().chars().count() {
+        0 => Err(ApiError::invalid(IssueCode::Required, "name", json!({}))),
+        n if n > 200 => Err(ApiError::invalid(
+            IssueCode::TooLong,
+            "name",
+            json!({"max": 200}),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Creates a unit.
+#[utoipa::path(post, path = "/api/v1/units", tag = "units", request_body = CreateUnit,
+    responses((status = 201, body = Unit, description = "Created"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Duplicate code"), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<CreateUnit>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    check_code(&body.code)?;
+    check_name(&body.name)?;
+    let unit = state
+        .db
+        .transaction(move |conn| {
+            let path = match body.parent_id {
+                None => {
+                    scope::require_role(&who, ADMINS)?;
+                    if !who.is_global_admin() {
+                        return Err(ApiError::Forbidden);
+                    }
+                    Vec::new()
+                }
+                Some(parent) => {
+                    scope::authorize(conn, &who, ADMINS, parent)?;
+                    units::table
+                        .find(parent)
+                        .select(units::path)
+                        .first::<Vec<Uuid>>(conn)?
+                }
+            };
+            let id = Uuid::new_v4();
+            let mut path = path;
+            path.push(id);
+            diesel::insert_into(units::table)
+                .values(UnitInsertForm {
+                    id,
+                    code: body.code.trim(),
+                    name: body.name.trim(),
+                    kind: body.kind.as_str(),
+                    parent_id: body.parent_id,
+                    path,
+                })
+                .execute(conn)?;
+            load_unit(conn, id)
+        })
+        .await?;
+    Ok(with_etag(&unit, actix_web::http::StatusCode::CREATED))
+}
+
+/// Reads a unit.
+#[utoipa::path(get, path = "/api/v1/units/{id}", tag = "units", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Unit), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let unit = state
+        .db
+        .run(move |conn| {
+            scope::authorize(conn, &who, READERS, id)?;
+            load_unit(conn, id)
+        })
+        .await?;
+    Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
+}
+
+/// Changes to a unit; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateUnit {
+    /// New code.
+    pub code: Option<String>,
+    /// New name.
+    pub name: Option<String>,
+    /// New kind.
+    pub kind: Option<UnitKind>,
+}
+
+/// Changes a unit's code, name or kind. Accepts `If-Match`.
+#[utoipa::path(patch, path = "/api/v1/units/{id}", tag = "units", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = UpdateUnit,
+    responses((status = 200, body = Unit), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateUnit>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    if let Some(code) = &body.code {
+        check_code(code)?;
+    }
+    if let Some(name) = &body.name {
+        check_name(name)?;
+    }
+    let unit = state
+        .db
+        .transaction(move |conn| {
+            scope::authorize(conn, &who, ADMINS, id)?;
+            let current: UnitRow = units::table
+                .find(id)
+                .select(UnitRow::as_select())
+                .for_update()
+                .first(conn)?;
+            if_match.check(current.version)?;
+            diesel::update(units::table.find(id))
+                .set((
+                    units::code.eq(body.code.as_deref().map(str::trim).unwrap_or(&current.code)),
+                    units::name.eq(body.name.as_deref().map(str::trim).unwrap_or(&current.name)),
+                    units::kind.eq(body.kind.map(UnitKind::as_str).unwrap_or(&current.kind)),
+                    units::version.eq(current.version + 1),
+                    units::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)?;
+            load_unit(conn, id)
+        })
+        .await?;
+    Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
+}
+
+/// A page of units.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UnitPage {
+    /// Units, by code.
+    pub items: Vec<Unit>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+fn page_of(
+    conn: &mut PgConnection,
+    query: units::BoxedQuery<'static, diesel::pg::Pg>,
+    params: &PageParams,
+) -> Result<UnitPage, ApiError> {
+    let limit = params.limit()?;
+    let mut query = query.order(units::code.asc()).limit(limit + 1);
+    if let Some(after) = params.after()? {
+        query = query.filter(units::code.gt(after));
+    }
+    let rows: Vec<UnitRow> = query.select(UnitRow::as_select()).load(conn)?;
+    let (rows, next_cursor) = paginate(rows, limit, |r| r.code.clone());
+    Ok(UnitPage {
+        items: to_units(conn, rows)?,
+        next_cursor,
+    })
+}
+
+/// Lists the direct children of a unit.
+#[utoipa::path(get, path = "/api/v1/units/{id}/children", tag = "units", params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, body = UnitPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn children(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<UnitPage>, ApiError> {
+    let id = id.into_inner();
+    let page = state
+        .db
+        .run(move |conn| {
+            scope::authorize(conn, &who, READERS, id)?;
+            page_of(
+                conn,
+                units::table.filter(units::parent_id.eq(id)).into_boxed(),
+                &params,
+            )
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// Filters for the unit list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct UnitListParams {
+    /// Only units whose code or name contains this text.
+    pub q: Option<String>,
+}
+
+/// Lists the units in the caller's scope (the whole subtree of every grant), by code.
+#[utoipa::path(get, path = "/api/v1/units", tag = "units", params(UnitListParams, PageParams),
+    responses((status = 200, body = UnitPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<UnitListParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<UnitPage>, ApiError> {
+    scope::require_role(&who, READERS)?;
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut query = units::table.into_boxed();
+            if let Some(roots) = who.roots(READERS) {
+                query = query.filter(sql::<Bool>("path && ").bind::<Array<SqlUuid>, _>(roots));
+            }
+            if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                let pattern = format!(
+                    "%{}%",
+                    q.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                query = query.filter(
+                    units::code
+                        .ilike(pattern.clone())
+                        .or(units::name.ilike(pattern)),
+                );
+            }
+            page_of(conn, query, &params)
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// The leadership of a node.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Leaders {
+    /// The head of the node.
+    pub principal_id: Option<Uuid>,
+    /// Deputies in order, with the nodes each is in charge of.
+    #[serde(default)]
+    pub deputies: Vec<UnitDeputy>,
+}
+
+/// Sets the principal and deputies of a node. Leaders are accounts of the node's
+/// subtree; a deputy's `in_charge_of` lists nodes of the same subtree.
+#[utoipa::path(put, path = "/api/v1/units/{id}/leaders", tag = "units", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Leaders,
+    responses((status = 200, body = Unit), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn put_leaders(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<Leaders>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    let unit = state
+        .db
+        .transaction(move |conn| {
+            scope::authorize(conn, &who, ADMINS, id)?;
+            let current: UnitRow = units::table
+                .find(id)
+                .select(UnitRow::as_select())
+                .for_update()
+                .first(conn)?;
+            if_match.check(current.version)?;
+            let in_subtree = |conn: &mut PgConnection, account: Uuid| -> QueryResult<bool> {
+                diesel::select(diesel::dsl::exists(
+                    accounts::table
+                        .inner_join(units::table)
+                        .filter(accounts::id.eq(account))
+                        .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![id])),
+                ))
+                .get_result(conn)
+            };
+            if let Some(principal) = body.principal_id
+                && !in_subtree(conn, principal)?
+            {
+                return Err(ApiError::invalid(
+                    IssueCode::Invalid,
+                    "principal_id",
+                    json!({"reason": "not_a_member"}),
+                ));
+            }
+            for (i, deputy) in body.deputies.iter().enumerate() {
+                if !in_subtree(conn, deputy.account_id)? {
+                    return Err(ApiError::invalid(
+                        IssueCode::Invalid,
+                        &format!("deputies[{i}].account_id"),
+                        json!({"reason": "not_a_member"}),
+                    ));
+                }
+                if body.deputies[..i]
+                    .iter()
+                    .any(|d| d.account_id == deputy.account_id)
+                {
+                    return Err(ApiError::invalid(
+                        IssueCode::Invalid,
+                        &format!("deputies[{i}].account_id"),
+                        json!({"reason": "duplicate"}),
+                    ));
+                }
+                let inside: i64 = units::table
+                    .filter(units::id.eq_any(&deputy.in_charge_of))
+                    .filter(sql::<Bool>("path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
+                    .count()
+                    .get_result(conn)?;
+                let mut wanted = deputy.in_charge_of.clone();
+                wanted.sort();
+                wanted.dedup();
+                if usize::try_from(inside).unwrap_or(0) != wanted.len() {
+                    return Err(ApiError::invalid(
+                        IssueCode::Invalid,
+                        &format!("deputies[{i}].in_charge_of"),
+                        json!({"reason": "outside_unit"}),
+                    ));
+                }
+            }
+            diesel::update(units::table.find(id))
+                .set((
+                    units::principal_id.eq(body.principal_id),
+                    units::version.eq(current.version + 1),
+                    units::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)?;
+            diesel::delete(unit_deputies::table.filter(unit_deputies::unit_id.eq(id)))
+                .execute(conn)?;
+            for (ordinal, deputy) in body.deputies.iter().enumerate() {
+                diesel::insert_into(unit_deputies::table)
+                    .values((
+                        unit_deputies::unit_id.eq(id),
+                        unit_deputies::account_id.eq(deputy.account_id),
+                        unit_deputies::ordinal.eq(i32::try_from(ordinal).unwrap_or(i32::MAX)),
+                        unit_deputies::in_charge_of.eq(&deputy.in_charge_of),
+                    ))
+                    .execute(conn)?;
+            }
+            load_unit(conn, id)
+        })
+        .await?;
+    Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
+}
+
+/// Reads the leadership of a node.
+#[utoipa::path(get, path = "/api/v1/units/{id}/leaders", tag = "units", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Leaders), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_leaders(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Leaders>, ApiError> {
+    let id = id.into_inner();
+    let unit = state
+        .db
+        .run(move |conn| {
+            scope::authorize(conn, &who, READERS, id)?;
+            load_unit(conn, id)
+        })
+        .await?;
+    Ok(web::Json(Leaders {
+        principal_id: unit.principal_id,
+        deputies: unit.deputies,
+    }))
+}

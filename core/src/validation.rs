@@ -1,0 +1,285 @@
+//! Validation issues: a stable code, a field path, parameters and a message in
+//! zh-CN or en. Errors and warnings of an assessment, and 422 bodies of the API,
+//! carry the same items.
+
+use crate::lang::Lang;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The stable codes clients may rely on.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IssueCode {
+    /// A required field is missing or blank.
+    Required,
+    /// A text is longer than allowed (`max`).
+    TooLong,
+    /// `return_on` is before `depart_on`.
+    ReturnBeforeDeparture,
+    /// The trip is longer than the rule allows (`max_days`).
+    TripTooLong,
+    /// Departure more than 365 days ahead.
+    DepartureTooFarAhead,
+    /// Departure more than 30 days ago.
+    RetroactiveTooOld,
+    /// A destination code is not known.
+    DestinationUnknown,
+    /// A `leave_jurisdiction` trip with no destination outside the jurisdiction.
+    DestinationInsideJurisdiction,
+    /// A destination does not fit the trip kind.
+    DestinationKindMismatch,
+    /// The contact phone is not a phone number.
+    PhoneInvalid,
+    /// Principals and deputies must name a substitute.
+    SubstituteRequired,
+    /// The substitute cannot be the filer.
+    SubstituteIsFiler,
+    /// Filing after departure needs a late reason.
+    LateReasonRequired,
+    /// A special period blocks this destination.
+    DestinationBlocked,
+    /// Approval is required but nobody can approve.
+    NoApprover,
+    /// Warning: an approver post is vacant and was skipped (`rule`).
+    ApproverVacant,
+    /// Warning: no rule matches; reporting is required as the safe default.
+    NoRule,
+    /// Warning: the matching rule lacks a requirement.
+    RuleIncomplete,
+    /// A policy repeats a rule id.
+    DuplicateRuleId,
+    /// A number is out of its range (`min`, `max`).
+    OutOfRange,
+    /// A value has the wrong type or an unknown enum value.
+    Invalid,
+}
+
+impl IssueCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IssueCode::Required => "required",
+            IssueCode::TooLong => "too_long",
+            IssueCode::ReturnBeforeDeparture => "return_before_departure",
+            IssueCode::TripTooLong => "trip_too_long",
+            IssueCode::DepartureTooFarAhead => "departure_too_far_ahead",
+            IssueCode::RetroactiveTooOld => "retroactive_too_old",
+            IssueCode::DestinationUnknown => "destination_unknown",
+            IssueCode::DestinationInsideJurisdiction => "destination_inside_jurisdiction",
+            IssueCode::DestinationKindMismatch => "destination_kind_mismatch",
+            IssueCode::PhoneInvalid => "phone_invalid",
+            IssueCode::SubstituteRequired => "substitute_required",
+            IssueCode::SubstituteIsFiler => "substitute_is_filer",
+            IssueCode::LateReasonRequired => "late_reason_required",
+            IssueCode::DestinationBlocked => "destination_blocked",
+            IssueCode::NoApprover => "no_approver",
+            IssueCode::ApproverVacant => "approver_vacant",
+            IssueCode::NoRule => "no_rule",
+            IssueCode::RuleIncomplete => "rule_incomplete",
+            IssueCode::DuplicateRuleId => "duplicate_rule_id",
+            IssueCode::OutOfRange => "out_of_range",
+            IssueCode::Invalid => "invalid",
+        }
+    }
+}
+
+/// One validation error or warning.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issue {
+    /// Stable code.
+    pub code: IssueCode,
+    /// Field path such as `destinations[1].code`; `None` when it concerns the whole draft.
+    pub field: Option<String>,
+    /// Parameters of the message, an object.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub params: Value,
+    /// Human-readable message in the requested language.
+    pub message: String,
+}
+
+impl Issue {
+    /// An issue whose message is written later with [`Issue::localized`].
+    pub fn new(code: IssueCode, field: Option<String>, params: Value) -> Self {
+        Self {
+            code,
+            field,
+            params,
+            message: String::new(),
+        }
+    }
+
+    /// The same issue with its message written in `lang`.
+    pub fn localized(mut self, lang: Lang) -> Self {
+        self.message = message(self.code, self.field.as_deref(), &self.params, lang);
+        self
+    }
+}
+
+fn param(params: &Value, key: &str) -> String {
+    match params.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
+}
+
+/// The message for a code in a language. Parameters are interpolated; no
+/// personal data ever enters a message.
+pub fn message(code: IssueCode, field: Option<&str>, params: &Value, lang: Lang) -> String {
+    let field = field.unwrap_or("");
+    let p = |k: &str| param(params, k);
+    match (code, lang) {
+        (IssueCode::Required, Lang::ZhCn) => format!("请填写 {field}"),
+        (IssueCode::Required, Lang::En) => format!("{field} is required"),
+        (IssueCode::TooLong, Lang::ZhCn) => format!("{field} 不能超过 {} 个字符", p("max")),
+        (IssueCode::TooLong, Lang::En) => {
+            format!("{field} must be at most {} characters", p("max"))
+        }
+        (IssueCode::ReturnBeforeDeparture, Lang::ZhCn) => "返回日期早于出发日期".into(),
+        (IssueCode::ReturnBeforeDeparture, Lang::En) => {
+            "The return date is before the departure date".into()
+        }
+        (IssueCode::TripTooLong, Lang::ZhCn) => {
+            format!("行程超过规定的最长 {} 天", p("max_days"))
+        }
+        (IssueCode::TripTooLong, Lang::En) => {
+            format!("The trip is longer than the {} days allowed", p("max_days"))
+        }
+        (IssueCode::DepartureTooFarAhead, Lang::ZhCn) => "出发日期不能晚于一年以后".into(),
+        (IssueCode::DepartureTooFarAhead, Lang::En) => {
+            "The departure date is more than 365 days ahead".into()
+        }
+        (IssueCode::RetroactiveTooOld, Lang::ZhCn) => "出发日期已超过 30 天，不能补报".into(),
+        (IssueCode::RetroactiveTooOld, Lang::En) => {
+            "The departure was more than 30 days ago and can no longer be reported".into()
+        }
+        (IssueCode::DestinationUnknown, Lang::ZhCn) => format!("未知的目的地代码 {}", p("code")),
+        (IssueCode::DestinationUnknown, Lang::En) => {
+            format!("Unknown destination code {}", p("code"))
+        }
+        (IssueCode::DestinationInsideJurisdiction, Lang::ZhCn) => {
+            "离开辖区的行程至少要有一个辖区以外的目的地".into()
+        }
+        (IssueCode::DestinationInsideJurisdiction, Lang::En) => {
+            "A trip leaving the jurisdiction needs a destination outside it".into()
+        }
+        (IssueCode::DestinationKindMismatch, Lang::ZhCn) => {
+            format!("目的地 {} 与行程类型不符", p("code"))
+        }
+        (IssueCode::DestinationKindMismatch, Lang::En) => {
+            format!("Destination {} does not fit the trip kind", p("code"))
+        }
+        (IssueCode::PhoneInvalid, Lang::ZhCn) => "联系电话格式不正确".into(),
+        (IssueCode::PhoneInvalid, Lang::En) => "The contact phone is not a valid number".into(),
+        (IssueCode::SubstituteRequired, Lang::ZhCn) => "领导干部外出须明确代为履职人员".into(),
+        (IssueCode::SubstituteRequired, Lang::En) => {
+            "Principals and deputies must name a substitute".into()
+        }
+        (IssueCode::SubstituteIsFiler, Lang::ZhCn) => "代为履职人员不能是本人".into(),
+        (IssueCode::SubstituteIsFiler, Lang::En) => "The substitute cannot be yourself".into(),
+        (IssueCode::LateReasonRequired, Lang::ZhCn) => "出发后补报须说明原因".into(),
+        (IssueCode::LateReasonRequired, Lang::En) => {
+            "Reporting after departure needs a late reason".into()
+        }
+        (IssueCode::DestinationBlocked, Lang::ZhCn) => {
+            format!("特殊时期（{}）禁止前往 {}", p("special_period"), p("code"))
+        }
+        (IssueCode::DestinationBlocked, Lang::En) => format!(
+            "Trips to {} are blocked during the special period {}",
+            p("code"),
+            p("special_period")
+        ),
+        (IssueCode::NoApprover, Lang::ZhCn) => "需要审批，但没有可审批的人员".into(),
+        (IssueCode::NoApprover, Lang::En) => {
+            "Approval is required but nobody can approve this trip".into()
+        }
+        (IssueCode::ApproverVacant, Lang::ZhCn) => {
+            format!("审批岗位 {} 空缺，已跳过", p("rule"))
+        }
+        (IssueCode::ApproverVacant, Lang::En) => {
+            format!("The approver post {} is vacant and was skipped", p("rule"))
+        }
+        (IssueCode::NoRule, Lang::ZhCn) => "本单位制度未规定此类外出，按报备处理".into(),
+        (IssueCode::NoRule, Lang::En) => {
+            "No rule of the policy covers this trip; it must be reported".into()
+        }
+        (IssueCode::RuleIncomplete, Lang::ZhCn) => {
+            format!("制度条款 {} 未规定报备或审批，按报备处理", p("rule_id"))
+        }
+        (IssueCode::RuleIncomplete, Lang::En) => format!(
+            "Rule {} sets no requirement; the trip must be reported",
+            p("rule_id")
+        ),
+        (IssueCode::DuplicateRuleId, Lang::ZhCn) => format!("条款编号 {} 重复", p("id")),
+        (IssueCode::DuplicateRuleId, Lang::En) => format!("Rule id {} is used twice", p("id")),
+        (IssueCode::OutOfRange, Lang::ZhCn) => {
+            format!("{field} 应在 {} 到 {} 之间", p("min"), p("max"))
+        }
+        (IssueCode::OutOfRange, Lang::En) => {
+            format!("{field} must be between {} and {}", p("min"), p("max"))
+        }
+        (IssueCode::Invalid, Lang::ZhCn) => format!("{field} 的值无效"),
+        (IssueCode::Invalid, Lang::En) => format!("{field} has an invalid value"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ALL: [IssueCode; 21] = [
+        IssueCode::Required,
+        IssueCode::TooLong,
+        IssueCode::ReturnBeforeDeparture,
+        IssueCode::TripTooLong,
+        IssueCode::DepartureTooFarAhead,
+        IssueCode::RetroactiveTooOld,
+        IssueCode::DestinationUnknown,
+        IssueCode::DestinationInsideJurisdiction,
+        IssueCode::DestinationKindMismatch,
+        IssueCode::PhoneInvalid,
+        IssueCode::SubstituteRequired,
+        IssueCode::SubstituteIsFiler,
+        IssueCode::LateReasonRequired,
+        IssueCode::DestinationBlocked,
+        IssueCode::NoApprover,
+        IssueCode::ApproverVacant,
+        IssueCode::NoRule,
+        IssueCode::RuleIncomplete,
+        IssueCode::DuplicateRuleId,
+        IssueCode::OutOfRange,
+        IssueCode::Invalid,
+    ];
+
+    #[test]
+    fn every_code_has_a_message_in_both_languages_and_a_matching_wire_name() {
+        for code in ALL {
+            let wire = serde_json::to_value(code).unwrap();
+            assert_eq!(wire, json!(code.as_str()));
+            for lang in [Lang::ZhCn, Lang::En] {
+                let text = message(code, Some("reason"), &json!({}), lang);
+                assert!(!text.trim().is_empty(), "{code:?} {lang:?}");
+            }
+            assert_ne!(
+                message(code, Some("reason"), &json!({}), Lang::ZhCn),
+                message(code, Some("reason"), &json!({}), Lang::En)
+            );
+        }
+    }
+
+    #[test]
+    fn messages_interpolate_params() {
+        let issue = Issue::new(
+            IssueCode::TripTooLong,
+            Some("return_on".into()),
+            json!({"max_days": 10}),
+        )
+        .localized(Lang::En);
+        assert_eq!(issue.message, "The trip is longer than the 10 days allowed");
+        let issue = issue.localized(Lang::ZhCn);
+        assert!(issue.message.contains("10"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Runs every shared test vector in `tests/vectors/` through the core's assessment.
+//! The server and the mobile bindings run the same files.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use whereabouts_core::{AssessmentInput, assess};
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
+}
+
+/// Drops `message` keys and sorts `errors` and `warnings`, so that vectors compare
+/// codes, fields and parameters in any order, and timestamps as instants.
+fn normalise(mut value: Value) -> Value {
+    for key in ["errors", "warnings"] {
+        if let Some(Value::Array(items)) = value.get_mut(key) {
+            for item in items.iter_mut() {
+                if let Value::Object(map) = item {
+                    map.remove("message");
+                }
+            }
+            items.sort_by_key(|i| i.to_string());
+        }
+    }
+    for key in ["submit_by", "return_report_due"] {
+        if let Some(Value::String(s)) = value.get(key)
+            && let Ok(t) = chrono::DateTime::parse_from_rfc3339(s)
+        {
+            value[key] = Value::String(t.to_utc().to_rfc3339());
+        }
+    }
+    value
+}
+
+#[test]
+fn every_shared_vector_gives_the_expected_assessment() {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(vectors_dir())
+        .expect("tests/vectors exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 40,
+        "expected at least 40 vectors, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let case: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let input: AssessmentInput = serde_json::from_value(case["input"].clone())
+            .unwrap_or_else(|e| panic!("{}: input: {e}", path.display()));
+        let actual = normalise(serde_json::to_value(assess(&input)).unwrap());
+        let expected = normalise(case["expected"].clone());
+        if actual != expected {
+            failures.push(format!(
+                "{}\n  expected: {}\n  actual:   {}",
+                path.file_name().unwrap().to_string_lossy(),
+                expected,
+                actual
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} vectors differ:\n{}",
+        failures.len(),
+        files.len(),
+        failures.join("\n")
+    );
+}

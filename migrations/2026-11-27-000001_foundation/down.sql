@@ -1,0 +1,11 @@
+DROP TABLE calendar_days;
+DROP TABLE calendar_years;
+DROP TABLE special_periods;
+DROP TABLE policies;
+DROP TABLE login_throttle;
+DROP TABLE refresh_tokens;
+DROP TABLE role_grants;
+DROP TABLE unit_deputies;
+ALTER TABLE units DROP CONSTRAINT units_principal_fk;
+DROP TABLE accounts;
+DROP TABLE units;
