@@ -3,7 +3,9 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::openapi::ApiDoc;
-use crate::routes::{health, units};
+use crate::routes::{
+    accounts, assessments, auth, calendar, health, me, policies, special_periods, units,
+};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
@@ -25,13 +27,55 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/docs", web::get().to(docs_redirect))
         .service(
             web::scope("/api/v1")
+                .route("/auth/login", web::post().to(auth::login))
+                .route("/auth/refresh", web::post().to(auth::refresh))
+                .route("/auth/logout", web::post().to(auth::logout))
+                .route("/me", web::get().to(me::get))
+                .route("/me/password", web::put().to(me::change_password))
+                .route("/me/policy-snapshot", web::get().to(me::policy_snapshot))
                 .route("/units", web::post().to(units::create))
                 .route("/units", web::get().to(units::list))
                 .route("/units/{id}", web::get().to(units::get))
                 .route("/units/{id}", web::patch().to(units::update))
                 .route("/units/{id}/children", web::get().to(units::children))
                 .route("/units/{id}/leaders", web::get().to(units::get_leaders))
-                .route("/units/{id}/leaders", web::put().to(units::put_leaders)),
+                .route("/units/{id}/leaders", web::put().to(units::put_leaders))
+                .route("/units/{id}/policy", web::get().to(policies::get))
+                .route("/units/{id}/policy", web::put().to(policies::put))
+                .route(
+                    "/units/{id}/effective-policy",
+                    web::get().to(policies::get_effective),
+                )
+                .route(
+                    "/units/{id}/policy-coverage",
+                    web::get().to(policies::coverage),
+                )
+                .route("/accounts", web::post().to(accounts::create))
+                .route("/accounts", web::get().to(accounts::list))
+                .route("/accounts/import", web::post().to(accounts::import))
+                .route("/accounts/{id}", web::get().to(accounts::get))
+                .route("/accounts/{id}", web::patch().to(accounts::update))
+                .route("/accounts/{id}/suspend", web::post().to(accounts::suspend))
+                .route(
+                    "/accounts/{id}/reactivate",
+                    web::post().to(accounts::reactivate),
+                )
+                .route(
+                    "/accounts/{id}/reset-password",
+                    web::post().to(accounts::reset_password),
+                )
+                .route("/accounts/{id}/roles", web::get().to(accounts::get_roles))
+                .route("/accounts/{id}/roles", web::put().to(accounts::put_roles))
+                .route("/special-periods", web::post().to(special_periods::create))
+                .route("/special-periods", web::get().to(special_periods::list))
+                .route("/special-periods/{id}", web::get().to(special_periods::get))
+                .route(
+                    "/special-periods/{id}",
+                    web::patch().to(special_periods::update),
+                )
+                .route("/calendar/{year}", web::get().to(calendar::get))
+                .route("/calendar/{year}", web::put().to(calendar::put))
+                .route("/assessments", web::post().to(assessments::create)),
         )
         .default_service(web::to(not_found));
 }
@@ -76,6 +120,7 @@ pub fn build(
 > {
     App::new()
         .app_data(web::Data::new(state))
+        .app_data(web::PayloadConfig::new(crate::routes::accounts::MAX_CSV_BYTES))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
             ApiError::Malformed(format!("query string: {err}")).into()

@@ -1,4 +1,11 @@
 //! One module per resource: its handlers, request and response shapes, and queries.
 
+pub mod accounts;
+pub mod assessments;
+pub mod auth;
+pub mod calendar;
 pub mod health;
+pub mod me;
+pub mod policies;
+pub mod special_periods;
 pub mod units;

@@ -1,0 +1,1058 @@
+//! Accounts: members of units with rank, position and flags, their passwords,
+//! suspension, CSV import and role grants.
+
+use crate::auth;
+use crate::error::ApiError;
+use crate::extract::{AppState, Grant, IfMatch, Json, Principal, etag, load_grants};
+use crate::page::{PageParams, paginate};
+use crate::routes::auth::revoke_all;
+use crate::routes::units::parse_enum;
+use crate::schema::{accounts, role_grants, units};
+use crate::scope::{self, ADMINS, READERS, SYSTEM};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::{Issue, IssueCode, Position, Rank, Role};
+
+/// An account row, without its password hash.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = accounts)]
+pub struct AccountRow {
+    pub id: Uuid,
+    pub login: String,
+    pub display_name: String,
+    pub unit_id: Option<Uuid>,
+    pub employee_no: Option<String>,
+    pub mobile: Option<String>,
+    pub rank: String,
+    pub position: String,
+    pub party_member: bool,
+    pub public_official: bool,
+    pub key_post: bool,
+    pub status: String,
+    pub credentials_changed_at: DateTime<Utc>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A role grant on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct RoleGrantBody {
+    /// The role.
+    pub role: Role,
+    /// Root of the subtree; `null` only for a system administrator over the whole tree.
+    pub unit_id: Option<Uuid>,
+}
+
+/// Account status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// May log in.
+    Active,
+    /// Cut off.
+    Suspended,
+}
+
+/// An account.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Account {
+    /// Id.
+    pub id: Uuid,
+    /// Login name.
+    pub login: String,
+    /// Name shown to others.
+    pub display_name: String,
+    /// The node the account belongs to.
+    pub unit_id: Option<Uuid>,
+    /// Employee number.
+    pub employee_no: Option<String>,
+    /// Mobile number.
+    pub mobile: Option<String>,
+    /// Rank.
+    pub rank: Rank,
+    /// Position.
+    pub position: Position,
+    /// Party member.
+    pub party_member: bool,
+    /// Public official.
+    pub public_official: bool,
+    /// Key or classified post.
+    pub key_post: bool,
+    /// Active or suspended.
+    pub status: AccountStatus,
+    /// Role grants.
+    pub roles: Vec<RoleGrantBody>,
+    /// Version, also the `ETag`.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn grants_body(grants: Vec<Grant>) -> Vec<RoleGrantBody> {
+    grants
+        .into_iter()
+        .map(|g| RoleGrantBody {
+            role: g.role,
+            unit_id: g.unit_id,
+        })
+        .collect()
+}
+
+/// Builds the answer for an account row.
+pub fn to_account(conn: &mut PgConnection, row: AccountRow) -> Result<Account, ApiError> {
+    let roles = grants_body(load_grants(conn, row.id)?);
+    Ok(Account {
+        rank: parse_enum(&row.rank)?,
+        position: parse_enum(&row.position)?,
+        status: parse_enum(&row.status)?,
+        roles,
+        id: row.id,
+        login: row.login,
+        display_name: row.display_name,
+        unit_id: row.unit_id,
+        employee_no: row.employee_no,
+        mobile: row.mobile,
+        party_member: row.party_member,
+        public_official: row.public_official,
+        key_post: row.key_post,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+/// Loads one account.
+pub fn load_account(conn: &mut PgConnection, id: Uuid) -> Result<Account, ApiError> {
+    let row = accounts::table
+        .find(id)
+        .select(AccountRow::as_select())
+        .first(conn)?;
+    to_account(conn, row)
+}
+
+fn respond(account: &Account, status: StatusCode) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(account.version)))
+        .json(account)
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateAccount {
+    /// Login: letters, digits, `_`, `.`, `@`, `-`, up to 64 (stored in lower case).
+    pub login: String,
+    /// Name shown to others, 1 to 100 characters.
+    pub display_name: String,
+    /// The node the account belongs to.
+    pub unit_id: Uuid,
+    /// Employee number, unique.
+    pub employee_no: Option<String>,
+    /// Mobile number.
+    pub mobile: Option<String>,
+    /// Rank.
+    pub rank: Rank,
+    /// Position.
+    pub position: Position,
+    /// Party member (default false).
+    #[serde(default)]
+    pub party_member: bool,
+    /// Public official (default true).
+    #[serde(default = "yes")]
+    pub public_official: bool,
+    /// Key or classified post (default false).
+    #[serde(default)]
+    pub key_post: bool,
+    /// Initial password; generated and answered once when absent.
+    pub password: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A created account, with its generated password when none was given.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreatedAccount {
+    /// The account.
+    #[serde(flatten)]
+    pub account: Account,
+    /// The generated password, shown only this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_password: Option<String>,
+}
+
+/// Checks the text fields of an account; returns every issue.
+fn check_fields(
+    login: Option<&str>,
+    display_name: Option<&str>,
+    employee_no: Option<&str>,
+    mobile: Option<&str>,
+    password: Option<&str>,
+) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut push =
+        |code, field: &str, params| issues.push(Issue::new(code, Some(field.to_owned()), params));
+    if let Some(login) = login {
+        let login = login.trim();
+        if login.is_empty() {
+            push(IssueCode::Required, "login", json!({}));
+        } else if login.len() > 64
+            || !login
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '-'))
+        {
+            push(
+                IssueCode::Invalid,
+                "login",
+                json!({"pattern": "^[A-Za-z0-9_.@-]{1,64}$"}),
+            );
+        }
+    }
+    if let Some(name) = display_name {
+        match name.trim().chars().count() {
+            0 => push(IssueCode::Required, "display_name", json!({})),
+            n if n > 100 => push(IssueCode::TooLong, "display_name", json!({"max": 100})),
+            _ => {}
+        }
+    }
+    if let Some(no) = employee_no
+        && (no.trim().is_empty() || no.chars().count() > 64)
+    {
+        push(IssueCode::Invalid, "employee_no", json!({"max": 64}));
+    }
+    if let Some(mobile) = mobile
+        && !whereabouts_core::assessment::phone_is_valid(mobile)
+    {
+        push(IssueCode::PhoneInvalid, "mobile", json!({}));
+    }
+    if let Some(password) = password
+        && let Some(params) = auth::password_problem(password)
+    {
+        push(IssueCode::Invalid, "password", params);
+    }
+    issues
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = accounts)]
+struct AccountInsertForm<'a> {
+    id: Uuid,
+    login: &'a str,
+    display_name: &'a str,
+    unit_id: Option<Uuid>,
+    employee_no: Option<&'a str>,
+    mobile: Option<&'a str>,
+    rank: &'a str,
+    position: &'a str,
+    party_member: bool,
+    public_official: bool,
+    key_post: bool,
+    password_hash: &'a str,
+}
+
+fn hash(password: &str) -> Result<String, ApiError> {
+    auth::hash_password(password).map_err(|e| {
+        tracing::error!(error = %e, "password hashing failed");
+        ApiError::Internal
+    })
+}
+
+/// Inserts a checked account; answers the generated password if one was made.
+fn insert_account(
+    conn: &mut PgConnection,
+    body: &CreateAccount,
+) -> Result<(Uuid, Option<String>), ApiError> {
+    let (password, generated) = match &body.password {
+        Some(p) => (p.clone(), None),
+        None => {
+            let p = auth::random_token(12);
+            (p.clone(), Some(p))
+        }
+    };
+    let password_hash = hash(&password)?;
+    let id = Uuid::new_v4();
+    let login = body.login.trim().to_lowercase();
+    diesel::insert_into(accounts::table)
+        .values(AccountInsertForm {
+            id,
+            login: &login,
+            display_name: body.display_name.trim(),
+            unit_id: Some(body.unit_id),
+            employee_no: body.employee_no.as_deref().map(str::trim),
+            mobile: body.mobile.as_deref().map(str::trim),
+            rank: body.rank.as_str(),
+            position: body.position.as_str(),
+            party_member: body.party_member,
+            public_official: body.public_official,
+            key_post: body.key_post,
+            password_hash: &password_hash,
+        })
+        .execute(conn)?;
+    Ok((id, generated))
+}
+
+/// Creates an account in a unit.
+#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = CreateAccount,
+    responses((status = 201, body = CreatedAccount), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Login or employee number taken"), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<CreateAccount>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let issues = check_fields(
+        Some(&body.login),
+        Some(&body.display_name),
+        body.employee_no.as_deref(),
+        body.mobile.as_deref(),
+        body.password.as_deref(),
+    );
+    if !issues.is_empty() {
+        return Err(ApiError::Validation(issues));
+    }
+    let created = state
+        .db
+        .transaction(move |conn| {
+            scope::authorize(conn, &who, ADMINS, body.unit_id)?;
+            let (id, initial_password) = insert_account(conn, &body)?;
+            Ok(CreatedAccount {
+                account: load_account(conn, id)?,
+                initial_password,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", etag(created.account.version)))
+        .json(created))
+}
+
+/// Authorises `roles` over the account's unit; an account of no unit is only
+/// visible to system administrators over the whole tree.
+fn authorize_account(
+    conn: &mut PgConnection,
+    who: &Principal,
+    roles: &[Role],
+    id: Uuid,
+) -> Result<AccountRow, ApiError> {
+    scope::require_role(who, roles)?;
+    let row: AccountRow = accounts::table
+        .find(id)
+        .select(AccountRow::as_select())
+        .first(conn)?;
+    match row.unit_id {
+        Some(unit) => scope::authorize(conn, who, roles, unit)?,
+        None if who.is_global_admin() => {}
+        None => return Err(ApiError::NotFound),
+    }
+    Ok(row)
+}
+
+/// Reads an account.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let account = state
+        .db
+        .run(move |conn| {
+            let row = authorize_account(conn, &who, READERS, id)?;
+            to_account(conn, row)
+        })
+        .await?;
+    Ok(respond(&account, StatusCode::OK))
+}
+
+/// Changes to an account; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateAccount {
+    /// New name.
+    pub display_name: Option<String>,
+    /// Move to another node (the caller must administer both).
+    pub unit_id: Option<Uuid>,
+    /// New employee number.
+    pub employee_no: Option<String>,
+    /// New mobile number.
+    pub mobile: Option<String>,
+    /// New rank.
+    pub rank: Option<Rank>,
+    /// New position.
+    pub position: Option<Position>,
+    /// Party member.
+    pub party_member: Option<bool>,
+    /// Public official.
+    pub public_official: Option<bool>,
+    /// Key or classified post.
+    pub key_post: Option<bool>,
+}
+
+/// Changes an account. Accepts `If-Match`.
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = UpdateAccount,
+    responses((status = 200, body = Account), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<UpdateAccount>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    let issues = check_fields(
+        None,
+        body.display_name.as_deref(),
+        body.employee_no.as_deref(),
+        body.mobile.as_deref(),
+        None,
+    );
+    if !issues.is_empty() {
+        return Err(ApiError::Validation(issues));
+    }
+    let account = state
+        .db
+        .transaction(move |conn| {
+            let current = authorize_account(conn, &who, ADMINS, id)?;
+            if_match.check(current.version)?;
+            if let Some(unit) = body.unit_id {
+                scope::authorize(conn, &who, ADMINS, unit)?;
+            }
+            diesel::update(accounts::table.find(id))
+                .set((
+                    accounts::display_name.eq(body
+                        .display_name
+                        .as_deref()
+                        .map(str::trim)
+                        .unwrap_or(&current.display_name)),
+                    accounts::unit_id.eq(body.unit_id.or(current.unit_id)),
+                    accounts::employee_no.eq(body
+                        .employee_no
+                        .as_deref()
+                        .map(str::trim)
+                        .or(current.employee_no.as_deref())),
+                    accounts::mobile.eq(body
+                        .mobile
+                        .as_deref()
+                        .map(str::trim)
+                        .or(current.mobile.as_deref())),
+                    accounts::rank.eq(body.rank.map(Rank::as_str).unwrap_or(&current.rank)),
+                    accounts::position.eq(body
+                        .position
+                        .map(Position::as_str)
+                        .unwrap_or(&current.position)),
+                    accounts::party_member.eq(body.party_member.unwrap_or(current.party_member)),
+                    accounts::public_official
+                        .eq(body.public_official.unwrap_or(current.public_official)),
+                    accounts::key_post.eq(body.key_post.unwrap_or(current.key_post)),
+                    accounts::version.eq(current.version + 1),
+                    accounts::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)?;
+            load_account(conn, id)
+        })
+        .await?;
+    Ok(respond(&account, StatusCode::OK))
+}
+
+/// Filters for the account list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct AccountListParams {
+    /// Only accounts in this unit's subtree.
+    pub unit_id: Option<Uuid>,
+    /// Only accounts whose login, name or employee number contains this text.
+    pub q: Option<String>,
+}
+
+/// A page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountPage {
+    /// Accounts, by login.
+    pub items: Vec<Account>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists accounts in the caller's scope, by login.
+#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountListParams, PageParams),
+    responses((status = 200, body = AccountPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<AccountListParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<AccountPage>, ApiError> {
+    scope::require_role(&who, READERS)?;
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut query = accounts::table
+                .inner_join(units::table)
+                .select(AccountRow::as_select())
+                .into_boxed();
+            if let Some(unit) = filter.unit_id {
+                scope::authorize(conn, &who, READERS, unit)?;
+                query = query
+                    .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit]));
+            }
+            if let Some(roots) = who.roots(READERS) {
+                query =
+                    query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
+            }
+            if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+                let pattern = format!(
+                    "%{}%",
+                    q.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                query = query.filter(
+                    accounts::login
+                        .ilike(pattern.clone())
+                        .or(accounts::display_name.ilike(pattern.clone()))
+                        .or(accounts::employee_no.ilike(pattern)),
+                );
+            }
+            if let Some(after) = after {
+                query = query.filter(accounts::login.gt(after));
+            }
+            let rows: Vec<AccountRow> = query
+                .order(accounts::login.asc())
+                .limit(limit + 1)
+                .load(conn)?;
+            let (rows, next_cursor) = paginate(rows, limit, |r| r.login.clone());
+            let items = rows
+                .into_iter()
+                .map(|r| to_account(conn, r))
+                .collect::<Result<_, _>>()?;
+            Ok(AccountPage { items, next_cursor })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+fn set_status(
+    conn: &mut PgConnection,
+    who: &Principal,
+    id: Uuid,
+    status: &str,
+) -> Result<Account, ApiError> {
+    let current = authorize_account(conn, who, ADMINS, id)?;
+    if id == who.account_id {
+        return Err(ApiError::Conflict("cannot_change_own_status"));
+    }
+    diesel::update(accounts::table.find(id))
+        .set((
+            accounts::status.eq(status),
+            accounts::credentials_changed_at.eq(diesel::dsl::now),
+            accounts::version.eq(current.version + 1),
+            accounts::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    revoke_all(conn, id)?;
+    load_account(conn, id)
+}
+
+/// Suspends an account: refresh is refused at once and every access token stops working.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/suspend", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn suspend(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let account = state
+        .db
+        .transaction(move |conn| set_status(conn, &who, id, "suspended"))
+        .await?;
+    Ok(respond(&account, StatusCode::OK))
+}
+
+/// Reactivates a suspended account.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reactivate", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn reactivate(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let account = state
+        .db
+        .transaction(move |conn| set_status(conn, &who, id, "active"))
+        .await?;
+    Ok(respond(&account, StatusCode::OK))
+}
+
+/// A new password chosen by the administrator, or generated.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetPassword {
+    /// The new password; generated when absent.
+    pub password: Option<String>,
+}
+
+/// The password after a reset.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PasswordReset {
+    /// The new password, shown only this once.
+    pub password: String,
+}
+
+/// Resets an account's password and ends its sessions. The body is optional.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", params(("id" = Uuid, Path)), request_body(content = Option<ResetPassword>),
+    responses((status = 200, body = PasswordReset), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn reset_password(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: web::Bytes,
+) -> Result<web::Json<PasswordReset>, ApiError> {
+    let id = id.into_inner();
+    let body: ResetPassword = if body.iter().all(u8::is_ascii_whitespace) {
+        ResetPassword { password: None }
+    } else {
+        crate::extract::parse_json(&body)?
+    };
+    let password = match body.password {
+        Some(p) => {
+            if let Some(params) = auth::password_problem(&p) {
+                return Err(ApiError::invalid(IssueCode::Invalid, "password", params));
+            }
+            p
+        }
+        None => auth::random_token(12),
+    };
+    let password_hash = hash(&password)?;
+    state
+        .db
+        .transaction(move |conn| {
+            let current = authorize_account(conn, &who, ADMINS, id)?;
+            diesel::update(accounts::table.find(id))
+                .set((
+                    accounts::password_hash.eq(password_hash),
+                    accounts::credentials_changed_at.eq(diesel::dsl::now),
+                    accounts::version.eq(current.version + 1),
+                    accounts::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)?;
+            revoke_all(conn, id)?;
+            Ok(())
+        })
+        .await?;
+    Ok(web::Json(PasswordReset { password }))
+}
+
+/// Reads an account's role grants.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/roles", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<RoleGrantBody>), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get_roles(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<RoleGrantBody>>, ApiError> {
+    let id = id.into_inner();
+    let roles = state
+        .db
+        .run(move |conn| {
+            authorize_account(conn, &who, READERS, id)?;
+            Ok(grants_body(load_grants(conn, id)?))
+        })
+        .await?;
+    Ok(web::Json(roles))
+}
+
+/// Replaces an account's role grants. System administrators only, each grant
+/// within their own scope; a grant over the whole tree needs one over the whole tree.
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/roles", tag = "accounts", params(("id" = Uuid, Path)), request_body = Vec<RoleGrantBody>,
+    responses((status = 200, body = Vec<RoleGrantBody>), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn put_roles(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: Json<Vec<RoleGrantBody>>,
+) -> Result<web::Json<Vec<RoleGrantBody>>, ApiError> {
+    let id = id.into_inner();
+    let mut grants = body.0;
+    if grants.len() > 100 {
+        return Err(ApiError::invalid(
+            IssueCode::TooLong,
+            "",
+            json!({"max": 100}),
+        ));
+    }
+    for (i, grant) in grants.iter().enumerate() {
+        if grant.unit_id.is_none() && grant.role != Role::SystemAdmin {
+            return Err(ApiError::invalid(
+                IssueCode::Required,
+                &format!("[{i}].unit_id"),
+                json!({}),
+            ));
+        }
+    }
+    grants.dedup();
+    let roles = state
+        .db
+        .transaction(move |conn| {
+            authorize_account(conn, &who, SYSTEM, id)?;
+            for grant in &grants {
+                match grant.unit_id {
+                    None if !who.is_global_admin() => return Err(ApiError::Forbidden),
+                    None => {}
+                    Some(unit) => scope::authorize(conn, &who, SYSTEM, unit)?,
+                }
+            }
+            if id == who.account_id && !grants.iter().any(|g| g.role == Role::SystemAdmin) {
+                return Err(ApiError::Conflict("cannot_drop_own_admin_role"));
+            }
+            diesel::delete(role_grants::table.filter(role_grants::account_id.eq(id)))
+                .execute(conn)?;
+            for grant in &grants {
+                diesel::insert_into(role_grants::table)
+                    .values((
+                        role_grants::account_id.eq(id),
+                        role_grants::role.eq(grant.role.as_str()),
+                        role_grants::unit_id.eq(grant.unit_id),
+                    ))
+                    .on_conflict_do_nothing()
+                    .execute(conn)?;
+            }
+            Ok(grants_body(load_grants(conn, id)?))
+        })
+        .await?;
+    Ok(web::Json(roles))
+}
+
+/// The outcome of one CSV row.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ImportRow {
+    /// Row number in the file, the header being row 1.
+    pub row: usize,
+    /// `created` or `rejected`.
+    pub status: String,
+    /// The new account.
+    pub account_id: Option<Uuid>,
+    /// The login of the row.
+    pub login: Option<String>,
+    /// Why the row was rejected.
+    pub errors: Vec<Issue>,
+}
+
+/// The result of an import.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ImportResult {
+    /// Rows created.
+    pub created: usize,
+    /// Rows rejected.
+    pub rejected: usize,
+    /// One entry per data row.
+    pub rows: Vec<ImportRow>,
+    /// Generated passwords by login, shown only this once.
+    pub initial_passwords: std::collections::BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct CsvAccount {
+    login: String,
+    display_name: String,
+    unit_code: String,
+    #[serde(default)]
+    employee_no: Option<String>,
+    #[serde(default)]
+    mobile: Option<String>,
+    rank: String,
+    position: String,
+    #[serde(default)]
+    party_member: Option<String>,
+    #[serde(default)]
+    public_official: Option<String>,
+    #[serde(default)]
+    key_post: Option<String>,
+}
+
+/// Largest CSV accepted, in bytes.
+pub const MAX_CSV_BYTES: usize = 5 * 1024 * 1024;
+
+fn flag(value: &Option<String>, default: bool, field: &str, issues: &mut Vec<Issue>) -> bool {
+    match value
+        .as_deref()
+        .map(|v| v.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("") => default,
+        Some("true" | "yes" | "1" | "y" | "是") => true,
+        Some("false" | "no" | "0" | "n" | "否") => false,
+        Some(_) => {
+            issues.push(Issue::new(
+                IssueCode::Invalid,
+                Some(field.to_owned()),
+                json!({"reason": "not_a_boolean"}),
+            ));
+            default
+        }
+    }
+}
+
+/// Imports accounts from CSV (`text/csv`, UTF-8, header row: `login,
+/// display_name, unit_code, employee_no, mobile, rank, position, party_member,
+/// public_official, key_post`). Each row is created or rejected on its own;
+/// the answer lists every row. Passwords are generated and answered once.
+#[utoipa::path(post, path = "/api/v1/accounts/import", tag = "accounts", request_body(content = String, content_type = "text/csv"),
+    responses((status = 200, body = ImportResult), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn import(
+    state: web::Data<AppState>,
+    who: Principal,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<web::Json<ImportResult>, ApiError> {
+    scope::require_role(&who, ADMINS)?;
+    let is_csv = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/csv"));
+    if !is_csv {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    if body.len() > MAX_CSV_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::Malformed("the CSV is not UTF-8".into()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| ApiError::Malformed("the CSV has no header row".into()))?
+        .clone();
+    for required in ["login", "display_name", "unit_code", "rank", "position"] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(ApiError::Malformed(format!(
+                "the CSV header lacks {required}"
+            )));
+        }
+    }
+    let mut parsed = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let row = i + 2;
+        let result = record
+            .map_err(|e| {
+                vec![Issue::new(
+                    IssueCode::Invalid,
+                    None,
+                    json!({"reason": e.to_string()}),
+                )]
+            })
+            .and_then(|r| {
+                r.deserialize::<CsvAccount>(Some(&headers)).map_err(|_| {
+                    vec![Issue::new(
+                        IssueCode::Invalid,
+                        None,
+                        json!({"reason": "row_shape"}),
+                    )]
+                })
+            });
+        parsed.push((row, result));
+    }
+    if parsed.len() > 10_000 {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let result = state
+        .db
+        .run(move |conn| {
+            let mut out = ImportResult {
+                created: 0,
+                rejected: 0,
+                rows: Vec::new(),
+                initial_passwords: Default::default(),
+            };
+            for (row, record) in parsed {
+                let outcome = record.and_then(|r| import_row(conn, &who, &r));
+                match outcome {
+                    Ok((account_id, login, password)) => {
+                        out.created += 1;
+                        out.initial_passwords.insert(login.clone(), password);
+                        out.rows.push(ImportRow {
+                            row,
+                            status: "created".into(),
+                            account_id: Some(account_id),
+                            login: Some(login),
+                            errors: vec![],
+                        });
+                    }
+                    Err(errors) => {
+                        out.rejected += 1;
+                        out.rows.push(ImportRow {
+                            row,
+                            status: "rejected".into(),
+                            account_id: None,
+                            login: None,
+                            errors,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(web::Json(result))
+}
+
+fn import_row(
+    conn: &mut PgConnection,
+    who: &Principal,
+    r: &CsvAccount,
+) -> Result<(Uuid, String, String), Vec<Issue>> {
+    let mut issues = check_fields(
+        Some(&r.login),
+        Some(&r.display_name),
+        r.employee_no.as_deref().filter(|s| !s.is_empty()),
+        r.mobile.as_deref().filter(|s| !s.is_empty()),
+        None,
+    );
+    let rank: Option<Rank> = serde_json::from_value(json!(r.rank)).ok();
+    if rank.is_none() {
+        issues.push(Issue::new(
+            IssueCode::Invalid,
+            Some("rank".into()),
+            json!({"reason": "unknown_value"}),
+        ));
+    }
+    let position: Option<Position> = serde_json::from_value(json!(r.position)).ok();
+    if position.is_none() {
+        issues.push(Issue::new(
+            IssueCode::Invalid,
+            Some("position".into()),
+            json!({"reason": "unknown_value"}),
+        ));
+    }
+    let party_member = flag(&r.party_member, false, "party_member", &mut issues);
+    let public_official = flag(&r.public_official, true, "public_official", &mut issues);
+    let key_post = flag(&r.key_post, false, "key_post", &mut issues);
+    let unit: Option<Uuid> = units::table
+        .filter(units::code.eq(&r.unit_code))
+        .select(units::id)
+        .first(conn)
+        .optional()
+        .map_err(|_| {
+            vec![Issue::new(
+                IssueCode::Invalid,
+                None,
+                json!({"reason": "database"}),
+            )]
+        })?;
+    let unit = match unit {
+        Some(unit) if scope::covers(conn, who, ADMINS, unit).unwrap_or(false) => Some(unit),
+        _ => {
+            issues.push(Issue::new(
+                IssueCode::Invalid,
+                Some("unit_code".into()),
+                json!({"reason": "unknown_unit"}),
+            ));
+            None
+        }
+    };
+    let (Some(rank), Some(position), Some(unit_id), true) =
+        (rank, position, unit, issues.is_empty())
+    else {
+        return Err(issues);
+    };
+    let body = CreateAccount {
+        login: r.login.clone(),
+        display_name: r.display_name.clone(),
+        unit_id,
+        employee_no: r.employee_no.clone().filter(|s| !s.is_empty()),
+        mobile: r.mobile.clone().filter(|s| !s.is_empty()),
+        rank,
+        position,
+        party_member,
+        public_official,
+        key_post,
+        password: None,
+    };
+    conn.transaction(|conn| insert_account(conn, &body))
+        .map(|(id, password)| {
+            (
+                id,
+                body.login.trim().to_lowercase(),
+                password.unwrap_or_default(),
+            )
+        })
+        .map_err(|e| {
+            let reason = match e {
+                ApiError::Conflict(_) => "duplicate",
+                _ => "not_stored",
+            };
+            vec![Issue::new(
+                IssueCode::Invalid,
+                Some("login".into()),
+                json!({"reason": reason}),
+            )]
+        })
+}
+
+/// Creates a system administrator over the whole tree (the `create-admin`
+/// command). Answers the new account's id.
+pub fn create_admin(
+    conn: &mut PgConnection,
+    login: &str,
+    password: &str,
+) -> Result<Uuid, ApiError> {
+    let issues = check_fields(Some(login), None, None, None, Some(password));
+    if !issues.is_empty() {
+        return Err(ApiError::Validation(issues));
+    }
+    let password_hash = hash(password)?;
+    conn.transaction(|conn| {
+        let id = Uuid::new_v4();
+        let login = login.trim().to_lowercase();
+        diesel::insert_into(accounts::table)
+            .values(AccountInsertForm {
+                id,
+                login: &login,
+                display_name: &login,
+                unit_id: None,
+                employee_no: None,
+                mobile: None,
+                rank: Rank::Clerk.as_str(),
+                position: Position::Staff.as_str(),
+                party_member: false,
+                public_official: false,
+                key_post: false,
+                password_hash: &password_hash,
+            })
+            .execute(conn)?;
+        diesel::insert_into(role_grants::table)
+            .values((
+                role_grants::account_id.eq(id),
+                role_grants::role.eq(Role::SystemAdmin.as_str()),
+            ))
+            .execute(conn)?;
+        Ok(id)
+    })
+}

@@ -1,0 +1,292 @@
+//! Login, refresh and logout.
+//!
+//! Access tokens are short JWTs; refresh tokens are opaque, stored hashed, and
+//! rotate on every use. A spent refresh token presented again means it was
+//! stolen or replayed: the whole family is revoked. Failed logins are throttled
+//! per login and per client address in the database, so every replica agrees.
+
+use crate::auth::{self, DUMMY_HASH};
+use crate::error::ApiError;
+use crate::extract::{AppState, Json, client_address};
+use crate::schema::{accounts, login_throttle, refresh_tokens};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Credentials.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    /// Login name.
+    pub login: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A token pair.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Tokens {
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque token for `/auth/refresh`; single use.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// A refresh token.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// A stored refresh token: id, family, account, expiry, spent, revoked.
+type RefreshRow = (
+    Uuid,
+    Uuid,
+    Uuid,
+    DateTime<Utc>,
+    Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
+);
+
+/// Issues a token pair in a refresh family.
+pub fn issue_tokens(
+    conn: &mut PgConnection,
+    state: &AppState,
+    account_id: Uuid,
+    credentials_changed_at: DateTime<Utc>,
+    family_id: Uuid,
+) -> Result<Tokens, ApiError> {
+    let now = Utc::now();
+    let config = &state.config;
+    let access_token = state
+        .keys
+        .issue(
+            account_id,
+            credentials_changed_at,
+            now,
+            config.access_ttl_seconds,
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not sign a token");
+            ApiError::Internal
+        })?;
+    let refresh_token = auth::random_token(32);
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(Uuid::new_v4()),
+            refresh_tokens::family_id.eq(family_id),
+            refresh_tokens::account_id.eq(account_id),
+            refresh_tokens::token_hash.eq(auth::token_hash(&refresh_token)),
+            refresh_tokens::expires_at.eq(now + Duration::days(config.refresh_ttl_days)),
+        ))
+        .execute(conn)?;
+    Ok(Tokens {
+        access_token,
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: config.access_ttl_seconds,
+    })
+}
+
+/// Revokes every refresh token of an account (password change, suspension).
+pub fn revoke_all(conn: &mut PgConnection, account_id: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::account_id.eq(account_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)
+}
+
+fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(family_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)
+}
+
+/// Seconds to wait when a throttle bucket is full, or `None` when it is open.
+fn throttled(
+    conn: &mut PgConnection,
+    bucket: &str,
+    max: i32,
+    window: i64,
+) -> QueryResult<Option<u64>> {
+    let row: Option<(DateTime<Utc>, i32)> = login_throttle::table
+        .find(bucket)
+        .select((login_throttle::window_started_at, login_throttle::failures))
+        .first(conn)
+        .optional()?;
+    Ok(row.and_then(|(started, failures)| {
+        let reopens = started + Duration::seconds(window);
+        let now = Utc::now();
+        (failures >= max && reopens > now)
+            .then(|| u64::try_from((reopens - now).num_seconds().max(1)).unwrap_or(1))
+    }))
+}
+
+fn record_failure(conn: &mut PgConnection, bucket: &str, window: i64) -> QueryResult<usize> {
+    diesel::sql_query(
+        "INSERT INTO login_throttle (bucket, window_started_at, failures) VALUES ($1, now(), 1)
+         ON CONFLICT (bucket) DO UPDATE SET
+           failures = CASE WHEN login_throttle.window_started_at + make_interval(secs => $2) <= now() THEN 1 ELSE login_throttle.failures + 1 END,
+           window_started_at = CASE WHEN login_throttle.window_started_at + make_interval(secs => $2) <= now() THEN now() ELSE login_throttle.window_started_at END",
+    )
+    .bind::<diesel::sql_types::Text, _>(bucket)
+    .bind::<diesel::sql_types::Double, _>(window as f64)
+    .execute(conn)
+}
+
+/// Logs in with login and password.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or suspended"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts; see Retry-After")))]
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LoginRequest>,
+) -> Result<web::Json<Tokens>, ApiError> {
+    let body = body.0;
+    let login = body.login.trim().to_lowercase();
+    let login_bucket = format!("login:{login}");
+    let address_bucket = format!("address:{}", client_address(&req));
+    let config = state.config.clone();
+    let st = state.clone();
+    let tokens = state
+        .db
+        .run(move |conn| {
+            for (bucket, max) in [
+                (&login_bucket, config.login_max_failures),
+                (&address_bucket, config.login_max_failures_per_address),
+            ] {
+                if let Some(wait) = throttled(conn, bucket, max, config.login_window_seconds)? {
+                    return Err(ApiError::RateLimited(wait));
+                }
+            }
+            let account: Option<(Uuid, String, String, DateTime<Utc>)> = accounts::table
+                .filter(accounts::login.eq(&login))
+                .select((
+                    accounts::id,
+                    accounts::password_hash,
+                    accounts::status,
+                    accounts::credentials_changed_at,
+                ))
+                .first(conn)
+                .optional()?;
+            let verified = match &account {
+                Some((_, hash, _, _)) => auth::verify_password(&body.password, hash),
+                None => {
+                    // Spend the same time as for a real account.
+                    auth::verify_password(&body.password, &DUMMY_HASH);
+                    false
+                }
+            };
+            match account {
+                Some((id, _, status, changed)) if verified => {
+                    if status != "active" {
+                        return Err(ApiError::Unauthorized("account_suspended"));
+                    }
+                    diesel::delete(login_throttle::table.find(&login_bucket)).execute(conn)?;
+                    conn.transaction(|conn| issue_tokens(conn, &st, id, changed, Uuid::new_v4()))
+                }
+                _ => {
+                    record_failure(conn, &login_bucket, config.login_window_seconds)?;
+                    record_failure(conn, &address_bucket, config.login_window_seconds)?;
+                    tracing::info!("failed login");
+                    Err(ApiError::Unauthorized("invalid_credentials"))
+                }
+            }
+        })
+        .await?;
+    Ok(web::Json(tokens))
+}
+
+/// Trades a refresh token for a new pair. The old one is spent; presenting a
+/// spent one again revokes its whole family.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
+    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<web::Json<Tokens>, ApiError> {
+    let hash = auth::token_hash(body.0.refresh_token.trim());
+    let st = state.clone();
+    let outcome = state
+        .db
+        .transaction(move |conn| {
+            let row: Option<RefreshRow> = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&hash))
+                .select((
+                    refresh_tokens::id,
+                    refresh_tokens::family_id,
+                    refresh_tokens::account_id,
+                    refresh_tokens::expires_at,
+                    refresh_tokens::spent_at,
+                    refresh_tokens::revoked_at,
+                ))
+                .for_update()
+                .first(conn)
+                .optional()?;
+            let Some((id, family, account_id, expires_at, spent_at, revoked_at)) = row else {
+                return Ok(Err(ApiError::Unauthorized("invalid_token")));
+            };
+            if spent_at.is_some() {
+                // Reuse: somebody holds a copy. Revoke the family and commit that.
+                revoke_family(conn, family)?;
+                tracing::warn!(%account_id, "refresh token reused; family revoked");
+                return Ok(Err(ApiError::Unauthorized("refresh_token_reused")));
+            }
+            if revoked_at.is_some() || expires_at <= Utc::now() {
+                return Ok(Err(ApiError::Unauthorized("invalid_token")));
+            }
+            let (status, changed): (String, DateTime<Utc>) = accounts::table
+                .find(account_id)
+                .select((accounts::status, accounts::credentials_changed_at))
+                .first(conn)?;
+            if status != "active" {
+                revoke_family(conn, family)?;
+                return Ok(Err(ApiError::Unauthorized("account_suspended")));
+            }
+            diesel::update(refresh_tokens::table.find(id))
+                .set(refresh_tokens::spent_at.eq(diesel::dsl::now))
+                .execute(conn)?;
+            issue_tokens(conn, &st, account_id, changed, family).map(Ok)
+        })
+        .await?;
+    outcome.map(web::Json)
+}
+
+/// Ends the session of a refresh token (its whole family).
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
+    responses((status = 204, description = "Logged out (also for an unknown token)"), (status = 400, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    body: Json<RefreshRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let hash = auth::token_hash(body.0.refresh_token.trim());
+    state
+        .db
+        .transaction(move |conn| {
+            let family: Option<Uuid> = refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(&hash))
+                .select(refresh_tokens::family_id)
+                .first(conn)
+                .optional()?;
+            if let Some(family) = family {
+                revoke_family(conn, family)?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,199 @@
+//! The calendar: public holidays and adjusted working days per year. The core
+//! ships the known years; a year saved here replaces the shipped one.
+
+use crate::error::ApiError;
+use crate::extract::{AppState, Json, Principal};
+use crate::schema::{calendar_days, calendar_years};
+use crate::scope::{self, SYSTEM};
+use actix_web::web;
+use chrono::{Datelike, NaiveDate};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use whereabouts_core::calendar::{self, CalendarDay, CalendarYear, DayKind};
+use whereabouts_core::{Calendar, Issue, IssueCode};
+
+/// Where a year's entries come from.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CalendarSource {
+    /// The State Council notices the core ships.
+    Shipped,
+    /// Saved by an administrator.
+    Custom,
+    /// Neither: weekends off, weekdays worked.
+    None,
+}
+
+/// A year of the calendar.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CalendarYearBody {
+    /// The year.
+    pub year: i32,
+    /// Where the entries come from.
+    pub source: CalendarSource,
+    /// Holidays and adjusted working days, by date.
+    pub days: Vec<CalendarDay>,
+}
+
+/// A year's entries to save.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PutCalendarYear {
+    /// Every holiday and adjusted working day of the year.
+    pub days: Vec<CalendarDay>,
+}
+
+/// Every year replaced by administrators.
+pub fn custom_years(conn: &mut PgConnection) -> Result<Calendar, ApiError> {
+    let years: Vec<i32> = calendar_years::table
+        .select(calendar_years::year)
+        .order(calendar_years::year)
+        .load(conn)?;
+    let days: Vec<(NaiveDate, i32, String, String)> = calendar_days::table
+        .order(calendar_days::date)
+        .select((
+            calendar_days::date,
+            calendar_days::year,
+            calendar_days::kind,
+            calendar_days::name,
+        ))
+        .load(conn)?;
+    let years = years
+        .into_iter()
+        .map(|year| CalendarYear {
+            year,
+            days: days
+                .iter()
+                .filter(|d| d.1 == year)
+                .map(|(date, _, kind, name)| CalendarDay {
+                    date: *date,
+                    kind: if kind == "holiday" {
+                        DayKind::Holiday
+                    } else {
+                        DayKind::Workday
+                    },
+                    name: name.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Calendar { years })
+}
+
+fn year_body(conn: &mut PgConnection, year: i32) -> Result<CalendarYearBody, ApiError> {
+    let custom = custom_years(conn)?;
+    Ok(match custom.years.into_iter().find(|y| y.year == year) {
+        Some(y) => CalendarYearBody {
+            year,
+            source: CalendarSource::Custom,
+            days: y.days,
+        },
+        None if calendar::shipped_years().contains(&year) => CalendarYearBody {
+            year,
+            source: CalendarSource::Shipped,
+            days: calendar::shipped_year(year).days,
+        },
+        None => CalendarYearBody {
+            year,
+            source: CalendarSource::None,
+            days: vec![],
+        },
+    })
+}
+
+fn check_year(year: i32) -> Result<(), ApiError> {
+    if (1900..=2200).contains(&year) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Reads a year of the calendar.
+#[utoipa::path(get, path = "/api/v1/calendar/{year}", tag = "calendar", params(("year" = i32, Path)),
+    responses((status = 200, body = CalendarYearBody), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    _who: Principal,
+    year: web::Path<i32>,
+) -> Result<web::Json<CalendarYearBody>, ApiError> {
+    let year = year.into_inner();
+    check_year(year)?;
+    Ok(web::Json(
+        state.db.run(move |conn| year_body(conn, year)).await?,
+    ))
+}
+
+/// Replaces a year's entries, including those the core ships. System administrators only.
+#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", params(("year" = i32, Path)), request_body = PutCalendarYear,
+    responses((status = 200, body = CalendarYearBody), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn put(
+    state: web::Data<AppState>,
+    who: Principal,
+    year: web::Path<i32>,
+    body: Json<PutCalendarYear>,
+) -> Result<web::Json<CalendarYearBody>, ApiError> {
+    let year = year.into_inner();
+    check_year(year)?;
+    scope::require_role(&who, SYSTEM)?;
+    let days = body.0.days;
+    let mut issues = Vec::new();
+    for (i, day) in days.iter().enumerate() {
+        if day.date.year() != year {
+            issues.push(Issue::new(
+                IssueCode::OutOfRange,
+                Some(format!("days[{i}].date")),
+                json!({"min": format!("{year}-01-01"), "max": format!("{year}-12-31")}),
+            ));
+        }
+        if days[..i].iter().any(|d| d.date == day.date) {
+            issues.push(Issue::new(
+                IssueCode::Invalid,
+                Some(format!("days[{i}].date")),
+                json!({"reason": "duplicate"}),
+            ));
+        }
+        if day.name.chars().count() > 100 {
+            issues.push(Issue::new(
+                IssueCode::TooLong,
+                Some(format!("days[{i}].name")),
+                json!({"max": 100}),
+            ));
+        }
+    }
+    if !issues.is_empty() {
+        return Err(ApiError::Validation(issues));
+    }
+    let saved = state
+        .db
+        .transaction(move |conn| {
+            diesel::insert_into(calendar_years::table)
+                .values(calendar_years::year.eq(year))
+                .on_conflict(calendar_years::year)
+                .do_update()
+                .set(calendar_years::updated_at.eq(diesel::dsl::now))
+                .execute(conn)?;
+            diesel::delete(calendar_days::table.filter(calendar_days::year.eq(year)))
+                .execute(conn)?;
+            for day in &days {
+                diesel::insert_into(calendar_days::table)
+                    .values((
+                        calendar_days::date.eq(day.date),
+                        calendar_days::year.eq(year),
+                        calendar_days::kind.eq(if day.kind == DayKind::Holiday {
+                            "holiday"
+                        } else {
+                            "workday"
+                        }),
+                        calendar_days::name.eq(day.name.trim()),
+                    ))
+                    .execute(conn)?;
+            }
+            year_body(conn, year)
+        })
+        .await?;
+    Ok(web::Json(saved))
+}

@@ -1,0 +1,432 @@
+//! Special periods: named windows over a unit subtree that tighten the rules.
+
+use crate::error::ApiError;
+use crate::extract::{AppState, IfMatch, Json, Principal, etag};
+use crate::page::{PageParams, paginate};
+use crate::schema::{special_periods, units};
+use crate::scope::{self, ADMINS, READERS};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::{
+    ApproverRule, DestinationRestriction, Issue, IssueCode, Requirement, SpecialPeriod, TripKind,
+    regions,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = special_periods)]
+struct Row {
+    id: Uuid,
+    name: String,
+    unit_id: Uuid,
+    starts_on: NaiveDate,
+    ends_on: NaiveDate,
+    trip_kinds: Vec<String>,
+    min_requirement: String,
+    approvers: serde_json::Value,
+    restricted_destinations: serde_json::Value,
+    version: i32,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// A special period as stored.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SpecialPeriodBody {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Root of the subtree it covers.
+    pub unit_id: Uuid,
+    /// First day.
+    pub starts_on: NaiveDate,
+    /// Last day, inclusive.
+    pub ends_on: NaiveDate,
+    /// Trip kinds it applies to.
+    pub trip_kinds: Vec<TripKind>,
+    /// Requirement floor.
+    pub min_requirement: Requirement,
+    /// Approvers when it raises a trip to approval and the rule names none.
+    pub approvers: Vec<ApproverRule>,
+    /// Restricted destinations.
+    pub restricted_destinations: Vec<DestinationRestriction>,
+    /// Version, also the `ETag`.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn decode(row: Row) -> Result<SpecialPeriodBody, ApiError> {
+    let bad = |e: serde_json::Error| {
+        tracing::error!(error = %e, "stored special period does not parse");
+        ApiError::Internal
+    };
+    Ok(SpecialPeriodBody {
+        id: row.id,
+        name: row.name,
+        unit_id: row.unit_id,
+        starts_on: row.starts_on,
+        ends_on: row.ends_on,
+        trip_kinds: serde_json::from_value(json!(row.trip_kinds)).map_err(bad)?,
+        min_requirement: serde_json::from_value(json!(row.min_requirement)).map_err(bad)?,
+        approvers: serde_json::from_value(row.approvers).map_err(bad)?,
+        restricted_destinations: serde_json::from_value(row.restricted_destinations)
+            .map_err(bad)?,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+impl From<SpecialPeriodBody> for SpecialPeriod {
+    fn from(b: SpecialPeriodBody) -> Self {
+        SpecialPeriod {
+            id: b.id,
+            name: b.name,
+            unit_id: b.unit_id,
+            starts_on: b.starts_on,
+            ends_on: b.ends_on,
+            trip_kinds: b.trip_kinds,
+            min_requirement: b.min_requirement,
+            approvers: b.approvers,
+            restricted_destinations: b.restricted_destinations,
+        }
+    }
+}
+
+/// The special periods over a node's ancestors (and itself) that overlap a window.
+pub fn in_scope_of(conn: &mut PgConnection, path: &[Uuid]) -> Result<Vec<SpecialPeriod>, ApiError> {
+    let rows: Vec<Row> = special_periods::table
+        .filter(special_periods::unit_id.eq_any(path))
+        .order((special_periods::starts_on, special_periods::id))
+        .select(Row::as_select())
+        .load(conn)?;
+    rows.into_iter()
+        .map(|r| decode(r).map(SpecialPeriod::from))
+        .collect()
+}
+
+/// A new special period, or the whole of a replaced one.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SpecialPeriodInput {
+    /// Name, 1 to 200 characters.
+    pub name: String,
+    /// Root of the subtree it covers.
+    pub unit_id: Uuid,
+    /// First day.
+    pub starts_on: NaiveDate,
+    /// Last day, inclusive.
+    pub ends_on: NaiveDate,
+    /// Trip kinds it applies to (empty: every kind).
+    #[serde(default)]
+    pub trip_kinds: Vec<TripKind>,
+    /// Requirement floor.
+    pub min_requirement: Requirement,
+    /// Approvers when it raises a trip to approval and the rule names none.
+    #[serde(default)]
+    pub approvers: Vec<ApproverRule>,
+    /// Restricted destinations.
+    #[serde(default)]
+    pub restricted_destinations: Vec<DestinationRestriction>,
+}
+
+/// Changes to a special period; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SpecialPeriodPatch {
+    /// Name.
+    pub name: Option<String>,
+    /// First day.
+    pub starts_on: Option<NaiveDate>,
+    /// Last day.
+    pub ends_on: Option<NaiveDate>,
+    /// Trip kinds.
+    pub trip_kinds: Option<Vec<TripKind>>,
+    /// Requirement floor.
+    pub min_requirement: Option<Requirement>,
+    /// Approvers.
+    pub approvers: Option<Vec<ApproverRule>>,
+    /// Restricted destinations.
+    pub restricted_destinations: Option<Vec<DestinationRestriction>>,
+}
+
+fn check(input: &SpecialPeriodInput) -> Result<(), ApiError> {
+    let mut issues = Vec::new();
+    match input.name.trim().chars().count() {
+        0 => issues.push(Issue::new(
+            IssueCode::Required,
+            Some("name".into()),
+            json!({}),
+        )),
+        n if n > 200 => issues.push(Issue::new(
+            IssueCode::TooLong,
+            Some("name".into()),
+            json!({"max": 200}),
+        )),
+        _ => {}
+    }
+    if input.ends_on < input.starts_on {
+        issues.push(Issue::new(
+            IssueCode::ReturnBeforeDeparture,
+            Some("ends_on".into()),
+            json!({}),
+        ));
+    } else if (input.ends_on - input.starts_on).num_days() > 366 {
+        issues.push(Issue::new(
+            IssueCode::OutOfRange,
+            Some("ends_on".into()),
+            json!({"min": 0, "max": 366}),
+        ));
+    }
+    for (i, r) in input.restricted_destinations.iter().enumerate() {
+        if regions::lookup(r.code.trim()).is_none() {
+            issues.push(Issue::new(
+                IssueCode::DestinationUnknown,
+                Some(format!("restricted_destinations[{i}].code")),
+                json!({"code": r.code}),
+            ));
+        }
+    }
+    if input.approvers.len() > 10 {
+        issues.push(Issue::new(
+            IssueCode::TooLong,
+            Some("approvers".into()),
+            json!({"max": 10}),
+        ));
+    }
+    if issues.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(issues))
+    }
+}
+
+fn store(
+    conn: &mut PgConnection,
+    id: Uuid,
+    input: &SpecialPeriodInput,
+    version: i32,
+) -> Result<(), ApiError> {
+    let kinds: Vec<String> = input
+        .trip_kinds
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    let approvers = serde_json::to_value(&input.approvers).map_err(|_| ApiError::Internal)?;
+    let restricted =
+        serde_json::to_value(&input.restricted_destinations).map_err(|_| ApiError::Internal)?;
+    diesel::insert_into(special_periods::table)
+        .values((
+            special_periods::id.eq(id),
+            special_periods::name.eq(input.name.trim()),
+            special_periods::unit_id.eq(input.unit_id),
+            special_periods::starts_on.eq(input.starts_on),
+            special_periods::ends_on.eq(input.ends_on),
+            special_periods::trip_kinds.eq(&kinds),
+            special_periods::min_requirement.eq(input.min_requirement.as_str()),
+            special_periods::approvers.eq(&approvers),
+            special_periods::restricted_destinations.eq(&restricted),
+            special_periods::version.eq(version),
+        ))
+        .on_conflict(special_periods::id)
+        .do_update()
+        .set((
+            special_periods::name.eq(input.name.trim()),
+            special_periods::starts_on.eq(input.starts_on),
+            special_periods::ends_on.eq(input.ends_on),
+            special_periods::trip_kinds.eq(&kinds),
+            special_periods::min_requirement.eq(input.min_requirement.as_str()),
+            special_periods::approvers.eq(&approvers),
+            special_periods::restricted_destinations.eq(&restricted),
+            special_periods::version.eq(version),
+            special_periods::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+fn load(conn: &mut PgConnection, id: Uuid) -> Result<SpecialPeriodBody, ApiError> {
+    decode(
+        special_periods::table
+            .find(id)
+            .select(Row::as_select())
+            .first(conn)?,
+    )
+}
+
+fn respond(body: &SpecialPeriodBody, status: StatusCode) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(body.version)))
+        .json(body)
+}
+
+/// Creates a special period over a subtree.
+#[utoipa::path(post, path = "/api/v1/special-periods", tag = "special periods", request_body = SpecialPeriodInput,
+    responses((status = 201, body = SpecialPeriodBody), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<SpecialPeriodInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.0;
+    check(&input)?;
+    let created = state
+        .db
+        .transaction(move |conn| {
+            scope::authorize(conn, &who, ADMINS, input.unit_id)?;
+            let id = Uuid::new_v4();
+            store(conn, id, &input, 1)?;
+            load(conn, id)
+        })
+        .await?;
+    Ok(respond(&created, StatusCode::CREATED))
+}
+
+fn authorize_period(
+    conn: &mut PgConnection,
+    who: &Principal,
+    roles: &[whereabouts_core::Role],
+    id: Uuid,
+) -> Result<SpecialPeriodBody, ApiError> {
+    scope::require_role(who, roles)?;
+    let period = load(conn, id)?;
+    scope::authorize(conn, who, roles, period.unit_id)?;
+    Ok(period)
+}
+
+/// Reads a special period.
+#[utoipa::path(get, path = "/api/v1/special-periods/{id}", tag = "special periods", params(("id" = Uuid, Path)),
+    responses((status = 200, body = SpecialPeriodBody), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let period = state
+        .db
+        .run(move |conn| authorize_period(conn, &who, READERS, id))
+        .await?;
+    Ok(respond(&period, StatusCode::OK))
+}
+
+/// Changes a special period. Accepts `If-Match`.
+#[utoipa::path(patch, path = "/api/v1/special-periods/{id}", tag = "special periods", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = SpecialPeriodPatch,
+    responses((status = 200, body = SpecialPeriodBody), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<SpecialPeriodPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let patch = body.0;
+    let updated = state
+        .db
+        .transaction(move |conn| {
+            let current = authorize_period(conn, &who, ADMINS, id)?;
+            if_match.check(current.version)?;
+            let input = SpecialPeriodInput {
+                name: patch.name.unwrap_or(current.name),
+                unit_id: current.unit_id,
+                starts_on: patch.starts_on.unwrap_or(current.starts_on),
+                ends_on: patch.ends_on.unwrap_or(current.ends_on),
+                trip_kinds: patch.trip_kinds.unwrap_or(current.trip_kinds),
+                min_requirement: patch.min_requirement.unwrap_or(current.min_requirement),
+                approvers: patch.approvers.unwrap_or(current.approvers),
+                restricted_destinations: patch
+                    .restricted_destinations
+                    .unwrap_or(current.restricted_destinations),
+            };
+            check(&input)?;
+            store(conn, id, &input, current.version + 1)?;
+            load(conn, id)
+        })
+        .await?;
+    Ok(respond(&updated, StatusCode::OK))
+}
+
+/// Filters for the special period list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SpecialPeriodListParams {
+    /// Only periods over this unit's subtree root or inside it.
+    pub unit_id: Option<Uuid>,
+    /// Only periods that include this day.
+    pub active_on: Option<NaiveDate>,
+}
+
+/// A page of special periods.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SpecialPeriodPage {
+    /// Periods, newest start first.
+    pub items: Vec<SpecialPeriodBody>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists the special periods over units in the caller's scope.
+#[utoipa::path(get, path = "/api/v1/special-periods", tag = "special periods", params(SpecialPeriodListParams, PageParams),
+    responses((status = 200, body = SpecialPeriodPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<SpecialPeriodListParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<SpecialPeriodPage>, ApiError> {
+    scope::require_role(&who, READERS)?;
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut query = special_periods::table
+                .inner_join(units::table)
+                .select(Row::as_select())
+                .into_boxed();
+            if let Some(roots) = who.roots(READERS) {
+                query =
+                    query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
+            }
+            if let Some(unit) = filter.unit_id {
+                scope::authorize(conn, &who, READERS, unit)?;
+                query = query
+                    .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit]));
+            }
+            if let Some(day) = filter.active_on {
+                query = query
+                    .filter(special_periods::starts_on.le(day))
+                    .filter(special_periods::ends_on.ge(day));
+            }
+            if let Some(after) = after {
+                let id: Uuid = after
+                    .parse()
+                    .map_err(|_| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
+                query = query.filter(special_periods::id.gt(id));
+            }
+            let rows: Vec<Row> = query
+                .order(special_periods::id.asc())
+                .limit(limit + 1)
+                .load(conn)?;
+            let (rows, next_cursor) = paginate(rows, limit, |r| r.id.to_string());
+            Ok(SpecialPeriodPage {
+                items: rows.into_iter().map(decode).collect::<Result<_, _>>()?,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
