@@ -126,6 +126,7 @@ pub fn build(
             ApiError::Malformed(format!("query string: {err}")).into()
         }))
         .configure(routes)
+        .wrap(crate::idempotency::Idempotency)
         .wrap_fn(|req, srv| {
             let id = request_id(&req);
             let lang = request_lang(req.request());

@@ -38,6 +38,9 @@ pub struct Config {
     pub login_max_failures_per_address: i32,
     /// Length of the login throttling window in seconds.
     pub login_window_seconds: i64,
+    /// A fixed "now" for assessments instead of the clock (tests and
+    /// reproducible demos only; never set from the environment).
+    pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// A configuration value that cannot be used.
@@ -122,6 +125,7 @@ impl Config {
                 50,
             )?,
             login_window_seconds: parsed("WHEREABOUTS_LOGIN_WINDOW_SECONDS", 900)?,
+            fixed_now: None,
         })
     }
 
@@ -141,7 +145,13 @@ impl Config {
             login_max_failures: 5,
             login_max_failures_per_address: 50,
             login_window_seconds: 900,
+            fixed_now: None,
         }
+    }
+
+    /// The current time: the clock, unless fixed.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.fixed_now.unwrap_or_else(chrono::Utc::now)
     }
 
     /// The core's settings for this jurisdiction.

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The body is JSON but does not validate.
     #[error("validation failed")]
     Validation(Vec<Issue>),
+    /// A 422 with its own code (for example `idempotency_key_reused`).
+    #[error("unprocessable: {0}")]
+    Unprocessable(&'static str, Vec<Issue>),
     /// No credentials, or credentials that do not verify.
     #[error("unauthorized: {0}")]
     Unauthorized(&'static str),
@@ -62,11 +65,22 @@ impl ApiError {
         ApiError::Validation(vec![Issue::new(code, Some(field.to_owned()), params)])
     }
 
+    /// The same 422 under another stable code.
+    pub fn with_code(self, code: &'static str) -> Self {
+        match self {
+            ApiError::Validation(issues) | ApiError::Unprocessable(_, issues) => {
+                ApiError::Unprocessable(code, issues)
+            }
+            other => other,
+        }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::Malformed(_) => "malformed_request",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::Unprocessable(code, _) => code,
             ApiError::Unauthorized(code) => code,
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
@@ -84,6 +98,7 @@ impl ApiError {
         match self {
             ApiError::Malformed(_) => lang.pick("请求格式错误", "Malformed request"),
             ApiError::Validation(_) => lang.pick("输入校验未通过", "Validation failed"),
+            ApiError::Unprocessable(..) => lang.pick("请求无法处理", "Unprocessable request"),
             ApiError::Unauthorized(_) => lang.pick("未认证", "Unauthorized"),
             ApiError::Forbidden => lang.pick("无权操作", "Forbidden"),
             ApiError::NotFound => lang.pick("未找到", "Not found"),
@@ -102,6 +117,13 @@ impl ApiError {
     fn detail(&self, lang: Lang) -> String {
         match self {
             ApiError::Malformed(detail) => detail.clone(),
+            ApiError::Unprocessable("idempotency_key_reused", _) => lang
+                .pick(
+                    "该幂等键已用于另一个请求",
+                    "This Idempotency-Key was used for a different request",
+                )
+                .to_owned(),
+            ApiError::Unprocessable(code, _) => (*code).to_owned(),
             ApiError::Validation(issues) => match issues.len() {
                 1 => lang
                     .pick("有 1 处输入需要修改", "1 field needs attention")
@@ -157,7 +179,7 @@ impl ApiError {
     pub fn render(&self, lang: Lang, request_id: Option<&str>) -> HttpResponse {
         let status = self.status_code();
         let errors = match self {
-            ApiError::Validation(issues) => Some(
+            ApiError::Validation(issues) | ApiError::Unprocessable(_, issues) => Some(
                 issues
                     .iter()
                     .cloned()
@@ -215,7 +237,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Unprocessable(..) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,

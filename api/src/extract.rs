@@ -81,25 +81,59 @@ fn shape_issue(path: String, error: &serde_json::Error) -> Issue {
     )
 }
 
-/// Parses JSON bytes into `T`, mapping errors as [`Json`] does.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
-        Ok(value) => {
-            de.end()
-                .map_err(|_| ApiError::Malformed("the body is not valid JSON".into()))?;
-            Ok(value)
-        }
-        Err(err) => {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            if inner.is_syntax() || inner.is_eof() {
-                Err(ApiError::Malformed("the body is not valid JSON".into()))
+/// The path of the first string (or key) holding a NUL character, which no text
+/// column can store.
+fn nul_at(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) if s.contains('\0') => Some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| nul_at(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            let here = if path.is_empty() {
+                k.clone()
             } else {
-                Err(ApiError::Validation(vec![shape_issue(path, &inner)]))
+                format!("{path}.{k}")
+            };
+            if k.contains('\0') {
+                Some(here)
+            } else {
+                nul_at(v, here)
             }
-        }
+        }),
+        _ => None,
     }
+}
+
+/// Refuses query text holding a NUL character (422).
+pub fn clean_query(field: &str, text: Option<&str>) -> Result<(), ApiError> {
+    match text {
+        Some(t) if t.contains('\0') => Err(ApiError::invalid(
+            IssueCode::Invalid,
+            field,
+            serde_json::json!({"reason": "nul_character"}),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Parses JSON bytes into `T`, mapping errors as [`Json`] does: bytes that are
+/// not JSON answer 400 whatever they hold; JSON of the wrong shape answers 422.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|_| ApiError::Malformed("the body is not valid JSON".into()))?;
+    if let Some(field) = nul_at(&value, String::new()) {
+        return Err(ApiError::Validation(vec![Issue::new(
+            IssueCode::Invalid,
+            Some(field),
+            serde_json::json!({"reason": "nul_character"}),
+        )]));
+    }
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|err| {
+        let path = err.path().to_string();
+        ApiError::Validation(vec![shape_issue(path, err.inner())])
+    })
 }
 
 impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {

@@ -5,6 +5,7 @@ use crate::routes::{
     accounts, assessments, auth, calendar, health, me, policies, special_periods, units,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 /// The document.
@@ -24,7 +25,7 @@ use utoipa::{Modify, OpenApi};
         assessments::create,
     ),
     components(schemas(Problem)),
-    modifiers(&BearerScheme),
+    modifiers(&BearerScheme, &ProblemResponses),
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "auth", description = "Login, refresh and logout"),
@@ -53,6 +54,66 @@ impl Modify for BearerScheme {
                     .build(),
             ),
         );
+    }
+}
+
+/// Errors are `application/problem+json`: the error responses the handlers
+/// declare say so, every body-taking operation documents 413 and 415, and every
+/// operation of the API documents a `default` problem for the rest (429, 500, 503).
+struct ProblemResponses;
+
+fn problem(description: &str) -> RefOr<Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1/") || path == "/api/v1/openapi.json" {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let (true, RefOr::T(response)) =
+                        (status.starts_with('4') || status.starts_with('5'), response)
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response
+                            .content
+                            .insert("application/problem+json".to_owned(), content);
+                    }
+                }
+                let responses = &mut operation.responses.responses;
+                if operation.request_body.is_some() {
+                    responses
+                        .entry("413".to_owned())
+                        .or_insert_with(|| problem("The body is too large"));
+                    responses
+                        .entry("415".to_owned())
+                        .or_insert_with(|| problem("The body's media type is not accepted"));
+                }
+                responses.entry("default".to_owned()).or_insert_with(|| {
+                    problem("Any other error: 429 rate limited, 500 internal, 503 unavailable")
+                });
+            }
+        }
     }
 }
 

@@ -43,6 +43,7 @@ impl PageParams {
                 .decode(cursor)
                 .ok()
                 .and_then(|bytes| String::from_utf8(bytes).ok())
+                .filter(|key| !key.contains('\0'))
                 .map(Some)
                 .ok_or_else(|| {
                     ApiError::invalid(IssueCode::Invalid, "cursor", serde_json::json!({}))

@@ -127,6 +127,19 @@ diesel::joinable!(policies -> units (unit_id));
 diesel::joinable!(special_periods -> units (unit_id));
 diesel::joinable!(calendar_days -> calendar_years (year));
 
+diesel::table! {
+    idempotency_keys (account_id, key) {
+        account_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        status -> Nullable<Int4>,
+        content_type -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -138,4 +151,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     special_periods,
     calendar_years,
     calendar_days,
+    idempotency_keys,
 );

@@ -49,9 +49,10 @@ fn ensure_template(admin: &mut PgConnection, server: &str) -> String {
     if !exists {
         let building = format!("{name}_building");
         admin
-            .batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {building} WITH (FORCE); CREATE DATABASE {building}"
-            ))
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+            .expect("drop a half-built template");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {building}"))
             .expect("create template");
         db::migrate(&format!("{server}/{building}")).expect("migrate template");
         admin

@@ -128,7 +128,10 @@ fn param(params: &Value, key: &str) -> String {
 /// The message for a code in a language. Parameters are interpolated; no
 /// personal data ever enters a message.
 pub fn message(code: IssueCode, field: Option<&str>, params: &Value, lang: Lang) -> String {
-    let field = field.unwrap_or("");
+    let field = match field {
+        Some(f) if !f.is_empty() => f,
+        _ => lang.pick("请求体", "The body"),
+    };
     let p = |k: &str| param(params, k);
     match (code, lang) {
         (IssueCode::Required, Lang::ZhCn) => format!("请填写 {field}"),

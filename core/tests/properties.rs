@@ -1,4 +1,5 @@
 //! Invariants of the assessment, checked over generated inputs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use chrono::{Duration, NaiveDate, TimeZone};
 use proptest::prelude::*;

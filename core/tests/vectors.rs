@@ -1,5 +1,6 @@
 //! Runs every shared test vector in `tests/vectors/` through the core's assessment.
 //! The server and the mobile bindings run the same files.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
 use std::path::PathBuf;

@@ -499,6 +499,7 @@ pub async fn list(
     params: web::Query<PageParams>,
 ) -> Result<web::Json<AccountPage>, ApiError> {
     scope::require_role(&who, READERS)?;
+    crate::extract::clean_query("q", filter.q.as_deref())?;
     let limit = params.limit()?;
     let after = params.after()?;
     let page = state
@@ -554,8 +555,10 @@ fn set_status(
     who: &Principal,
     id: Uuid,
     status: &str,
+    if_match: &IfMatch,
 ) -> Result<Account, ApiError> {
     let current = authorize_account(conn, who, ADMINS, id)?;
+    if_match.check(current.version)?;
     if id == who.account_id {
         return Err(ApiError::Conflict("cannot_change_own_status"));
     }
@@ -572,35 +575,37 @@ fn set_status(
 }
 
 /// Suspends an account: refresh is refused at once and every access token stops working.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/suspend", tag = "accounts", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/suspend", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn suspend(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let account = state
         .db
-        .transaction(move |conn| set_status(conn, &who, id, "suspended"))
+        .transaction(move |conn| set_status(conn, &who, id, "suspended", &if_match))
         .await?;
     Ok(respond(&account, StatusCode::OK))
 }
 
 /// Reactivates a suspended account.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/reactivate", tag = "accounts", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reactivate", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn reactivate(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let account = state
         .db
-        .transaction(move |conn| set_status(conn, &who, id, "active"))
+        .transaction(move |conn| set_status(conn, &who, id, "active", &if_match))
         .await?;
     Ok(respond(&account, StatusCode::OK))
 }
@@ -620,13 +625,14 @@ pub struct PasswordReset {
 }
 
 /// Resets an account's password and ends its sessions. The body is optional.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", params(("id" = Uuid, Path)), request_body(content = Option<ResetPassword>),
-    responses((status = 200, body = PasswordReset), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body(content = Option<ResetPassword>),
+    responses((status = 200, body = PasswordReset), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn reset_password(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
+    if_match: IfMatch,
     body: web::Bytes,
 ) -> Result<web::Json<PasswordReset>, ApiError> {
     let id = id.into_inner();
@@ -649,6 +655,7 @@ pub async fn reset_password(
         .db
         .transaction(move |conn| {
             let current = authorize_account(conn, &who, ADMINS, id)?;
+            if_match.check(current.version)?;
             diesel::update(accounts::table.find(id))
                 .set((
                     accounts::password_hash.eq(password_hash),

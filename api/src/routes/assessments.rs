@@ -10,7 +10,6 @@ use crate::routes::units::{UnitRow, load_deputies, parse_enum};
 use crate::schema::{accounts, role_grants, units};
 use crate::scope::{self, READERS};
 use actix_web::web;
-use chrono::Utc;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -40,7 +39,9 @@ impl FilerContext {
     /// The core's input for a draft at a time.
     pub fn input(self, state: &AppState, draft: TripDraft, lang: Lang) -> AssessmentInput {
         AssessmentInput {
-            now: Utc::now()
+            now: state
+                .config
+                .now()
                 .with_timezone(&state.config.time_zone)
                 .fixed_offset(),
             settings: state.config.settings(),

@@ -393,6 +393,7 @@ pub async fn list(
     params: web::Query<PageParams>,
 ) -> Result<web::Json<UnitPage>, ApiError> {
     scope::require_role(&who, READERS)?;
+    crate::extract::clean_query("q", filter.q.as_deref())?;
     let page = state
         .db
         .run(move |conn| {

@@ -1,0 +1,131 @@
+//! Schema invariants: diesel's `schema.rs` names exactly the columns the
+//! migrations create, the constraints keep bad data out, and the migrations
+//! revert and re-apply to the same schema.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::connection::SimpleConnection;
+use diesel::migration::MigrationSource;
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel_migrations::MigrationHarness;
+use std::collections::{BTreeMap, BTreeSet};
+use whereabouts_api::db::MIGRATIONS;
+use whereabouts_api::testing::TestDatabase;
+
+#[derive(QueryableByName, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Column {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    table_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    column_name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    data_type: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    is_nullable: String,
+}
+
+fn columns(conn: &mut PgConnection) -> Vec<Column> {
+    diesel::sql_query(
+        "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text FROM information_schema.columns
+         WHERE table_schema = 'public' AND table_name <> '__diesel_schema_migrations' ORDER BY 1, 2",
+    )
+    .load(conn)
+    .unwrap()
+}
+
+/// Tables and columns named in `schema.rs`.
+fn schema_rs() -> BTreeMap<String, BTreeSet<String>> {
+    let text = include_str!("../src/schema.rs");
+    let mut tables = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines().map(str::trim) {
+        if let Some(rest) = line.strip_suffix('{').map(str::trim)
+            && let Some(name) = rest.split_whitespace().next()
+            && rest.contains('(')
+        {
+            current = Some(name.to_owned());
+            tables.insert(name.to_owned(), BTreeSet::new());
+        } else if line == "}" {
+            current = None;
+        } else if let (Some(table), Some((column, _))) = (&current, line.split_once("->")) {
+            tables
+                .get_mut(table)
+                .unwrap()
+                .insert(column.trim().to_owned());
+        }
+    }
+    tables
+}
+
+#[test]
+fn schema_rs_matches_the_migrated_database() {
+    let db = TestDatabase::new();
+    let mut conn = db.connect();
+    let mut actual: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for c in columns(&mut conn) {
+        actual
+            .entry(c.table_name)
+            .or_default()
+            .insert(c.column_name);
+    }
+    assert_eq!(schema_rs(), actual);
+}
+
+#[test]
+fn migrations_revert_and_reapply_to_the_same_schema() {
+    let db = TestDatabase::new();
+    let mut conn = db.connect();
+    let before = columns(&mut conn);
+    let count = MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .unwrap()
+        .len();
+    for _ in 0..count {
+        conn.revert_last_migration(MIGRATIONS).unwrap();
+    }
+    assert!(
+        columns(&mut conn).is_empty(),
+        "down migrations left tables behind"
+    );
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    assert_eq!(columns(&mut conn), before);
+}
+
+#[test]
+fn constraints_refuse_bad_rows() {
+    let db = TestDatabase::new();
+    let mut conn = db.connect();
+    let root = "11111111-1111-1111-1111-111111111111";
+    conn.batch_execute(&format!("INSERT INTO units (id, code, name, kind, path) VALUES ('{root}', 'root', 'Root', 'jurisdiction', ARRAY['{root}'::uuid])"))
+        .unwrap();
+    let refused = [
+        // Unknown kind.
+        "INSERT INTO units (id, code, name, kind, path) VALUES (gen_random_uuid(), 'x', 'X', 'planet', ARRAY[gen_random_uuid()])".to_owned(),
+        // Duplicate code.
+        "INSERT INTO units (id, code, name, kind, path) VALUES ('22222222-2222-2222-2222-222222222222', 'root', 'X', 'unit', ARRAY['22222222-2222-2222-2222-222222222222'::uuid])".to_owned(),
+        // A path that does not end at the unit.
+        format!("INSERT INTO units (id, code, name, kind, path) VALUES ('33333333-3333-3333-3333-333333333333', 'y', 'Y', 'unit', ARRAY['{root}'::uuid])"),
+        // Unknown rank.
+        format!("INSERT INTO accounts (id, login, display_name, unit_id, rank, position, password_hash) VALUES (gen_random_uuid(), 'a', 'A', '{root}', 'general', 'staff', 'h')"),
+        // Unknown unit.
+        "INSERT INTO accounts (id, login, display_name, unit_id, rank, position, password_hash) VALUES (gen_random_uuid(), 'b', 'B', gen_random_uuid(), 'clerk', 'staff', 'h')".to_owned(),
+        // A unit-scoped role without a unit.
+        "INSERT INTO role_grants (account_id, role, unit_id) VALUES (gen_random_uuid(), 'inspector', NULL)".to_owned(),
+        // A special period ending before it starts.
+        format!("INSERT INTO special_periods (id, name, unit_id, starts_on, ends_on, trip_kinds, min_requirement) VALUES (gen_random_uuid(), 'S', '{root}', '2027-10-07', '2027-10-01', '{{}}', 'report')"),
+        // A calendar day outside its year.
+        "INSERT INTO calendar_years (year) VALUES (2030); INSERT INTO calendar_days (date, year, kind) VALUES ('2031-01-01', 2030, 'holiday')".to_owned(),
+    ];
+    for sql in refused {
+        let result = conn.transaction::<_, diesel::result::Error, _>(|c| c.batch_execute(&sql));
+        assert!(result.is_err(), "accepted: {sql}");
+    }
+    conn.batch_execute(
+        "INSERT INTO accounts (id, login, display_name, unit_id, rank, position, password_hash) VALUES (gen_random_uuid(), 'ok', 'OK', '11111111-1111-1111-1111-111111111111', 'clerk', 'staff', 'h');
+         INSERT INTO accounts (id, login, display_name, unit_id, rank, position, password_hash) VALUES (gen_random_uuid(), 'ok2', 'OK', '11111111-1111-1111-1111-111111111111', 'clerk', 'staff', 'h')",
+    )
+    .unwrap();
+    let duplicate_login = conn.batch_execute(
+        "INSERT INTO accounts (id, login, display_name, unit_id, rank, position, password_hash) VALUES (gen_random_uuid(), 'ok', 'Again', '11111111-1111-1111-1111-111111111111', 'clerk', 'staff', 'h')",
+    );
+    assert!(duplicate_login.is_err());
+}

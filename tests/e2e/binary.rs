@@ -1,0 +1,228 @@
+//! End to end: the real `whereabouts` binary against a database that does not
+//! exist yet. The CLI creates an administrator, the server creates and migrates
+//! the database, a client builds a small unit tree with a policy over HTTP, and
+//! SIGTERM stops the server cleanly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("WHEREABOUTS_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/binary-<hash> → target/<profile>/whereabouts
+    let exe = std::env::current_exe().unwrap();
+    let path = exe.parent().unwrap().parent().unwrap().join("whereabouts");
+    assert!(
+        path.exists(),
+        "build the server first (cargo build -p whereabouts-api): {}",
+        path.display()
+    );
+    path
+}
+
+fn server_url() -> String {
+    std::env::var("WHEREABOUTS_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@localhost:5432".to_owned())
+}
+
+/// Drops the test's database however the test ends.
+struct DropDatabase(String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&format!("{}/postgres", server_url())) {
+            let _ =
+                admin.batch_execute(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0));
+        }
+    }
+}
+
+/// Kills the server if the test fails before stopping it.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+struct Client {
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    fn call(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        let url = format!("{}{}", self.base, path);
+        let auth = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let response = match (method, body) {
+            ("GET", _) => {
+                let mut req = agent.get(&url);
+                if let Some(a) = &auth {
+                    req = req.header("authorization", a);
+                }
+                req.call()
+            }
+            (method, body) => {
+                let mut req = match method {
+                    "POST" => agent.post(&url),
+                    "PUT" => agent.put(&url),
+                    _ => agent.patch(&url),
+                };
+                if let Some(a) = &auth {
+                    req = req.header("authorization", a);
+                }
+                req.send_json(body.unwrap_or(Value::Null))
+            }
+        }
+        .unwrap();
+        let status = response.status().as_u16();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+#[test]
+fn the_binary_creates_its_database_an_admin_builds_a_tree_and_it_stops_on_sigterm() {
+    let name = format!("whereabouts_e2e_{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = DropDatabase(name.clone());
+    let database_url = format!("{}/{name}", server_url());
+
+    let out = Command::new(binary())
+        .args(["create-admin", "--login", "root"])
+        .env("DATABASE_URL", &database_url)
+        .env("WHEREABOUTS_ADMIN_PASSWORD", "root-password-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "create-admin failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created system administrator root"));
+
+    let mut child = Command::new(binary())
+        .arg("serve")
+        .env("DATABASE_URL", &database_url)
+        .env("WHEREABOUTS_BIND", "127.0.0.1:0")
+        .env(
+            "WHEREABOUTS_JWT_SECRET",
+            "an-e2e-secret-an-e2e-secret-an-e2e-secret",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+
+    let mut client = Client { base, token: None };
+    assert_eq!(client.call("GET", "/healthz", None).0, 200);
+    assert_eq!(client.call("GET", "/readyz", None).0, 200);
+    let (status, body) = client.call(
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"login": "root", "password": "root-password-1"})),
+    );
+    assert_eq!(status, 200, "{body}");
+    client.token = Some(body["access_token"].as_str().unwrap().to_owned());
+
+    let create_unit = |code: &str, kind: &str, parent: Value| {
+        let (status, body) = client.call(
+            "POST",
+            "/api/v1/units",
+            Some(json!({"code": code, "name": code, "kind": kind, "parent_id": parent})),
+        );
+        assert_eq!(status, 201, "{body}");
+        body["id"].clone()
+    };
+    let district = create_unit("dongcheng", "jurisdiction", Value::Null);
+    let bureau = create_unit("finance-bureau", "unit", district.clone());
+    let office = create_unit("finance-office", "department", bureau.clone());
+
+    let (status, clerk) = client.call(
+        "POST",
+        "/api/v1/accounts",
+        Some(json!({"login": "wang.wu", "display_name": "王五", "unit_id": office, "rank": "clerk", "position": "staff", "password": "wang-wu-password-1"})),
+    );
+    assert_eq!(status, 201, "{clerk}");
+
+    let policy = json!({"rules": [{"id": "all", "requirement": "report", "form": "online", "notice": {"days": 1, "working_days": true}}]});
+    let (status, body) = client.call(
+        "PUT",
+        &format!("/api/v1/units/{}/policy", bureau.as_str().unwrap()),
+        Some(policy),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, effective) = client.call(
+        "GET",
+        &format!(
+            "/api/v1/units/{}/effective-policy",
+            office.as_str().unwrap()
+        ),
+        None,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        effective["source_unit_id"], bureau,
+        "the department inherits the bureau's policy"
+    );
+
+    let (_, body) = client.call(
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"login": "wang.wu", "password": "wang-wu-password-1"})),
+    );
+    client.token = Some(body["access_token"].as_str().unwrap().to_owned());
+    let draft = json!({"kind": "leave_jurisdiction", "purpose": "visit_relatives", "reason": "parents", "destinations": [{"code": "320500"}],
+        "depart_on": "2027-05-01", "return_on": "2027-05-03", "contact_phone": "13800138000"});
+    let (status, assessment) =
+        client.call("POST", "/api/v1/assessments", Some(json!({"draft": draft})));
+    assert_eq!(status, 200, "{assessment}");
+    assert_eq!(assessment["requirement"], "report");
+    assert_eq!(assessment["rule_id"], "all");
+
+    // SIGTERM: the server stops accepting and exits cleanly.
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "the server exited with {status}");
+}
