@@ -11,7 +11,7 @@ DB="whereabouts_fuzz_$$"
 LOG="$(mktemp)"
 export DATABASE_URL="$PG/$DB"
 export WHEREABOUTS_JWT_SECRET="fuzz-secret-fuzz-secret-fuzz-secret-fuzz"
-export WHEREABOUTS_ADMIN_PASSWORD="fuzz-password-1"
+export WHEREABOUTS_ADMIN_PASSWORD="fuzz-password-1" WHEREABOUTS_ACCESS_TTL_SECONDS=7200
 # The fuzzer logs in many times from one address.
 export WHEREABOUTS_LOGIN_MAX_FAILURES=1000000 WHEREABOUTS_LOGIN_MAX_FAILURES_PER_ADDRESS=1000000
 

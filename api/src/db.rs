@@ -57,7 +57,11 @@ impl Db {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        // Keep the request's span (and its request id) on log lines written
+        // from the blocking thread.
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
+            let _entered = span.enter();
             let mut conn = pool.get().map_err(|e| {
                 tracing::error!(error = %e, "no database connection");
                 ApiError::Unavailable

@@ -226,3 +226,42 @@ fn the_binary_creates_its_database_an_admin_builds_a_tree_and_it_stops_on_sigter
     };
     assert!(status.success(), "the server exited with {status}");
 }
+
+#[test]
+fn production_mode_refuses_to_start_without_real_secrets() {
+    let out = Command::new(binary())
+        .arg("serve")
+        .env("WHEREABOUTS_ENV", "production")
+        .env("DATABASE_URL", format!("{}/never_created", server_url()))
+        .env_remove("WHEREABOUTS_JWT_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WHEREABOUTS_JWT_SECRET must be set"));
+
+    let out = Command::new(binary())
+        .arg("serve")
+        .env("WHEREABOUTS_ENV", "production")
+        .env("DATABASE_URL", format!("{}/never_created", server_url()))
+        .env("WHEREABOUTS_JWT_SECRET", "too-short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
+}
+
+#[test]
+fn the_openapi_command_prints_the_checked_in_document() {
+    let out = Command::new(binary()).arg("openapi").output().unwrap();
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checked_in: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../openapi/openapi.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, checked_in);
+}
