@@ -44,4 +44,4 @@ curl -fsS "$BASE/api/v1/units" -H "authorization: Bearer $TOKEN" -H 'content-typ
   --max-examples "${FUZZ_EXAMPLES:-40}" \
   --generation-deterministic \
   --seed 20261127 \
-  --max-time "${FUZZ_MAX_SECONDS:-600}"
+  --max-time "${FUZZ_MAX_SECONDS:-300}"
