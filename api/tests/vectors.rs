@@ -13,6 +13,10 @@ use uuid::Uuid;
 use whereabouts_api::auth::hash_password;
 use whereabouts_core::{AssessmentInput, assess};
 
+#[path = "../../tests/vectors/compare.rs"]
+mod compare;
+use compare::normalise;
+
 fn vector_files() -> Vec<PathBuf> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors");
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -22,27 +26,6 @@ fn vector_files() -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-fn normalise(mut value: Value) -> Value {
-    for key in ["errors", "warnings"] {
-        if let Some(Value::Array(items)) = value.get_mut(key) {
-            for item in items.iter_mut() {
-                if let Value::Object(map) = item {
-                    map.remove("message");
-                }
-            }
-            items.sort_by_key(|i| i.to_string());
-        }
-    }
-    for key in ["submit_by", "return_report_due"] {
-        if let Some(Value::String(s)) = value.get(key)
-            && let Ok(t) = DateTime::parse_from_rfc3339(s)
-        {
-            value[key] = Value::String(t.to_utc().to_rfc3339());
-        }
-    }
-    value
 }
 
 fn exec(conn: &mut PgConnection, sql: &str) {

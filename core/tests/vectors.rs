@@ -3,34 +3,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
+
+#[path = "../../tests/vectors/compare.rs"]
+mod compare;
+use compare::normalise;
 use std::path::PathBuf;
 use whereabouts_core::{AssessmentInput, assess};
 
 fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/vectors")
-}
-
-/// Drops `message` keys and sorts `errors` and `warnings`, so that vectors compare
-/// codes, fields and parameters in any order, and timestamps as instants.
-fn normalise(mut value: Value) -> Value {
-    for key in ["errors", "warnings"] {
-        if let Some(Value::Array(items)) = value.get_mut(key) {
-            for item in items.iter_mut() {
-                if let Value::Object(map) = item {
-                    map.remove("message");
-                }
-            }
-            items.sort_by_key(|i| i.to_string());
-        }
-    }
-    for key in ["submit_by", "return_report_due"] {
-        if let Some(Value::String(s)) = value.get(key)
-            && let Ok(t) = chrono::DateTime::parse_from_rfc3339(s)
-        {
-            value[key] = Value::String(t.to_utc().to_rfc3339());
-        }
-    }
-    value
 }
 
 #[test]

@@ -312,6 +312,7 @@ pub async fn create(
     body: Json<CreateAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    scope::require_role(&who, ADMINS)?;
     let issues = check_fields(
         Some(&body.login),
         Some(&body.display_name),
@@ -415,6 +416,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
+    scope::require_role(&who, ADMINS)?;
     let issues = check_fields(
         None,
         body.display_name.as_deref(),

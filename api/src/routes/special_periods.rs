@@ -279,6 +279,7 @@ pub async fn create(
     body: Json<SpecialPeriodInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
+    scope::require_role(&who, ADMINS)?;
     check(&input)?;
     let created = state
         .db

@@ -208,6 +208,7 @@ pub async fn create(
     body: Json<CreateUnit>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    scope::require_role(&who, ADMINS)?;
     check_code(&body.code)?;
     check_name(&body.name)?;
     let unit = state
@@ -292,6 +293,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
+    scope::require_role(&who, ADMINS)?;
     if let Some(code) = &body.code {
         check_code(code)?;
     }
