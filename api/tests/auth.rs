@@ -577,3 +577,29 @@ async fn an_administrators_reset_ends_the_sessions() {
         .assert_problem(401, "invalid_credentials");
     assert_pair(&login_pair(&app, "clerk", "reset password 42").await);
 }
+
+#[actix_web::test]
+async fn failed_logins_are_rate_limited_per_client_address_across_logins() {
+    let app = TestApp::with_config(|c| c.login_max_failures_per_address = 3).await;
+    for login in ["nobody-1", "nobody-2", "nobody-3"] {
+        let res = app
+            .post(
+                "/api/v1/auth/login",
+                "",
+                json!({"login": login, "password": "wrong-password-1"}),
+            )
+            .await;
+        res.assert_problem(401, "invalid_credentials");
+    }
+    // A fourth login name from the same address is throttled, even the right password.
+    let res = app
+        .post(
+            "/api/v1/auth/login",
+            "",
+            json!({"login": "admin", "password": ADMIN_PASSWORD}),
+        )
+        .await;
+    res.assert_problem(429, "rate_limited");
+    let retry: u64 = res.header("retry-after").parse().unwrap();
+    assert!(retry >= 1 && retry <= 900, "{retry}");
+}
