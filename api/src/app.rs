@@ -4,7 +4,8 @@ use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    accounts, assessments, auth, calendar, health, me, policies, special_periods, units,
+    accounts, assessments, audit, auth, calendar, filings, health, me, policies, special_periods,
+    units,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -75,7 +76,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/calendar/{year}", web::get().to(calendar::get))
                 .route("/calendar/{year}", web::put().to(calendar::put))
-                .route("/assessments", web::post().to(assessments::create)),
+                .route("/assessments", web::post().to(assessments::create))
+                .route("/filings", web::post().to(filings::create))
+                .route("/filings", web::get().to(filings::list))
+                .route("/filings/{id}", web::get().to(filings::get))
+                .route("/filings/{id}/events", web::get().to(filings::events))
+                .route("/filings/{id}/submit", web::post().to(filings::submit))
+                .route("/filings/{id}/withdraw", web::post().to(filings::withdraw))
+                .route("/filings/{id}/cancel", web::post().to(filings::cancel))
+                .route("/filings/{id}/depart", web::post().to(filings::depart))
+                .route("/filings/{id}/return", web::post().to(filings::return_))
+                .route("/filings/{id}/extensions", web::post().to(filings::extend))
+                .route("/filings/{id}/approve", web::post().to(filings::approve))
+                .route("/filings/{id}/reject", web::post().to(filings::reject))
+                .route("/approvals/pending", web::get().to(filings::pending))
+                .route("/me/delegation", web::put().to(filings::put_delegation))
+                .route(
+                    "/me/delegation",
+                    web::delete().to(filings::delete_delegation),
+                )
+                .route("/audit/verify", web::get().to(audit::verify)),
         )
         .default_service(web::to(not_found));
 }

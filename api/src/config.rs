@@ -38,6 +38,9 @@ pub struct Config {
     pub login_max_failures_per_address: i32,
     /// Length of the login throttling window in seconds.
     pub login_window_seconds: i64,
+    /// Hours after the planned return before an away filing is overdue
+    /// (`WHEREABOUTS_OVERDUE_GRACE_HOURS`).
+    pub overdue_grace_hours: i64,
     /// A fixed "now" for assessments instead of the clock (tests and
     /// reproducible demos only; never set from the environment).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
@@ -125,6 +128,7 @@ impl Config {
                 50,
             )?,
             login_window_seconds: parsed("WHEREABOUTS_LOGIN_WINDOW_SECONDS", 900)?,
+            overdue_grace_hours: parsed("WHEREABOUTS_OVERDUE_GRACE_HOURS", 24)?,
             fixed_now: None,
         })
     }
@@ -145,6 +149,7 @@ impl Config {
             login_max_failures: 5,
             login_max_failures_per_address: 50,
             login_window_seconds: 900,
+            overdue_grace_hours: 24,
             fixed_now: None,
         }
     }

@@ -2,6 +2,7 @@
 //! public contract in `API.md` and its OpenAPI document.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;

@@ -33,6 +33,30 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// The audit chain.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the chain; exits 1 and names the first bad row if it does not verify.
+    Verify,
+}
+
+fn verify_audit(config: &Config) -> Result<(), String> {
+    let mut conn = PgConnection::establish(&config.database_url).map_err(|e| e.to_string())?;
+    let result = whereabouts_api::audit::verify(&mut conn).map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string(&result).map_err(|e| e.to_string())?
+    );
+    match result.first_bad_id {
+        None => Ok(()),
+        Some(id) => Err(format!("the audit chain breaks at row {id}")),
+    }
 }
 
 fn init_tracing(production: bool) {
@@ -138,6 +162,9 @@ fn main() -> ExitCode {
             prepare_database(&config).map(|()| println!("database is up to date"))
         }
         Some(Command::CreateAdmin { login }) => create_admin(&config, &login),
+        Some(Command::Audit {
+            command: AuditCommand::Verify,
+        }) => verify_audit(&config),
         Some(Command::Openapi) => Ok(()),
     };
     match result {

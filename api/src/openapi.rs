@@ -2,7 +2,8 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    accounts, assessments, auth, calendar, health, me, policies, special_periods, units,
+    accounts, assessments, audit, auth, calendar, filings, health, me, policies, special_periods,
+    units,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
@@ -23,6 +24,10 @@ use utoipa::{Modify, OpenApi};
         special_periods::create, special_periods::list, special_periods::get, special_periods::update,
         calendar::get, calendar::put,
         assessments::create,
+        filings::create, filings::list, filings::get, filings::events, filings::submit, filings::withdraw,
+        filings::cancel, filings::depart, filings::return_, filings::extend, filings::approve, filings::reject,
+        filings::pending, filings::put_delegation, filings::delete_delegation,
+        audit::verify,
     ),
     components(schemas(Problem)),
     modifiers(&BearerScheme, &ProblemResponses),
@@ -35,7 +40,10 @@ use utoipa::{Modify, OpenApi};
         (name = "accounts", description = "Accounts, roles and CSV import"),
         (name = "special periods", description = "Windows that tighten the rules"),
         (name = "calendar", description = "Holidays and adjusted working days"),
-        (name = "assessments", description = "What a trip requires")
+        (name = "assessments", description = "What a trip requires"),
+        (name = "filings", description = "Trips filed, departed and returned"),
+        (name = "approvals", description = "Deciding filings, and delegating that"),
+        (name = "audit", description = "The tamper-evident audit chain")
     )
 )]
 pub struct ApiDoc;

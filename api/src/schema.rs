@@ -140,6 +140,107 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    filings (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        unit_id -> Uuid,
+        unit_path -> Array<Uuid>,
+        status -> Text,
+        kind -> Nullable<Text>,
+        depart_on -> Nullable<Date>,
+        return_on -> Nullable<Date>,
+        draft -> Jsonb,
+        assessment -> Nullable<Jsonb>,
+        requirement -> Nullable<Text>,
+        policy_unit_id -> Nullable<Uuid>,
+        policy_version -> Nullable<Int4>,
+        current_round -> Int4,
+        current_step -> Nullable<Int4>,
+        steps -> Int4,
+        extension_pending -> Bool,
+        submit_by -> Nullable<Timestamptz>,
+        submitted_at -> Nullable<Timestamptz>,
+        approved_at -> Nullable<Timestamptz>,
+        departed_at -> Nullable<Timestamptz>,
+        returned_at -> Nullable<Timestamptz>,
+        return_report -> Nullable<Text>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    filing_steps (filing_id, round, step) {
+        filing_id -> Uuid,
+        round -> Int4,
+        step -> Int4,
+        rule -> Jsonb,
+        candidates -> Array<Uuid>,
+        decision -> Nullable<Text>,
+        decided_by -> Nullable<Uuid>,
+        decided_for -> Nullable<Uuid>,
+        comment -> Nullable<Text>,
+        decided_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    filing_extensions (filing_id, round) {
+        filing_id -> Uuid,
+        round -> Int4,
+        new_return_on -> Date,
+        previous_return_on -> Date,
+        reason -> Text,
+        status -> Text,
+        requested_at -> Timestamptz,
+        decided_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    filing_events (id) {
+        id -> Int8,
+        filing_id -> Uuid,
+        at -> Timestamptz,
+        actor_id -> Uuid,
+        on_behalf_of -> Nullable<Uuid>,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        comment -> Nullable<Text>,
+        data -> Jsonb,
+    }
+}
+
+diesel::table! {
+    delegations (account_id) {
+        account_id -> Uuid,
+        delegate_id -> Uuid,
+        starts_at -> Timestamptz,
+        ends_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+        entity -> Text,
+        entity_id -> Nullable<Uuid>,
+        action -> Text,
+        data -> Jsonb,
+        prev_hash -> Bytea,
+        hash -> Bytea,
+    }
+}
+
+diesel::joinable!(filing_steps -> filings (filing_id));
+diesel::joinable!(filing_events -> filings (filing_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -152,4 +253,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     calendar_days,
     idempotency_keys,
+    filings,
+    filing_steps,
+    filing_extensions,
+    filing_events,
+    delegations,
+    audit_log,
 );

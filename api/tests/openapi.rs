@@ -58,6 +58,22 @@ fn the_document_describes_every_route_of_the_contract_with_its_errors() {
         ("put", "/api/v1/calendar/{year}"),
         ("get", "/api/v1/calendar/{year}"),
         ("post", "/api/v1/assessments"),
+        ("post", "/api/v1/filings"),
+        ("get", "/api/v1/filings"),
+        ("get", "/api/v1/filings/{id}"),
+        ("get", "/api/v1/filings/{id}/events"),
+        ("post", "/api/v1/filings/{id}/submit"),
+        ("post", "/api/v1/filings/{id}/withdraw"),
+        ("post", "/api/v1/filings/{id}/cancel"),
+        ("post", "/api/v1/filings/{id}/depart"),
+        ("post", "/api/v1/filings/{id}/return"),
+        ("post", "/api/v1/filings/{id}/extensions"),
+        ("post", "/api/v1/filings/{id}/approve"),
+        ("post", "/api/v1/filings/{id}/reject"),
+        ("get", "/api/v1/approvals/pending"),
+        ("put", "/api/v1/me/delegation"),
+        ("delete", "/api/v1/me/delegation"),
+        ("get", "/api/v1/audit/verify"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];

@@ -9,12 +9,13 @@
 //! - [`policy`], [`special_period`], [`org`], [`profile`], [`draft`]: the inputs.
 //! - [`calendar`] and [`regions`]: embedded reference data.
 //! - [`coverage`]: policy completeness.
-//! - [`lifecycle`]: the filing state machine.
+//! - [`lifecycle`]: the filing state machine, and [`flags`]: its derived flags.
 
 pub mod assessment;
 pub mod calendar;
 pub mod coverage;
 pub mod draft;
+pub mod flags;
 pub mod lang;
 pub mod lifecycle;
 pub mod org;

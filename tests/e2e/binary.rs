@@ -204,6 +204,24 @@ fn the_binary_creates_its_database_an_admin_builds_a_tree_and_it_stops_on_sigter
     assert_eq!(assessment["requirement"], "report");
     assert_eq!(assessment["rule_id"], "all");
 
+    // Every change so far is in the audit chain, and the CLI verifies it.
+    let out = Command::new(binary())
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verification: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(verification["ok"], true);
+    assert!(
+        verification["checked"].as_i64().unwrap() >= 6,
+        "{verification}"
+    );
+
     // SIGTERM: the server stops accepting and exits cleanly.
     let pid = server.0.id().to_string();
     assert!(

@@ -329,7 +329,18 @@ pub async fn create(
             scope::authorize(conn, &who, ADMINS, body.unit_id)?;
             let (id, initial_password) = insert_account(conn, &body)?;
             Ok(CreatedAccount {
-                account: load_account(conn, id)?,
+                account: {
+                    let account = load_account(conn, id)?;
+                    crate::audit::append(
+                        conn,
+                        Some(who.account_id),
+                        "account",
+                        Some(id),
+                        "create",
+                        crate::audit::state(&account),
+                    )?;
+                    account
+                },
                 initial_password,
             })
         })
@@ -466,7 +477,16 @@ pub async fn update(
                     accounts::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)?;
-            load_account(conn, id)
+            let account = load_account(conn, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "account",
+                Some(id),
+                "update",
+                crate::audit::state(&account),
+            )?;
+            Ok(account)
         })
         .await?;
     Ok(respond(&account, StatusCode::OK))
@@ -573,7 +593,16 @@ fn set_status(
         ))
         .execute(conn)?;
     revoke_all(conn, id)?;
-    load_account(conn, id)
+    let account = load_account(conn, id)?;
+    crate::audit::append(
+        conn,
+        Some(who.account_id),
+        "account",
+        Some(id),
+        status,
+        crate::audit::state(&account),
+    )?;
+    Ok(account)
 }
 
 /// Suspends an account: refresh is refused at once and every access token stops working.
@@ -667,6 +696,14 @@ pub async fn reset_password(
                 ))
                 .execute(conn)?;
             revoke_all(conn, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "account",
+                Some(id),
+                "reset_password",
+                serde_json::json!({}),
+            )?;
             Ok(())
         })
         .await?;
@@ -749,7 +786,16 @@ pub async fn put_roles(
                     .on_conflict_do_nothing()
                     .execute(conn)?;
             }
-            Ok(grants_body(load_grants(conn, id)?))
+            let roles = grants_body(load_grants(conn, id)?);
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "account",
+                Some(id),
+                "set_roles",
+                crate::audit::state(&roles),
+            )?;
+            Ok(roles)
         })
         .await?;
     Ok(web::Json(roles))
@@ -1004,25 +1050,36 @@ fn import_row(
         key_post,
         password: None,
     };
-    conn.transaction(|conn| insert_account(conn, &body))
-        .map(|(id, password)| {
-            (
-                id,
-                body.login.trim().to_lowercase(),
-                password.unwrap_or_default(),
-            )
-        })
-        .map_err(|e| {
-            let reason = match e {
-                ApiError::Conflict(_) => "duplicate",
-                _ => "not_stored",
-            };
-            vec![Issue::new(
-                IssueCode::Invalid,
-                Some("login".into()),
-                json!({"reason": reason}),
-            )]
-        })
+    conn.transaction(|conn| {
+        let created = insert_account(conn, &body)?;
+        crate::audit::append(
+            conn,
+            Some(who.account_id),
+            "account",
+            Some(created.0),
+            "import",
+            serde_json::json!({"login": body.login.trim().to_lowercase(), "unit_id": body.unit_id}),
+        )?;
+        Ok(created)
+    })
+    .map(|(id, password)| {
+        (
+            id,
+            body.login.trim().to_lowercase(),
+            password.unwrap_or_default(),
+        )
+    })
+    .map_err(|e| {
+        let reason = match e {
+            ApiError::Conflict(_) => "duplicate",
+            _ => "not_stored",
+        };
+        vec![Issue::new(
+            IssueCode::Invalid,
+            Some("login".into()),
+            json!({"reason": reason}),
+        )]
+    })
 }
 
 /// Creates a system administrator over the whole tree (the `create-admin`
@@ -1062,6 +1119,14 @@ pub fn create_admin(
                 role_grants::role.eq(Role::SystemAdmin.as_str()),
             ))
             .execute(conn)?;
+        crate::audit::append(
+            conn,
+            None,
+            "account",
+            Some(id),
+            "create_admin",
+            serde_json::json!({"login": login}),
+        )?;
         Ok(id)
     })
 }

@@ -192,7 +192,16 @@ pub async fn put(
                     ))
                     .execute(conn)?;
             }
-            year_body(conn, year)
+            let saved = year_body(conn, year)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "calendar",
+                None,
+                "replace_year",
+                crate::audit::state(&saved),
+            )?;
+            Ok(saved)
         })
         .await?;
     Ok(web::Json(saved))

@@ -106,6 +106,14 @@ pub async fn change_password(
                 .returning(accounts::credentials_changed_at)
                 .get_result(conn)?;
             revoke_all(conn, who.account_id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "account",
+                Some(who.account_id),
+                "change_password",
+                serde_json::json!({}),
+            )?;
             issue_tokens(conn, &st, who.account_id, changed, Uuid::new_v4())
         })
         .await?;

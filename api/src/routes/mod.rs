@@ -2,8 +2,10 @@
 
 pub mod accounts;
 pub mod assessments;
+pub mod audit;
 pub mod auth;
 pub mod calendar;
+pub mod filings;
 pub mod health;
 pub mod me;
 pub mod policies;

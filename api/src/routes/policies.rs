@@ -193,7 +193,16 @@ pub async fn put(
                     policies::created_by.eq(who.account_id),
                 ))
                 .execute(conn)?;
-            latest(conn, id)?.ok_or(ApiError::Internal)
+            let saved = latest(conn, id)?.ok_or(ApiError::Internal)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "policy",
+                Some(id),
+                "save",
+                crate::audit::state(&saved),
+            )?;
+            Ok(saved)
         })
         .await?;
     Ok(HttpResponse::Ok()

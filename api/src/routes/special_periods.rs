@@ -287,7 +287,16 @@ pub async fn create(
             scope::authorize(conn, &who, ADMINS, input.unit_id)?;
             let id = Uuid::new_v4();
             store(conn, id, &input, 1)?;
-            load(conn, id)
+            let period = load(conn, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "special_period",
+                Some(id),
+                "create",
+                crate::audit::state(&period),
+            )?;
+            Ok(period)
         })
         .await?;
     Ok(respond(&created, StatusCode::CREATED))
@@ -354,7 +363,16 @@ pub async fn update(
             };
             check(&input)?;
             store(conn, id, &input, current.version + 1)?;
-            load(conn, id)
+            let period = load(conn, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "special_period",
+                Some(id),
+                "update",
+                crate::audit::state(&period),
+            )?;
+            Ok(period)
         })
         .await?;
     Ok(respond(&updated, StatusCode::OK))

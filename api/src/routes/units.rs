@@ -243,7 +243,16 @@ pub async fn create(
                     path,
                 })
                 .execute(conn)?;
-            load_unit(conn, id)
+            let unit = load_unit(conn, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "unit",
+                Some(id),
+                "create",
+                crate::audit::state(&unit),
+            )?;
+            Ok(unit)
         })
         .await?;
     Ok(with_etag(&unit, actix_web::http::StatusCode::CREATED))
@@ -319,7 +328,16 @@ pub async fn update(
                     units::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)?;
-            load_unit(conn, id)
+            let unit = load_unit(conn, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "unit",
+                Some(id),
+                "update",
+                crate::audit::state(&unit),
+            )?;
+            Ok(unit)
         })
         .await?;
     Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
@@ -527,7 +545,16 @@ pub async fn put_leaders(
                     ))
                     .execute(conn)?;
             }
-            load_unit(conn, id)
+            let unit = load_unit(conn, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "unit",
+                Some(id),
+                "set_leaders",
+                crate::audit::state(&unit),
+            )?;
+            Ok(unit)
         })
         .await?;
     Ok(with_etag(&unit, actix_web::http::StatusCode::OK))

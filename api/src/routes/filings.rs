@@ -1,0 +1,1289 @@
+//! Filings: a cadre files a trip (a draft, or submitted at once), the approvers
+//! of its chain decide it step by step, the cadre reports departure and return
+//! and asks for extensions. The server recomputes the assessment with the core
+//! and stores it with the filing; the core's lifecycle decides every transition.
+//!
+//! Every transition runs in one transaction: the filing row is locked, `If-Match`
+//! is checked, the core decides, and the new state, its event and its audit row
+//! are written together.
+
+use crate::audit;
+use crate::error::ApiError;
+use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag};
+use crate::page::{PageParams, paginate};
+use crate::routes::assessments::load_context;
+use crate::routes::units::parse_enum;
+use crate::schema::{
+    accounts, delegations, filing_events, filing_extensions, filing_steps, filings, units,
+};
+use crate::scope::{self, READERS};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::flags::{DerivedFlags, FlagFacts, derive};
+use whereabouts_core::lifecycle::{
+    self, Action, Actor, Facts, FilingState, FilingStatus, TransitionError,
+};
+use whereabouts_core::{
+    ApproverRule, Assessment, FiledWith, IssueCode, Lang, Requirement, TripDraft, TripKind, assess,
+};
+
+/// A filing row.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = filings)]
+pub struct FilingRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub unit_id: Uuid,
+    pub unit_path: Vec<Uuid>,
+    pub status: String,
+    pub kind: Option<String>,
+    pub depart_on: Option<NaiveDate>,
+    pub return_on: Option<NaiveDate>,
+    pub draft: serde_json::Value,
+    pub assessment: Option<serde_json::Value>,
+    pub requirement: Option<String>,
+    pub policy_unit_id: Option<Uuid>,
+    pub policy_version: Option<i32>,
+    pub current_round: i32,
+    pub current_step: Option<i32>,
+    pub steps: i32,
+    pub extension_pending: bool,
+    pub submit_by: Option<DateTime<Utc>>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub approved_at: Option<DateTime<Utc>>,
+    pub departed_at: Option<DateTime<Utc>>,
+    pub returned_at: Option<DateTime<Utc>>,
+    pub return_report: Option<String>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = filing_steps)]
+struct StepRow {
+    round: i32,
+    step: i32,
+    rule: serde_json::Value,
+    candidates: Vec<Uuid>,
+    decision: Option<String>,
+    decided_by: Option<Uuid>,
+    decided_for: Option<Uuid>,
+    comment: Option<String>,
+    decided_at: Option<DateTime<Utc>>,
+}
+
+/// One approval step of a filing or of one of its extensions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalStep {
+    /// 0 for the filing, n for its n-th extension.
+    pub round: i32,
+    /// Step number, from 1.
+    pub step: i32,
+    /// The approver rule it comes from.
+    pub rule: ApproverRule,
+    /// Who may decide it (a delegate may decide for them).
+    pub candidates: Vec<Uuid>,
+    /// `approved` or `rejected`, once decided.
+    pub decision: Option<String>,
+    /// Who decided.
+    pub decided_by: Option<Uuid>,
+    /// The approver a delegate decided for.
+    pub decided_for: Option<Uuid>,
+    /// The decision's comment.
+    pub comment: Option<String>,
+    /// When.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// An extension request.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = filing_extensions)]
+pub struct Extension {
+    /// Its round (1 for the first extension).
+    pub round: i32,
+    /// The return date asked for.
+    pub new_return_on: NaiveDate,
+    /// The return date before it.
+    pub previous_return_on: NaiveDate,
+    /// Why.
+    pub reason: String,
+    /// `pending`, `approved`, `rejected`, or `recorded` (no approval needed).
+    pub status: String,
+    /// When asked.
+    pub requested_at: DateTime<Utc>,
+    /// When decided.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A filing.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Filing {
+    /// Id.
+    pub id: Uuid,
+    /// The filer.
+    pub account_id: Uuid,
+    /// The filer's node when filed.
+    pub unit_id: Uuid,
+    /// Status.
+    pub status: FilingStatus,
+    /// The step awaiting a decision (of the filing, or of its extension).
+    pub current_step: Option<i32>,
+    /// An extension awaits a decision.
+    pub extension_pending: bool,
+    /// The trip as filed.
+    pub draft: TripDraft,
+    /// Planned return, moved by approved extensions.
+    pub return_on: Option<NaiveDate>,
+    /// The assessment stored with it (at submission; for drafts, the latest).
+    pub assessment: Option<Assessment>,
+    /// What it requires.
+    pub requirement: Option<Requirement>,
+    /// Who it is filed with.
+    pub filed_with: Vec<FiledWith>,
+    /// The approval steps, in order.
+    pub approvals: Vec<ApprovalStep>,
+    /// Extension requests, in order.
+    pub extensions: Vec<Extension>,
+    /// Submitted after the notice deadline, or after departure.
+    pub late: bool,
+    /// Away past the planned return plus grace.
+    pub overdue: bool,
+    /// The trip began before the approval it needed.
+    pub departed_before_approval: bool,
+    /// The deadline the filing had.
+    pub submit_by: Option<DateTime<Utc>>,
+    /// When submitted.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// When the last approval step was decided.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// When departure was reported.
+    pub departed_at: Option<DateTime<Utc>>,
+    /// When return was reported.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The return report.
+    pub return_report: Option<String>,
+    /// Version, also the `ETag`.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_json::from_value(value).map_err(|e| {
+        tracing::error!(error = %e, "a stored filing does not parse");
+        ApiError::Internal
+    })
+}
+
+/// The core's view of a filing's state.
+fn state_of(row: &FilingRow) -> Result<FilingState, ApiError> {
+    Ok(FilingState {
+        status: parse_enum(&row.status)?,
+        current_step: row.current_step.and_then(|s| u32::try_from(s).ok()),
+        steps: u32::try_from(row.steps).unwrap_or(0),
+        extension_pending: row.extension_pending,
+    })
+}
+
+/// The derived flags of a filing now.
+pub fn flags_of(state: &AppState, row: &FilingRow) -> Result<DerivedFlags, ApiError> {
+    let (Some(depart_on), Some(return_on)) = (row.depart_on, row.return_on) else {
+        return Ok(DerivedFlags::default());
+    };
+    let tz = state.config.time_zone;
+    let local = |t: Option<DateTime<Utc>>| t.map(|t| t.with_timezone(&tz).fixed_offset());
+    let facts = FlagFacts {
+        status: parse_enum(&row.status)?,
+        requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
+        depart_on,
+        return_on,
+        submitted_at: local(row.submitted_at),
+        submit_by: local(row.submit_by),
+        approved_at: local(row.approved_at),
+        grace_hours: state.config.overdue_grace_hours,
+    };
+    Ok(derive(
+        &facts,
+        tz,
+        state.config.now().with_timezone(&tz).fixed_offset(),
+    ))
+}
+
+/// Builds the answer for a filing row.
+pub fn to_filing(
+    conn: &mut PgConnection,
+    state: &AppState,
+    row: FilingRow,
+) -> Result<Filing, ApiError> {
+    let steps: Vec<StepRow> = filing_steps::table
+        .filter(filing_steps::filing_id.eq(row.id))
+        .order((filing_steps::round, filing_steps::step))
+        .select(StepRow::as_select())
+        .load(conn)?;
+    let extensions: Vec<Extension> = filing_extensions::table
+        .filter(filing_extensions::filing_id.eq(row.id))
+        .order(filing_extensions::round)
+        .select(Extension::as_select())
+        .load(conn)?;
+    let flags = flags_of(state, &row)?;
+    let assessment: Option<Assessment> = row.assessment.clone().map(decode).transpose()?;
+    Ok(Filing {
+        id: row.id,
+        account_id: row.account_id,
+        unit_id: row.unit_id,
+        status: parse_enum(&row.status)?,
+        current_step: row.current_step,
+        extension_pending: row.extension_pending,
+        draft: decode(row.draft)?,
+        return_on: row.return_on,
+        filed_with: assessment
+            .as_ref()
+            .map(|a| a.filed_with.clone())
+            .unwrap_or_default(),
+        assessment,
+        requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
+        approvals: steps
+            .into_iter()
+            .map(|s| {
+                Ok(ApprovalStep {
+                    round: s.round,
+                    step: s.step,
+                    rule: decode(s.rule)?,
+                    candidates: s.candidates,
+                    decision: s.decision,
+                    decided_by: s.decided_by,
+                    decided_for: s.decided_for,
+                    comment: s.comment,
+                    decided_at: s.decided_at,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+        extensions,
+        late: flags.late,
+        overdue: flags.overdue,
+        departed_before_approval: flags.departed_before_approval,
+        submit_by: row.submit_by,
+        submitted_at: row.submitted_at,
+        approved_at: row.approved_at,
+        departed_at: row.departed_at,
+        returned_at: row.returned_at,
+        return_report: row.return_report,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+fn respond(filing: &Filing, status: StatusCode) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(filing.version)))
+        .json(filing)
+}
+
+/// Accounts a delegation lets `who` act for right now.
+fn delegators(conn: &mut PgConnection, who: Uuid, now: DateTime<Utc>) -> QueryResult<Vec<Uuid>> {
+    delegations::table
+        .filter(delegations::delegate_id.eq(who))
+        .filter(delegations::starts_at.le(now))
+        .filter(delegations::ends_at.gt(now))
+        .select(delegations::account_id)
+        .load(conn)
+}
+
+/// Whether the caller may read a filing: its filer, anyone on its chain or their
+/// delegate, its recipients, and admins and inspectors whose scope holds the filer.
+fn can_read(
+    conn: &mut PgConnection,
+    state: &AppState,
+    who: &Principal,
+    row: &FilingRow,
+) -> Result<bool, ApiError> {
+    if row.account_id == who.account_id {
+        return Ok(true);
+    }
+    let mut people = delegators(conn, who.account_id, state.config.now())?;
+    people.push(who.account_id);
+    let on_chain: bool = diesel::select(diesel::dsl::exists(
+        filing_steps::table
+            .filter(filing_steps::filing_id.eq(row.id))
+            .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people)),
+    ))
+    .get_result(conn)?;
+    if on_chain {
+        return Ok(true);
+    }
+    let assessment: Option<Assessment> = row.assessment.clone().map(decode).transpose()?;
+    for recipient in assessment.map(|a| a.filed_with).unwrap_or_default() {
+        let reads = match recipient {
+            FiledWith::Account { account_id } => account_id == who.account_id,
+            FiledWith::Unit { unit_id } => {
+                who.unit_id == Some(unit_id)
+                    || scope::covers(conn, who, &[whereabouts_core::Role::UnitAdmin], unit_id)?
+            }
+        };
+        if reads {
+            return Ok(true);
+        }
+    }
+    Ok(who.has_any(READERS) && scope::covers(conn, who, READERS, row.unit_id)?)
+}
+
+fn load_row(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<FilingRow, ApiError> {
+    let query = filings::table.find(id).select(FilingRow::as_select());
+    Ok(if lock {
+        query.for_update().first(conn)?
+    } else {
+        query.first(conn)?
+    })
+}
+
+/// A new filing.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateFiling {
+    /// The trip.
+    pub draft: TripDraft,
+    /// Submit at once (default false: keep it as a draft).
+    #[serde(default)]
+    pub submit: bool,
+}
+
+fn assess_for(
+    conn: &mut PgConnection,
+    state: &AppState,
+    account: Uuid,
+    draft: &TripDraft,
+    lang: Lang,
+) -> Result<Assessment, ApiError> {
+    let context = load_context(conn, account)?;
+    Ok(assess(&context.input(state, draft.clone(), lang)))
+}
+
+/// A new event of a filing.
+#[derive(Insertable)]
+#[diesel(table_name = filing_events)]
+struct NewEvent<'a> {
+    filing_id: Uuid,
+    actor_id: Uuid,
+    on_behalf_of: Option<Uuid>,
+    action: &'a str,
+    from_status: Option<&'a str>,
+    to_status: &'a str,
+    comment: Option<&'a str>,
+    data: serde_json::Value,
+}
+
+/// Writes an event of a filing and its audit row.
+fn record(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<(), ApiError> {
+    diesel::insert_into(filing_events::table)
+        .values(&event)
+        .execute(conn)?;
+    audit::append(
+        conn,
+        Some(event.actor_id),
+        "filing",
+        Some(event.filing_id),
+        event.action,
+        json!({"from": event.from_status, "to": event.to_status, "on_behalf_of": event.on_behalf_of,
+               "comment": event.comment, "data": event.data}),
+    )
+}
+
+/// Files a stored draft: stores the assessment and the resolved chain, and moves
+/// the filing to `recorded` or `pending`.
+fn submit_row(
+    conn: &mut PgConnection,
+    state: &AppState,
+    row: &FilingRow,
+    lang: Lang,
+) -> Result<(), ApiError> {
+    let draft: TripDraft = decode(row.draft.clone())?;
+    let assessment = assess_for(conn, state, row.account_id, &draft, lang)?;
+    let steps = u32::try_from(assessment.approvers.len()).unwrap_or(u32::MAX);
+    let facts = Facts {
+        requirement: assessment.requirement,
+        assessment_valid: assessment.valid,
+        has_comment: false,
+    };
+    let next = lifecycle::apply(
+        FilingState::draft(steps),
+        Action::Submit,
+        Actor::Filer,
+        facts,
+    )
+    .map_err(|e| match e {
+        TransitionError::AssessmentInvalid => ApiError::Validation(assessment.errors.clone()),
+        other => transition_error(other),
+    })?;
+    for step in &assessment.approvers {
+        diesel::insert_into(filing_steps::table)
+            .values((
+                filing_steps::filing_id.eq(row.id),
+                filing_steps::round.eq(0),
+                filing_steps::step.eq(i32::try_from(step.step).unwrap_or(i32::MAX)),
+                filing_steps::rule
+                    .eq(serde_json::to_value(&step.rule).map_err(|_| ApiError::Internal)?),
+                filing_steps::candidates.eq(step
+                    .candidates
+                    .iter()
+                    .map(|c| c.account_id)
+                    .collect::<Vec<_>>()),
+            ))
+            .execute(conn)?;
+    }
+    let status = next.status.as_str();
+    diesel::update(filings::table.find(row.id))
+        .set((
+            filings::status.eq(status),
+            filings::kind.eq(draft.kind.map(TripKind::as_str)),
+            filings::depart_on.eq(draft.depart_on),
+            filings::return_on.eq(draft.return_on),
+            filings::assessment
+                .eq(serde_json::to_value(&assessment).map_err(|_| ApiError::Internal)?),
+            filings::requirement.eq(assessment.requirement.map(Requirement::as_str)),
+            filings::policy_unit_id.eq(assessment.policy_unit_id),
+            filings::policy_version.eq(assessment
+                .policy_version
+                .and_then(|v| i32::try_from(v).ok())),
+            filings::current_step.eq(next.current_step.and_then(|s| i32::try_from(s).ok())),
+            filings::steps.eq(i32::try_from(steps).unwrap_or(i32::MAX)),
+            filings::submit_by.eq(assessment.submit_by.map(|t| t.to_utc())),
+            filings::submitted_at.eq(state.config.now()),
+            filings::version.eq(row.version + 1),
+            filings::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    record(
+        conn,
+        NewEvent {
+            filing_id: row.id,
+            actor_id: row.account_id,
+            on_behalf_of: None,
+            action: "submit",
+            from_status: Some(&row.status),
+            to_status: status,
+            comment: None,
+            data: json!({"requirement": assessment.requirement, "late": assessment.late}),
+        },
+    )
+}
+
+fn transition_error(error: TransitionError) -> ApiError {
+    match error {
+        TransitionError::InvalidState { .. } => ApiError::Conflict("invalid_transition"),
+        TransitionError::NotPermitted { .. } => ApiError::Forbidden,
+        TransitionError::AssessmentInvalid => {
+            ApiError::invalid(IssueCode::Invalid, "draft", json!({}))
+        }
+        TransitionError::CommentRequired => {
+            ApiError::invalid(IssueCode::Required, "comment", json!({}))
+        }
+    }
+}
+
+/// Creates a filing for the caller: a draft, or submitted at once (422 with the
+/// assessment's errors when the draft is not valid). Accepts `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/filings", tag = "filings", request_body = CreateFiling,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    who: Principal,
+    lang: RequestLang,
+    body: Json<CreateFiling>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let st = state.clone();
+    let filing = state
+        .db
+        .transaction(move |conn| {
+            let unit = who
+                .unit_id
+                .ok_or(ApiError::Conflict("account_has_no_unit"))?;
+            let path: Vec<Uuid> = units::table.find(unit).select(units::path).first(conn)?;
+            let assessment = assess_for(conn, &st, who.account_id, &body.draft, lang.0)?;
+            let id = Uuid::new_v4();
+            diesel::insert_into(filings::table)
+                .values((
+                    filings::id.eq(id),
+                    filings::account_id.eq(who.account_id),
+                    filings::unit_id.eq(unit),
+                    filings::unit_path.eq(&path),
+                    filings::status.eq("draft"),
+                    filings::kind.eq(body.draft.kind.map(TripKind::as_str)),
+                    filings::depart_on.eq(body.draft.depart_on),
+                    filings::return_on.eq(body
+                        .draft
+                        .return_on
+                        .filter(|r| body.draft.depart_on.is_none_or(|d| *r >= d))),
+                    filings::draft
+                        .eq(serde_json::to_value(&body.draft).map_err(|_| ApiError::Internal)?),
+                    filings::assessment
+                        .eq(serde_json::to_value(&assessment).map_err(|_| ApiError::Internal)?),
+                ))
+                .execute(conn)?;
+            record(
+                conn,
+                NewEvent {
+                    filing_id: id,
+                    actor_id: who.account_id,
+                    on_behalf_of: None,
+                    action: "create",
+                    from_status: None,
+                    to_status: "draft",
+                    comment: None,
+                    data: json!({}),
+                },
+            )?;
+            if body.submit {
+                let row = load_row(conn, id, true)?;
+                submit_row(conn, &st, &row, lang.0)?;
+            }
+            {
+                let row = load_row(conn, id, false)?;
+                to_filing(conn, &st, row)
+            }
+        })
+        .await?;
+    Ok(respond(&filing, StatusCode::CREATED))
+}
+
+/// Reads a filing, with its `ETag`.
+#[utoipa::path(get, path = "/api/v1/filings/{id}", tag = "filings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Filing), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let st = state.clone();
+    let filing = state
+        .db
+        .run(move |conn| {
+            let row = load_row(conn, id, false)?;
+            if !can_read(conn, &st, &who, &row)? {
+                return Err(ApiError::NotFound);
+            }
+            to_filing(conn, &st, row)
+        })
+        .await?;
+    Ok(respond(&filing, StatusCode::OK))
+}
+
+/// Filters for the filing list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FilingListParams {
+    /// `true` (the default): the caller's own filings; `false`: the filings of
+    /// the units the caller administers or inspects.
+    pub mine: Option<bool>,
+    /// Only filings in this status.
+    pub status: Option<FilingStatus>,
+}
+
+/// A page of filings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FilingPage {
+    /// Filings, newest first.
+    pub items: Vec<Filing>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists filings, newest first.
+#[utoipa::path(get, path = "/api/v1/filings", tag = "filings", params(FilingListParams, PageParams),
+    responses((status = 200, body = FilingPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<FilingListParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<FilingPage>, ApiError> {
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let mine = filter.mine.unwrap_or(true);
+    if !mine {
+        scope::require_role(&who, READERS)?;
+    }
+    let st = state.clone();
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut query = filings::table.select(FilingRow::as_select()).into_boxed();
+            if mine {
+                query = query.filter(filings::account_id.eq(who.account_id));
+            } else if let Some(roots) = who.roots(READERS) {
+                query = query.filter(sql::<Bool>("unit_path && ").bind::<Array<SqlUuid>, _>(roots));
+            }
+            if let Some(status) = filter.status {
+                query = query.filter(filings::status.eq(status.as_str()));
+            }
+            if let Some(after) = after {
+                let (at, id) = after
+                    .split_once('|')
+                    .and_then(|(at, id)| {
+                        Some((
+                            DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
+                            id.parse::<Uuid>().ok()?,
+                        ))
+                    })
+                    .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
+                query = query.filter(
+                    filings::created_at
+                        .lt(at)
+                        .or(filings::created_at.eq(at).and(filings::id.lt(id))),
+                );
+            }
+            let rows: Vec<FilingRow> = query
+                .order((filings::created_at.desc(), filings::id.desc()))
+                .limit(limit + 1)
+                .load(conn)?;
+            let (rows, next_cursor) = paginate(rows, limit, |r| {
+                format!(
+                    "{}|{}",
+                    r.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    r.id
+                )
+            });
+            let items = rows
+                .into_iter()
+                .map(|r| to_filing(conn, &st, r))
+                .collect::<Result<_, _>>()?;
+            Ok(FilingPage { items, next_cursor })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// One event of a filing's history.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = filing_events)]
+pub struct FilingEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who acted.
+    pub actor_id: Uuid,
+    /// The approver a delegate acted for.
+    pub on_behalf_of: Option<Uuid>,
+    /// What happened: `create`, `submit`, `approve`, `reject`, `withdraw`, `cancel`, `depart`, `return`, `extend`.
+    pub action: String,
+    /// Status before.
+    pub from_status: Option<String>,
+    /// Status after.
+    pub to_status: String,
+    /// Comment, if any.
+    pub comment: Option<String>,
+    /// Details.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The history of a filing, oldest first.
+#[utoipa::path(get, path = "/api/v1/filings/{id}/events", tag = "filings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<FilingEvent>), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn events(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Vec<FilingEvent>>, ApiError> {
+    let id = id.into_inner();
+    let st = state.clone();
+    let events = state
+        .db
+        .run(move |conn| {
+            let row = load_row(conn, id, false)?;
+            if !can_read(conn, &st, &who, &row)? {
+                return Err(ApiError::NotFound);
+            }
+            let rows: Vec<FilingEvent> = filing_events::table
+                .filter(filing_events::filing_id.eq(id))
+                .order(filing_events::id)
+                .select(FilingEvent::as_select())
+                .load(conn)?;
+            Ok(rows)
+        })
+        .await?;
+    Ok(web::Json(events))
+}
+
+/// Who the caller is to a filing, and for whom they act.
+fn actor_of(
+    conn: &mut PgConnection,
+    state: &AppState,
+    who: &Principal,
+    row: &FilingRow,
+) -> Result<(Actor, Option<Uuid>), ApiError> {
+    if row.account_id == who.account_id {
+        return Ok((Actor::Filer, None));
+    }
+    let Some(step) = row.current_step else {
+        return Ok((Actor::Other, None));
+    };
+    let candidates: Vec<Uuid> = filing_steps::table
+        .find((row.id, row.current_round, step))
+        .select(filing_steps::candidates)
+        .first(conn)?;
+    if candidates.contains(&who.account_id) {
+        return Ok((Actor::CurrentApprover, None));
+    }
+    let delegators = delegators(conn, who.account_id, state.config.now())?;
+    Ok(match candidates.iter().find(|c| delegators.contains(c)) {
+        Some(principal) => (Actor::CurrentApprover, Some(*principal)),
+        None => (Actor::Other, None),
+    })
+}
+
+/// Whether the caller (or someone they act for) already decided a step of the
+/// filing's current round: a second decision of a race answers 409.
+fn already_decided(
+    conn: &mut PgConnection,
+    state: &AppState,
+    who: &Principal,
+    row: &FilingRow,
+) -> Result<bool, ApiError> {
+    let mut people = delegators(conn, who.account_id, state.config.now())?;
+    people.push(who.account_id);
+    Ok(diesel::select(diesel::dsl::exists(
+        filing_steps::table
+            .filter(filing_steps::filing_id.eq(row.id))
+            .filter(filing_steps::decision.is_not_null())
+            .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people)),
+    ))
+    .get_result(conn)?)
+}
+
+/// A decision or a report with an optional comment.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Comment {
+    /// Comment (required to reject), up to 500 characters.
+    pub comment: Option<String>,
+}
+
+/// An extension request.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ExtensionRequest {
+    /// The new return date, after the current one.
+    pub new_return_on: NaiveDate,
+    /// Why, 1 to 500 characters.
+    pub reason: String,
+}
+
+/// The return report.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ReturnReport {
+    /// What the cadre reports on return, up to 2000 characters.
+    pub report: Option<String>,
+}
+
+fn comment_of(text: Option<&str>) -> Result<Option<String>, ApiError> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        Some(t) if t.chars().count() > 500 => Err(ApiError::invalid(
+            IssueCode::TooLong,
+            "comment",
+            json!({"max": 500}),
+        )),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+/// What a transition carries besides the action.
+enum Payload {
+    None,
+    Comment(Option<String>),
+    Extension(ExtensionRequest),
+    Return(Option<String>),
+}
+
+/// Runs one transition: lock, check the version, ask the core, write state, event and audit.
+async fn transition(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: Uuid,
+    if_match: IfMatch,
+    lang: Lang,
+    action: Action,
+    payload: Payload,
+) -> Result<HttpResponse, ApiError> {
+    let st = state.clone();
+    let filing = state
+        .db
+        .transaction(move |conn| {
+            let row = load_row(conn, id, true)?;
+            if !can_read(conn, &st, &who, &row)? {
+                return Err(ApiError::NotFound);
+            }
+            if_match.check(row.version)?;
+            let current = state_of(&row)?;
+            let (actor, on_behalf_of) = actor_of(conn, &st, &who, &row)?;
+            if matches!(action, Action::Approve | Action::Reject) && actor != Actor::CurrentApprover && already_decided(conn, &st, &who, &row)? {
+                return Err(ApiError::Conflict("already_decided"));
+            }
+            let comment = match &payload {
+                Payload::Comment(c) => comment_of(c.as_deref())?,
+                _ => None,
+            };
+            if action == Action::Submit {
+                lifecycle::apply(current, action, actor, Facts { requirement: None, assessment_valid: true, has_comment: false })
+                    .map_err(transition_error)?;
+                submit_row(conn, &st, &row, lang)?;
+                return {
+                let row = load_row(conn, id, false)?;
+                to_filing(conn, &st, row)
+            };
+            }
+            let facts = Facts {
+                requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
+                assessment_valid: true,
+                has_comment: comment.is_some(),
+            };
+            let next = lifecycle::apply(current, action, actor, facts).map_err(transition_error)?;
+            let now = st.config.now();
+            let from = row.status.clone();
+            let to = next.status.as_str();
+            let mut return_on = row.return_on;
+            let mut round = row.current_round;
+            let mut approved_at = row.approved_at;
+            let mut departed_at = row.departed_at;
+            let mut returned_at = row.returned_at;
+            let mut return_report = row.return_report.clone();
+            let mut data = json!({});
+            match (&action, &payload) {
+                (Action::Approve | Action::Reject, _) => {
+                    let step = row.current_step.ok_or(ApiError::Internal)?;
+                    let decision = if action == Action::Approve { "approved" } else { "rejected" };
+                    diesel::update(filing_steps::table.find((id, row.current_round, step)))
+                        .set((
+                            filing_steps::decision.eq(decision),
+                            filing_steps::decided_by.eq(who.account_id),
+                            filing_steps::decided_for.eq(on_behalf_of),
+                            filing_steps::comment.eq(&comment),
+                            filing_steps::decided_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    data = json!({"round": row.current_round, "step": step});
+                    let finished = next.current_step.is_none();
+                    if row.current_round == 0 {
+                        if action == Action::Approve && finished {
+                            approved_at = Some(now);
+                        }
+                    } else if finished {
+                        let outcome = if action == Action::Approve { "approved" } else { "rejected" };
+                        let new_return: NaiveDate = diesel::update(filing_extensions::table.find((id, row.current_round)))
+                            .set((filing_extensions::status.eq(outcome), filing_extensions::decided_at.eq(now)))
+                            .returning(filing_extensions::new_return_on)
+                            .get_result(conn)?;
+                        if action == Action::Approve {
+                            return_on = Some(new_return);
+                        }
+                    }
+                }
+                (Action::Extend, Payload::Extension(request)) => {
+                    let reason = request.reason.trim();
+                    if reason.is_empty() {
+                        return Err(ApiError::invalid(IssueCode::Required, "reason", json!({})));
+                    }
+                    if reason.chars().count() > 500 {
+                        return Err(ApiError::invalid(IssueCode::TooLong, "reason", json!({"max": 500})));
+                    }
+                    let previous = row.return_on.ok_or(ApiError::Internal)?;
+                    if request.new_return_on <= previous {
+                        return Err(ApiError::invalid(IssueCode::ReturnBeforeDeparture, "new_return_on", json!({"after": previous})));
+                    }
+                    round = row.current_round + 1;
+                    let needs_approval = next.extension_pending;
+                    diesel::insert_into(filing_extensions::table)
+                        .values((
+                            filing_extensions::filing_id.eq(id),
+                            filing_extensions::round.eq(round),
+                            filing_extensions::new_return_on.eq(request.new_return_on),
+                            filing_extensions::previous_return_on.eq(previous),
+                            filing_extensions::reason.eq(reason),
+                            filing_extensions::status.eq(if needs_approval { "pending" } else { "recorded" }),
+                            filing_extensions::decided_at.eq(if needs_approval { None } else { Some(now) }),
+                        ))
+                        .execute(conn)?;
+                    if needs_approval {
+                        // The same chain as the filing decides its extension.
+                        let original: Vec<(i32, serde_json::Value, Vec<Uuid>)> = filing_steps::table
+                            .filter(filing_steps::filing_id.eq(id))
+                            .filter(filing_steps::round.eq(0))
+                            .order(filing_steps::step)
+                            .select((filing_steps::step, filing_steps::rule, filing_steps::candidates))
+                            .load(conn)?;
+                        for (step, rule, candidates) in original {
+                            diesel::insert_into(filing_steps::table)
+                                .values((
+                                    filing_steps::filing_id.eq(id),
+                                    filing_steps::round.eq(round),
+                                    filing_steps::step.eq(step),
+                                    filing_steps::rule.eq(rule),
+                                    filing_steps::candidates.eq(candidates),
+                                ))
+                                .execute(conn)?;
+                        }
+                    } else {
+                        return_on = Some(request.new_return_on);
+                    }
+                    data = json!({"round": round, "new_return_on": request.new_return_on, "reason": reason});
+                }
+                (Action::Depart, _) => departed_at = Some(now),
+                (Action::Return, Payload::Return(report)) => {
+                    let report = report.as_deref().map(str::trim).filter(|r| !r.is_empty());
+                    if report.is_some_and(|r| r.chars().count() > 2000) {
+                        return Err(ApiError::invalid(IssueCode::TooLong, "report", json!({"max": 2000})));
+                    }
+                    returned_at = Some(now);
+                    return_report = report.map(str::to_owned);
+                }
+                _ => {}
+            }
+            diesel::update(filings::table.find(id))
+                .set((
+                    filings::status.eq(to),
+                    filings::current_round.eq(round),
+                    filings::current_step.eq(next.current_step.and_then(|s| i32::try_from(s).ok())),
+                    filings::extension_pending.eq(next.extension_pending),
+                    filings::return_on.eq(return_on),
+                    filings::approved_at.eq(approved_at),
+                    filings::departed_at.eq(departed_at),
+                    filings::returned_at.eq(returned_at),
+                    filings::return_report.eq(return_report),
+                    filings::version.eq(row.version + 1),
+                    filings::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)?;
+            let name = match action {
+                Action::Submit => "submit",
+                Action::Approve => "approve",
+                Action::Reject => "reject",
+                Action::Withdraw => "withdraw",
+                Action::Cancel => "cancel",
+                Action::Depart => "depart",
+                Action::Return => "return",
+                Action::Extend => "extend",
+            };
+            record(
+                conn,
+                NewEvent {
+                    filing_id: id,
+                    actor_id: who.account_id,
+                    on_behalf_of,
+                    action: name,
+                    from_status: Some(&from),
+                    to_status: to,
+                    comment: comment.as_deref(),
+                    data,
+                },
+            )?;
+            {
+                let row = load_row(conn, id, false)?;
+                to_filing(conn, &st, row)
+            }
+        })
+        .await?;
+    Ok(respond(&filing, StatusCode::OK))
+}
+
+fn optional_body<T: serde::de::DeserializeOwned + Default>(
+    bytes: &web::Bytes,
+) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        crate::extract::parse_json(bytes)
+    }
+}
+
+macro_rules! simple_transition {
+    ($name:ident, $path:literal, $action:expr, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(post, path = $path, tag = "filings",
+            params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+            responses((status = 200, body = Filing), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the filer"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Not possible from the current status"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+            security(("bearer" = [])))]
+        pub async fn $name(state: web::Data<AppState>, who: Principal, id: web::Path<Uuid>, if_match: IfMatch, lang: RequestLang) -> Result<HttpResponse, ApiError> {
+            transition(state, who, id.into_inner(), if_match, lang.0, $action, Payload::None).await
+        }
+    };
+}
+
+simple_transition!(
+    submit,
+    "/api/v1/filings/{id}/submit",
+    Action::Submit,
+    "Files a draft: the server assesses it again (422 with its errors when invalid)."
+);
+simple_transition!(
+    withdraw,
+    "/api/v1/filings/{id}/withdraw",
+    Action::Withdraw,
+    "Takes back a pending filing (the filer)."
+);
+simple_transition!(
+    cancel,
+    "/api/v1/filings/{id}/cancel",
+    Action::Cancel,
+    "Calls off an approved or recorded trip before departure (the filer)."
+);
+simple_transition!(
+    depart,
+    "/api/v1/filings/{id}/depart",
+    Action::Depart,
+    "Reports departure (the filer)."
+);
+
+/// Reports return, with an optional return report (the filer). The body is optional.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/return", tag = "filings", request_body(content = Option<ReturnReport>),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn return_(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    lang: RequestLang,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let report: ReturnReport = optional_body(&body)?;
+    transition(
+        state,
+        who,
+        id.into_inner(),
+        if_match,
+        lang.0,
+        Action::Return,
+        Payload::Return(report.report),
+    )
+    .await
+}
+
+/// Asks for a later return date while away; the filing's chain decides it (the filer).
+#[utoipa::path(post, path = "/api/v1/filings/{id}/extensions", tag = "filings", request_body = ExtensionRequest,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn extend(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    lang: RequestLang,
+    body: Json<ExtensionRequest>,
+) -> Result<HttpResponse, ApiError> {
+    transition(
+        state,
+        who,
+        id.into_inner(),
+        if_match,
+        lang.0,
+        Action::Extend,
+        Payload::Extension(body.0),
+    )
+    .await
+}
+
+/// Approves the current step (its approver, or their active delegate). The body is optional.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/approve", tag = "approvals", request_body(content = Option<Comment>),
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the current approver"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Already decided, or nothing to decide"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn approve(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    lang: RequestLang,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let comment: Comment = optional_body(&body)?;
+    transition(
+        state,
+        who,
+        id.into_inner(),
+        if_match,
+        lang.0,
+        Action::Approve,
+        Payload::Comment(comment.comment),
+    )
+    .await
+}
+
+/// Rejects the current step; a comment is required.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/reject", tag = "approvals", request_body = Comment,
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn reject(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    lang: RequestLang,
+    body: Json<Comment>,
+) -> Result<HttpResponse, ApiError> {
+    transition(
+        state,
+        who,
+        id.into_inner(),
+        if_match,
+        lang.0,
+        Action::Reject,
+        Payload::Comment(body.0.comment),
+    )
+    .await
+}
+
+/// Filings awaiting the caller's decision (including what was delegated to them), oldest first.
+#[utoipa::path(get, path = "/api/v1/approvals/pending", tag = "approvals", params(PageParams),
+    responses((status = 200, body = FilingPage), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn pending(
+    state: web::Data<AppState>,
+    who: Principal,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<FilingPage>, ApiError> {
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let st = state.clone();
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut people = delegators(conn, who.account_id, st.config.now())?;
+            people.push(who.account_id);
+            let mut query = filings::table
+                .inner_join(
+                    filing_steps::table.on(filing_steps::filing_id
+                        .eq(filings::id)
+                        .and(filing_steps::round.eq(filings::current_round))
+                        .and(filing_steps::step.nullable().eq(filings::current_step))),
+                )
+                .filter(filing_steps::decision.is_null())
+                .filter(
+                    sql::<Bool>("filing_steps.candidates && ").bind::<Array<SqlUuid>, _>(people),
+                )
+                .filter(filings::account_id.ne(who.account_id))
+                .select(FilingRow::as_select())
+                .into_boxed();
+            if let Some(after) = after {
+                let id: Uuid = after
+                    .parse()
+                    .map_err(|_| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
+                query = query.filter(filings::id.gt(id));
+            }
+            let rows: Vec<FilingRow> = query.order(filings::id).limit(limit + 1).load(conn)?;
+            let (rows, next_cursor) = paginate(rows, limit, |r| r.id.to_string());
+            let items = rows
+                .into_iter()
+                .map(|r| to_filing(conn, &st, r))
+                .collect::<Result<_, _>>()?;
+            Ok(FilingPage { items, next_cursor })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// A delegation of the caller's approvals.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Delegation {
+    /// Who decides for the caller.
+    pub delegate_id: Uuid,
+    /// From.
+    pub starts_at: DateTime<Utc>,
+    /// Until.
+    pub ends_at: DateTime<Utc>,
+}
+
+/// Names a delegate for a window; replaces any earlier delegation.
+#[utoipa::path(put, path = "/api/v1/me/delegation", tag = "approvals", request_body = Delegation,
+    responses((status = 200, body = Delegation), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn put_delegation(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<Delegation>,
+) -> Result<web::Json<Delegation>, ApiError> {
+    let body = body.0;
+    if body.ends_at <= body.starts_at {
+        return Err(ApiError::invalid(
+            IssueCode::ReturnBeforeDeparture,
+            "ends_at",
+            json!({}),
+        ));
+    }
+    if body.delegate_id == who.account_id {
+        return Err(ApiError::invalid(
+            IssueCode::Invalid,
+            "delegate_id",
+            json!({"reason": "self"}),
+        ));
+    }
+    let saved = state
+        .db
+        .transaction(move |conn| {
+            let status: Option<String> = accounts::table.find(body.delegate_id).select(accounts::status).first(conn).optional()?;
+            if status.as_deref() != Some("active") {
+                return Err(ApiError::invalid(IssueCode::Invalid, "delegate_id", json!({"reason": "unknown_account"})));
+            }
+            diesel::insert_into(delegations::table)
+                .values((
+                    delegations::account_id.eq(who.account_id),
+                    delegations::delegate_id.eq(body.delegate_id),
+                    delegations::starts_at.eq(body.starts_at),
+                    delegations::ends_at.eq(body.ends_at),
+                ))
+                .on_conflict(delegations::account_id)
+                .do_update()
+                .set((delegations::delegate_id.eq(body.delegate_id), delegations::starts_at.eq(body.starts_at), delegations::ends_at.eq(body.ends_at)))
+                .execute(conn)?;
+            audit::append(conn, Some(who.account_id), "delegation", Some(who.account_id), "set", json!({"delegate_id": body.delegate_id, "starts_at": body.starts_at, "ends_at": body.ends_at}))?;
+            Ok(body)
+        })
+        .await?;
+    Ok(web::Json(saved))
+}
+
+/// Ends the caller's delegation.
+#[utoipa::path(delete, path = "/api/v1/me/delegation", tag = "approvals",
+    responses((status = 204, description = "No delegation any more"), (status = 401, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_delegation(
+    state: web::Data<AppState>,
+    who: Principal,
+) -> Result<HttpResponse, ApiError> {
+    state
+        .db
+        .transaction(move |conn| {
+            let removed = diesel::delete(delegations::table.find(who.account_id)).execute(conn)?;
+            if removed > 0 {
+                audit::append(
+                    conn,
+                    Some(who.account_id),
+                    "delegation",
+                    Some(who.account_id),
+                    "end",
+                    json!({}),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
