@@ -4,8 +4,8 @@ use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    accounts, assessments, audit, auth, calendar, filings, health, me, policies, special_periods,
-    units,
+    accounts, assessments, audit, auth, calendar, filings, health, me, notifications, policies,
+    roster, special_periods, units,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -95,7 +95,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/me/delegation",
                     web::delete().to(filings::delete_delegation),
                 )
-                .route("/audit/verify", web::get().to(audit::verify)),
+                .route("/audit/verify", web::get().to(audit::verify))
+                .route("/units/{id}/roster", web::get().to(roster::roster))
+                .route("/me/notifications", web::get().to(notifications::feed))
+                .route(
+                    "/me/notifications/{id}/read",
+                    web::post().to(notifications::read),
+                )
+                .route("/webhooks", web::post().to(notifications::create_webhook))
+                .route("/webhooks", web::get().to(notifications::list_webhooks))
+                .route(
+                    "/webhooks/{id}",
+                    web::delete().to(notifications::delete_webhook),
+                ),
         )
         .default_service(web::to(not_found));
 }

@@ -41,6 +41,12 @@ pub struct Config {
     /// Hours after the planned return before an away filing is overdue
     /// (`WHEREABOUTS_OVERDUE_GRACE_HOURS`).
     pub overdue_grace_hours: i64,
+    /// Milliseconds between two rounds of the background worker
+    /// (`WHEREABOUTS_WORKER_INTERVAL_MS`).
+    pub worker_interval_ms: u64,
+    /// Seconds between two sweeps for due and overdue returns
+    /// (`WHEREABOUTS_SWEEP_INTERVAL_SECONDS`).
+    pub sweep_interval_seconds: i64,
     /// A fixed "now" for assessments instead of the clock (tests and
     /// reproducible demos only; never set from the environment).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
@@ -129,6 +135,8 @@ impl Config {
             )?,
             login_window_seconds: parsed("WHEREABOUTS_LOGIN_WINDOW_SECONDS", 900)?,
             overdue_grace_hours: parsed("WHEREABOUTS_OVERDUE_GRACE_HOURS", 24)?,
+            worker_interval_ms: parsed("WHEREABOUTS_WORKER_INTERVAL_MS", 1000)?,
+            sweep_interval_seconds: parsed("WHEREABOUTS_SWEEP_INTERVAL_SECONDS", 60)?,
             fixed_now: None,
         })
     }
@@ -150,6 +158,8 @@ impl Config {
             login_max_failures_per_address: 50,
             login_window_seconds: 900,
             overdue_grace_hours: 24,
+            worker_interval_ms: 100,
+            sweep_interval_seconds: 60,
             fixed_now: None,
         }
     }

@@ -50,6 +50,11 @@ impl Db {
         Ok(Self { pool })
     }
 
+    /// A pooled connection for blocking work outside requests (the worker).
+    pub fn get(&self) -> Result<Conn, diesel::r2d2::PoolError> {
+        self.pool.get()
+    }
+
     /// Runs blocking database work on the blocking pool with a pooled connection.
     pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
     where

@@ -92,7 +92,8 @@ async fn serve(config: Config) -> Result<(), String> {
     prepare_database(&config)?;
     let pool = Db::connect(&config.database_url, config.pool_size).map_err(|e| e.to_string())?;
     let bind = config.bind;
-    let state = AppState::new(config, pool);
+    let state = AppState::new(config, pool.clone());
+    let config = state.config.clone();
     let server = HttpServer::new(move || app::build(state.clone()))
         .shutdown_timeout(30)
         .bind(bind)
@@ -102,8 +103,12 @@ async fn serve(config: Config) -> Result<(), String> {
         println!("listening on http://{addr}");
         tracing::info!(%addr, "listening");
     }
-    // actix-web stops accepting on SIGTERM or SIGINT and lets requests in flight finish.
-    server.run().await.map_err(|e| e.to_string())?;
+    let worker = whereabouts_api::worker::Worker::spawn(config, pool).map_err(|e| e.to_string())?;
+    // actix-web stops accepting on SIGTERM or SIGINT and lets requests in flight
+    // finish; then the worker finishes its round and stops.
+    let result = server.run().await.map_err(|e| e.to_string());
+    worker.stop();
+    result?;
     tracing::info!("stopped");
     Ok(())
 }

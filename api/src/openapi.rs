@@ -2,8 +2,8 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    accounts, assessments, audit, auth, calendar, filings, health, me, policies, special_periods,
-    units,
+    accounts, assessments, audit, auth, calendar, filings, health, me, notifications, policies,
+    roster, special_periods, units,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
@@ -28,6 +28,9 @@ use utoipa::{Modify, OpenApi};
         filings::cancel, filings::depart, filings::return_, filings::extend, filings::approve, filings::reject,
         filings::pending, filings::put_delegation, filings::delete_delegation,
         audit::verify,
+        roster::roster,
+        notifications::feed, notifications::read, notifications::create_webhook, notifications::list_webhooks,
+        notifications::delete_webhook,
     ),
     components(schemas(Problem)),
     modifiers(&BearerScheme, &ProblemResponses),
@@ -43,7 +46,8 @@ use utoipa::{Modify, OpenApi};
         (name = "assessments", description = "What a trip requires"),
         (name = "filings", description = "Trips filed, departed and returned"),
         (name = "approvals", description = "Deciding filings, and delegating that"),
-        (name = "audit", description = "The tamper-evident audit chain")
+        (name = "audit", description = "The tamper-evident audit chain"),
+        (name = "notifications", description = "The in-app feed and webhooks")
     )
 )]
 pub struct ApiDoc;

@@ -241,6 +241,45 @@ diesel::table! {
 diesel::joinable!(filing_steps -> filings (filing_id));
 diesel::joinable!(filing_events -> filings (filing_id));
 
+diesel::table! {
+    notifications (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        kind -> Text,
+        filing_id -> Nullable<Uuid>,
+        data -> Jsonb,
+        dedupe_key -> Nullable<Text>,
+        created_at -> Timestamptz,
+        read_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        url -> Text,
+        secret -> Text,
+        events -> Array<Text>,
+        created_by -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        webhook_id -> Uuid,
+        event -> Text,
+        payload -> Jsonb,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        delivered_at -> Nullable<Timestamptz>,
+        last_error -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -259,4 +298,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     filing_events,
     delegations,
     audit_log,
+    notifications,
+    webhooks,
+    outbox,
 );

@@ -281,5 +281,165 @@ fn the_openapi_command_prints_the_checked_in_document() {
         .unwrap(),
     )
     .unwrap();
-    assert_eq!(printed, checked_in);
+    assert!(
+        printed == checked_in,
+        "`whereabouts openapi` differs from openapi/openapi.json"
+    );
+}
+
+/// Starts `whereabouts serve` on a free port and answers its base URL.
+fn start_server(database_url: &str, extra: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new(binary());
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("WHEREABOUTS_BIND", "127.0.0.1:0")
+        .env(
+            "WHEREABOUTS_JWT_SECRET",
+            "an-e2e-secret-an-e2e-secret-an-e2e-secret",
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (k, v) in extra {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .to_owned();
+    (server, base)
+}
+
+#[test]
+fn two_replicas_on_one_database_deliver_each_webhook_event_once() {
+    use std::io::Read;
+    use std::sync::{Arc, Mutex};
+
+    let name = format!("whereabouts_e2e_{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = DropDatabase(name.clone());
+    let database_url = format!("{}/{name}", server_url());
+    let out = Command::new(binary())
+        .args(["create-admin", "--login", "root"])
+        .env("DATABASE_URL", &database_url)
+        .env("WHEREABOUTS_ADMIN_PASSWORD", "root-password-1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+
+    // The receiver records each delivery id it is sent.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook = format!("http://{}/hook", listener.local_addr().unwrap());
+    let deliveries: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = deliveries.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let (mut line, mut length, mut id) = (String::new(), 0usize, String::new());
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let lower = line.trim_end().to_ascii_lowercase();
+                if lower.is_empty() {
+                    break;
+                }
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                if let Some(v) = lower.strip_prefix("x-whereabouts-delivery:") {
+                    id = v.trim().to_owned();
+                }
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            seen.lock().unwrap().push(id);
+            use std::io::Write;
+            let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        }
+    });
+
+    let fast = [("WHEREABOUTS_WORKER_INTERVAL_MS", "50")];
+    let (_a, base_a) = start_server(&database_url, &fast);
+    let (_b, base_b) = start_server(&database_url, &fast);
+    let mut a = Client {
+        base: base_a,
+        token: None,
+    };
+    let (_, body) = a.call(
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"login": "root", "password": "root-password-1"})),
+    );
+    a.token = Some(body["access_token"].as_str().unwrap().to_owned());
+    let (status, _) = a.call(
+        "POST",
+        "/api/v1/webhooks",
+        Some(json!({"url": hook, "events": ["filing.submit"]})),
+    );
+    assert_eq!(status, 201);
+    let (_, district) = a.call(
+        "POST",
+        "/api/v1/units",
+        Some(json!({"code": "d", "name": "d", "kind": "jurisdiction", "parent_id": null})),
+    );
+    let (_, unit) = a.call(
+        "POST",
+        "/api/v1/units",
+        Some(json!({"code": "u", "name": "u", "kind": "unit", "parent_id": district["id"]})),
+    );
+    let policy = json!({"rules": [{"id": "all", "requirement": "report", "form": "online", "notice": {"days": 1}}]});
+    let (status, _) = a.call(
+        "PUT",
+        &format!("/api/v1/units/{}/policy", unit["id"].as_str().unwrap()),
+        Some(policy),
+    );
+    assert_eq!(status, 200);
+    let (status, _) = a.call(
+        "POST",
+        "/api/v1/accounts",
+        Some(json!({"login": "filer", "display_name": "Filer", "unit_id": unit["id"], "rank": "clerk", "position": "staff", "password": "filer-password-1"})),
+    );
+    assert_eq!(status, 201);
+
+    let mut clients = Vec::new();
+    for base in [a.base.clone(), base_b] {
+        let mut c = Client { base, token: None };
+        let (_, body) = c.call(
+            "POST",
+            "/api/v1/auth/login",
+            Some(json!({"login": "filer", "password": "filer-password-1"})),
+        );
+        c.token = Some(body["access_token"].as_str().unwrap().to_owned());
+        clients.push(c);
+    }
+    let filings = 20;
+    for i in 0..filings {
+        let draft = json!({"kind": "leave_jurisdiction", "purpose": "tourism", "reason": format!("trip {i}"), "destinations": [{"code": "310000"}],
+            "depart_on": "2027-06-01", "return_on": "2027-06-02", "contact_phone": "13800138000"});
+        let (status, body) = clients[i % 2].call(
+            "POST",
+            "/api/v1/filings",
+            Some(json!({"draft": draft, "submit": true})),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+    let started = Instant::now();
+    while deliveries.lock().unwrap().len() < filings && started.elapsed() < Duration::from_secs(30)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Give a duplicate, if there were one, the time to arrive.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut ids = deliveries.lock().unwrap().clone();
+    assert_eq!(ids.len(), filings, "{ids:?}");
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), filings, "a delivery arrived twice");
 }

@@ -399,6 +399,52 @@ fn record(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<(), ApiError> 
     )
 }
 
+/// Tells the approvers of a step (and their active delegates) that a filing awaits them.
+fn notify_step(
+    conn: &mut PgConnection,
+    state: &AppState,
+    filing: Uuid,
+    round: i32,
+    step: i32,
+) -> Result<(), ApiError> {
+    let mut people: Vec<Uuid> = filing_steps::table
+        .find((filing, round, step))
+        .select(filing_steps::candidates)
+        .first(conn)?;
+    people.extend(crate::notify::active_delegates(
+        conn,
+        &people.clone(),
+        state.config.now(),
+    )?);
+    crate::notify::notify(
+        conn,
+        &people,
+        crate::notify::Kind::ApprovalRequested,
+        Some(filing),
+        &json!({"filing_id": filing, "round": round, "step": step}),
+        None,
+    )?;
+    Ok(())
+}
+
+/// Queues the webhook event of a transition.
+fn publish_transition(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    account: Uuid,
+    action: &str,
+    status: &str,
+    round: i32,
+    step: Option<i32>,
+) -> Result<(), ApiError> {
+    crate::notify::publish(
+        conn,
+        &format!("filing.{action}"),
+        &json!({"filing_id": filing, "account_id": account, "action": action, "status": status, "round": round, "current_step": step}),
+    )?;
+    Ok(())
+}
+
 /// Files a stored draft: stores the assessment and the resolved chain, and moves
 /// the filing to `recorded` or `pending`.
 fn submit_row(
@@ -463,6 +509,18 @@ fn submit_row(
             filings::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)?;
+    if let Some(step) = next.current_step.and_then(|s| i32::try_from(s).ok()) {
+        notify_step(conn, state, row.id, 0, step)?;
+    }
+    publish_transition(
+        conn,
+        row.id,
+        row.account_id,
+        "submit",
+        status,
+        0,
+        next.current_step.and_then(|s| i32::try_from(s).ok()),
+    )?;
     record(
         conn,
         NewEvent {
@@ -763,6 +821,7 @@ fn already_decided(
     Ok(diesel::select(diesel::dsl::exists(
         filing_steps::table
             .filter(filing_steps::filing_id.eq(row.id))
+            .filter(filing_steps::round.eq(row.current_round))
             .filter(filing_steps::decision.is_not_null())
             .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people)),
     ))
@@ -979,6 +1038,23 @@ async fn transition(
                 Action::Return => "return",
                 Action::Extend => "extend",
             };
+            let next_step = next.current_step.and_then(|s| i32::try_from(s).ok());
+            match action {
+                Action::Approve | Action::Extend if next_step.is_some() => {
+                    notify_step(conn, &st, id, round, next_step.unwrap_or(1))?;
+                }
+                Action::Approve | Action::Reject => {
+                    let (kind, decision) = match (row.current_round, action) {
+                        (0, Action::Approve) => (crate::notify::Kind::FilingDecided, "approved"),
+                        (0, _) => (crate::notify::Kind::FilingDecided, "rejected"),
+                        (_, Action::Approve) => (crate::notify::Kind::ExtensionDecided, "approved"),
+                        _ => (crate::notify::Kind::ExtensionDecided, "rejected"),
+                    };
+                    crate::notify::notify(conn, &[row.account_id], kind, Some(id), &json!({"filing_id": id, "decision": decision, "round": row.current_round}), None)?;
+                }
+                _ => {}
+            }
+            publish_transition(conn, id, row.account_id, name, to, round, next_step)?;
             record(
                 conn,
                 NewEvent {

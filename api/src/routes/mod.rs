@@ -8,6 +8,8 @@ pub mod calendar;
 pub mod filings;
 pub mod health;
 pub mod me;
+pub mod notifications;
 pub mod policies;
+pub mod roster;
 pub mod special_periods;
 pub mod units;

@@ -1,0 +1,106 @@
+//! Notifications, written in the same transaction as the change they report:
+//! the in-app feed of each account, and outbox rows for every webhook that
+//! wants the event. A rolled-back transaction notifies nobody; a committed one
+//! is delivered by the worker even if the process dies right after.
+
+use crate::error::ApiError;
+use crate::schema::{delegations, notifications, outbox, webhooks};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+use uuid::Uuid;
+
+/// Kinds of in-app notification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A filing awaits your decision.
+    ApprovalRequested,
+    /// Your filing was approved or rejected.
+    FilingDecided,
+    /// Your extension was approved or rejected.
+    ExtensionDecided,
+    /// Your return report is due.
+    ReturnReportDue,
+    /// Your return is overdue.
+    ReturnOverdue,
+}
+
+impl Kind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::ApprovalRequested => "approval_requested",
+            Kind::FilingDecided => "filing_decided",
+            Kind::ExtensionDecided => "extension_decided",
+            Kind::ReturnReportDue => "return_report_due",
+            Kind::ReturnOverdue => "return_overdue",
+        }
+    }
+}
+
+/// The accounts whose approvals `accounts` have delegated to, right now.
+pub fn active_delegates(
+    conn: &mut PgConnection,
+    accounts: &[Uuid],
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Uuid>> {
+    delegations::table
+        .filter(delegations::account_id.eq_any(accounts))
+        .filter(delegations::starts_at.le(now))
+        .filter(delegations::ends_at.gt(now))
+        .select(delegations::delegate_id)
+        .load(conn)
+}
+
+/// Adds a notification to the feed of each account. With a dedupe key, an
+/// account is notified once per key however often this runs.
+pub fn notify(
+    conn: &mut PgConnection,
+    accounts: &[Uuid],
+    kind: Kind,
+    filing: Option<Uuid>,
+    data: &Value,
+    dedupe: Option<&str>,
+) -> Result<usize, ApiError> {
+    let mut written = 0;
+    let mut seen = Vec::new();
+    for account in accounts {
+        if seen.contains(account) {
+            continue;
+        }
+        seen.push(*account);
+        written += diesel::insert_into(notifications::table)
+            .values((
+                notifications::id.eq(Uuid::new_v4()),
+                notifications::account_id.eq(account),
+                notifications::kind.eq(kind.as_str()),
+                notifications::filing_id.eq(filing),
+                notifications::data.eq(data),
+                notifications::dedupe_key.eq(dedupe.map(|d| format!("{d}:{account}"))),
+            ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    Ok(written)
+}
+
+/// Queues an event for every webhook that wants it.
+pub fn publish(conn: &mut PgConnection, event: &str, payload: &Value) -> Result<usize, ApiError> {
+    let targets: Vec<(Uuid, Vec<String>)> = webhooks::table
+        .filter(webhooks::deleted_at.is_null())
+        .select((webhooks::id, webhooks::events))
+        .load(conn)?;
+    let mut queued = 0;
+    for (webhook, events) in targets {
+        if events.is_empty() || events.iter().any(|e| e == event) {
+            queued += diesel::insert_into(outbox::table)
+                .values((
+                    outbox::webhook_id.eq(webhook),
+                    outbox::event.eq(event),
+                    outbox::payload.eq(payload),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(queued)
+}

@@ -1,0 +1,312 @@
+//! The in-app notification feed, and webhook registrations.
+
+use crate::auth::random_token;
+use crate::error::ApiError;
+use crate::extract::{AppState, Json, Principal};
+use crate::page::{PageParams, paginate};
+use crate::schema::{notifications, webhooks};
+use crate::scope::{self, SYSTEM};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::IssueCode;
+
+/// One notification.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = notifications)]
+pub struct Notification {
+    /// Id.
+    pub id: Uuid,
+    /// `approval_requested`, `filing_decided`, `extension_decided`, `return_report_due` or `return_overdue`.
+    pub kind: String,
+    /// The filing it is about.
+    pub filing_id: Option<Uuid>,
+    /// Details.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+    /// When the account read it.
+    pub read_at: Option<DateTime<Utc>>,
+}
+
+/// Filters for the feed.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct FeedParams {
+    /// Only unread notifications.
+    pub unread: Option<bool>,
+}
+
+/// A page of notifications.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationPage {
+    /// Notifications, newest first.
+    pub items: Vec<Notification>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// The caller's notifications, newest first.
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "notifications", params(FeedParams, PageParams),
+    responses((status = 200, body = NotificationPage), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn feed(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<FeedParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<NotificationPage>, ApiError> {
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut query = notifications::table
+                .filter(notifications::account_id.eq(who.account_id))
+                .select(Notification::as_select())
+                .into_boxed();
+            if filter.unread == Some(true) {
+                query = query.filter(notifications::read_at.is_null());
+            }
+            if let Some(after) = after {
+                let (at, id) = after
+                    .split_once('|')
+                    .and_then(|(at, id)| {
+                        Some((
+                            DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
+                            id.parse::<Uuid>().ok()?,
+                        ))
+                    })
+                    .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
+                query = query.filter(
+                    notifications::created_at
+                        .lt(at)
+                        .or(notifications::created_at
+                            .eq(at)
+                            .and(notifications::id.lt(id))),
+                );
+            }
+            let rows: Vec<Notification> = query
+                .order((notifications::created_at.desc(), notifications::id.desc()))
+                .limit(limit + 1)
+                .load(conn)?;
+            let (items, next_cursor) = paginate(rows, limit, |n| {
+                format!(
+                    "{}|{}",
+                    n.created_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                    n.id
+                )
+            });
+            Ok(NotificationPage { items, next_cursor })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// Marks one of the caller's notifications read.
+#[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", tag = "notifications", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Notification), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn read(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<Notification>, ApiError> {
+    let id = id.into_inner();
+    let note = state
+        .db
+        .run(move |conn| {
+            let target = notifications::table
+                .filter(notifications::id.eq(id))
+                .filter(notifications::account_id.eq(who.account_id));
+            diesel::update(target.filter(notifications::read_at.is_null()))
+                .set(notifications::read_at.eq(diesel::dsl::now))
+                .execute(conn)?;
+            Ok(target.select(Notification::as_select()).first(conn)?)
+        })
+        .await?;
+    Ok(web::Json(note))
+}
+
+/// A webhook to register.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateWebhook {
+    /// Where to POST events (`http` or `https`).
+    pub url: String,
+    /// The HMAC-SHA256 key, 16 to 200 characters; generated when absent.
+    pub secret: Option<String>,
+    /// Event names to send (`filing.submit`, `filing.approve`, …, `filing.overdue`); empty for all.
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+/// A registered webhook. Deliveries are POSTs of `{delivery_id, event,
+/// created_at, data}` signed in `x-whereabouts-signature: sha256=<hex HMAC of the body>`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Webhook {
+    /// Id.
+    pub id: Uuid,
+    /// Target.
+    pub url: String,
+    /// Events it receives (empty: all).
+    pub events: Vec<String>,
+    /// The signing key, answered only when created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Registers a webhook. System administrators only.
+#[utoipa::path(post, path = "/api/v1/webhooks", tag = "notifications", request_body = CreateWebhook,
+    responses((status = 201, body = Webhook), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create_webhook(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<CreateWebhook>,
+) -> Result<HttpResponse, ApiError> {
+    scope::require_role(&who, SYSTEM)?;
+    let body = body.0;
+    let url = body.url.trim().to_owned();
+    if !(url.starts_with("http://") || url.starts_with("https://"))
+        || url.len() > 2000
+        || url.chars().any(char::is_whitespace)
+    {
+        return Err(ApiError::invalid(
+            IssueCode::Invalid,
+            "url",
+            json!({"reason": "not_an_http_url"}),
+        ));
+    }
+    let secret = match body.secret {
+        Some(s) if (16..=200).contains(&s.chars().count()) => s,
+        Some(_) => {
+            return Err(ApiError::invalid(
+                IssueCode::OutOfRange,
+                "secret",
+                json!({"min": 16, "max": 200}),
+            ));
+        }
+        None => random_token(32),
+    };
+    if body
+        .events
+        .iter()
+        .any(|e| e.is_empty() || e.len() > 100 || e.contains('\0'))
+        || body.events.len() > 50
+    {
+        return Err(ApiError::invalid(IssueCode::Invalid, "events", json!({})));
+    }
+    let webhook = state
+        .db
+        .transaction(move |conn| {
+            let id = Uuid::new_v4();
+            let created_at: DateTime<Utc> = diesel::insert_into(webhooks::table)
+                .values((
+                    webhooks::id.eq(id),
+                    webhooks::url.eq(&url),
+                    webhooks::secret.eq(&secret),
+                    webhooks::events.eq(&body.events),
+                    webhooks::created_by.eq(who.account_id),
+                ))
+                .returning(webhooks::created_at)
+                .get_result(conn)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "webhook",
+                Some(id),
+                "create",
+                json!({"url": url, "events": body.events}),
+            )?;
+            Ok(Webhook {
+                id,
+                url,
+                events: body.events,
+                secret: Some(secret),
+                created_at,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(webhook))
+}
+
+/// Lists the registered webhooks (without their secrets). System administrators only.
+#[utoipa::path(get, path = "/api/v1/webhooks", tag = "notifications",
+    responses((status = 200, body = Vec<Webhook>), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list_webhooks(
+    state: web::Data<AppState>,
+    who: Principal,
+) -> Result<web::Json<Vec<Webhook>>, ApiError> {
+    scope::require_role(&who, SYSTEM)?;
+    let list = state
+        .db
+        .run(|conn| {
+            let rows: Vec<(Uuid, String, Vec<String>, DateTime<Utc>)> = webhooks::table
+                .filter(webhooks::deleted_at.is_null())
+                .order(webhooks::created_at)
+                .select((
+                    webhooks::id,
+                    webhooks::url,
+                    webhooks::events,
+                    webhooks::created_at,
+                ))
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(id, url, events, created_at)| Webhook {
+                    id,
+                    url,
+                    events,
+                    secret: None,
+                    created_at,
+                })
+                .collect())
+        })
+        .await?;
+    Ok(web::Json(list))
+}
+
+/// Removes a webhook; its undelivered events are dropped. System administrators only.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "notifications", params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Removed"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn delete_webhook(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    scope::require_role(&who, SYSTEM)?;
+    let id = id.into_inner();
+    state
+        .db
+        .transaction(move |conn| {
+            let removed = diesel::update(
+                webhooks::table
+                    .find(id)
+                    .filter(webhooks::deleted_at.is_null()),
+            )
+            .set(webhooks::deleted_at.eq(diesel::dsl::now))
+            .execute(conn)?;
+            if removed == 0 {
+                return Err(ApiError::NotFound);
+            }
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "webhook",
+                Some(id),
+                "delete",
+                json!({}),
+            )
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

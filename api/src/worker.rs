@@ -1,0 +1,232 @@
+//! Background work inside the server: delivering the outbox to webhooks, and
+//! sweeping for due and overdue returns.
+//!
+//! Work is claimed with `FOR UPDATE SKIP LOCKED` (a delivery row stays locked
+//! while it is being sent), and sweeps write notifications with dedupe keys, so
+//! any number of replicas run the worker without doing anything twice. The
+//! worker stops when the server stops.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::notify::{self, Kind};
+use crate::schema::{filings, outbox, webhooks};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::prelude::*;
+use hmac::{Hmac, Mac};
+use serde_json::json;
+use sha2::Sha256;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use uuid::Uuid;
+
+/// The header carrying `sha256=<hex HMAC of the body>`.
+pub const SIGNATURE_HEADER: &str = "x-whereabouts-signature";
+/// Longest wait between two delivery attempts, in seconds.
+const MAX_BACKOFF_SECONDS: i64 = 3600;
+/// Deliveries claimed per round.
+const BATCH: i64 = 20;
+
+/// A running worker; [`Worker::stop`] ends it.
+pub struct Worker {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts the worker on its own thread.
+    pub fn spawn(config: Arc<Config>, db: Db) -> std::io::Result<Self> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("whereabouts-worker".into())
+            .spawn(move || run(&config, &db, &flag))?;
+        Ok(Self {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Asks the worker to stop and waits for the round in progress to finish.
+    pub fn stop(mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(handle) = self.handle.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn run(config: &Config, db: &Db, stop: &AtomicBool) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut last_sweep: Option<DateTime<Utc>> = None;
+    while !stop.load(Ordering::SeqCst) {
+        match db.get() {
+            Ok(mut conn) => {
+                loop {
+                    match deliver_due(&mut conn, &agent, config.now()) {
+                        Ok(n) if n > 0 && !stop.load(Ordering::SeqCst) => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::error!(error = %e, "outbox delivery failed");
+                            break;
+                        }
+                    }
+                }
+                let now = config.now();
+                if last_sweep
+                    .is_none_or(|at| now - at >= Duration::seconds(config.sweep_interval_seconds))
+                {
+                    if let Err(e) = sweep(&mut conn, config, now) {
+                        tracing::error!(error = %e, "sweep failed");
+                    }
+                    last_sweep = Some(now);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "worker has no database connection"),
+        }
+        // Sleep in small slices so a stop request is seen quickly.
+        let mut slept = 0;
+        while slept < config.worker_interval_ms && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            slept += 50;
+        }
+    }
+}
+
+/// The signature of a body with a webhook's secret.
+pub fn signature(secret: &str, body: &[u8]) -> String {
+    let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
+        Ok(mac) => mac,
+        Err(_) => return String::new(),
+    };
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// Delivers the deliveries that are due; answers how many it attempted.
+pub fn deliver_due(
+    conn: &mut PgConnection,
+    agent: &ureq::Agent,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    conn.transaction(|conn| {
+        let due: Vec<(i64, Uuid, String, serde_json::Value, i32, DateTime<Utc>)> = outbox::table
+            .filter(outbox::delivered_at.is_null())
+            .filter(outbox::next_attempt_at.le(now))
+            .order(outbox::id)
+            .limit(BATCH)
+            .select((outbox::id, outbox::webhook_id, outbox::event, outbox::payload, outbox::attempts, outbox::created_at))
+            .for_update()
+            .skip_locked()
+            .load(conn)?;
+        for (id, webhook, event, payload, attempts, created_at) in &due {
+            let target: Option<(String, String)> = webhooks::table
+                .find(webhook)
+                .filter(webhooks::deleted_at.is_null())
+                .select((webhooks::url, webhooks::secret))
+                .first(conn)
+                .optional()?;
+            let Some((url, secret)) = target else {
+                diesel::update(outbox::table.find(id)).set(outbox::last_error.eq("webhook deleted")).execute(conn)?;
+                diesel::update(outbox::table.find(id)).set(outbox::delivered_at.eq(now)).execute(conn)?;
+                continue;
+            };
+            let body = serde_json::to_vec(&json!({"delivery_id": id, "event": event, "created_at": created_at, "data": payload}))
+                .map_err(|_| ApiError::Internal)?;
+            let result = agent
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-whereabouts-event", event.as_str())
+                .header("x-whereabouts-delivery", id.to_string())
+                .header(SIGNATURE_HEADER, signature(&secret, &body))
+                .send(&body[..]);
+            match result {
+                Ok(response) if response.status().is_success() => {
+                    diesel::update(outbox::table.find(id))
+                        .set((outbox::delivered_at.eq(now), outbox::attempts.eq(attempts + 1)))
+                        .execute(conn)?;
+                }
+                outcome => {
+                    let error = match outcome {
+                        Ok(response) => format!("status {}", response.status().as_u16()),
+                        Err(e) => e.to_string(),
+                    };
+                    let attempts = attempts + 1;
+                    let backoff = 2_i64.saturating_pow(u32::try_from(attempts).unwrap_or(31)).min(MAX_BACKOFF_SECONDS);
+                    tracing::info!(delivery = id, attempts, %error, "webhook delivery failed; will retry");
+                    diesel::update(outbox::table.find(id))
+                        .set((
+                            outbox::attempts.eq(attempts),
+                            outbox::next_attempt_at.eq(now + Duration::seconds(backoff)),
+                            outbox::last_error.eq(error),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+        }
+        Ok(due.len())
+    })
+}
+
+/// Notifies filers whose return report is due (the trip has ended) or whose
+/// return is overdue (past the grace), once per filing and return date.
+pub fn sweep(
+    conn: &mut PgConnection,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<usize, ApiError> {
+    let tz = config.time_zone;
+    let today = now.with_timezone(&tz).date_naive();
+    let away: Vec<(Uuid, Uuid, NaiveDate)> = filings::table
+        .filter(filings::status.eq("away"))
+        .filter(filings::return_on.lt(today))
+        .select((
+            filings::id,
+            filings::account_id,
+            filings::return_on.assume_not_null(),
+        ))
+        .load(conn)?;
+    let mut written = 0;
+    for (filing, account, return_on) in away {
+        conn.transaction(|conn| {
+            let data = json!({"filing_id": filing, "return_on": return_on});
+            let due = notify::notify(
+                conn,
+                &[account],
+                Kind::ReturnReportDue,
+                Some(filing),
+                &data,
+                Some(&format!("due:{filing}:{return_on}")),
+            )?;
+            if due > 0 {
+                notify::publish(conn, "filing.return_report_due", &data)?;
+            }
+            let ends = whereabouts_core::assessment::start_of_day(
+                tz,
+                return_on.succ_opt().unwrap_or(return_on),
+            );
+            let mut overdue = 0;
+            if now.fixed_offset() > ends + Duration::hours(config.overdue_grace_hours) {
+                overdue = notify::notify(
+                    conn,
+                    &[account],
+                    Kind::ReturnOverdue,
+                    Some(filing),
+                    &data,
+                    Some(&format!("overdue:{filing}:{return_on}")),
+                )?;
+                if overdue > 0 {
+                    notify::publish(conn, "filing.overdue", &data)?;
+                }
+            }
+            written += due + overdue;
+            Ok::<_, ApiError>(())
+        })?;
+    }
+    Ok(written)
+}
