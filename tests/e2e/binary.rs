@@ -443,3 +443,140 @@ fn two_replicas_on_one_database_deliver_each_webhook_event_once() {
     ids.dedup();
     assert_eq!(ids.len(), filings, "a delivery arrived twice");
 }
+
+#[test]
+fn a_server_killed_mid_load_keeps_every_answered_submission_and_its_audit_chain() {
+    use diesel::prelude::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    let name = format!("whereabouts_e2e_{}", uuid::Uuid::new_v4().simple());
+    let _cleanup = DropDatabase(name.clone());
+    let database_url = format!("{}/{name}", server_url());
+    let out = Command::new(binary())
+        .args(["create-admin", "--login", "root"])
+        .env("DATABASE_URL", &database_url)
+        .env("WHEREABOUTS_ADMIN_PASSWORD", "root-password-1")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let (mut server, base) = start_server(&database_url, &[]);
+    let mut admin = Client {
+        base: base.clone(),
+        token: None,
+    };
+    let (_, body) = admin.call(
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"login": "root", "password": "root-password-1"})),
+    );
+    admin.token = Some(body["access_token"].as_str().unwrap().to_owned());
+    let (_, district) = admin.call(
+        "POST",
+        "/api/v1/units",
+        Some(json!({"code": "d", "name": "d", "kind": "jurisdiction", "parent_id": null})),
+    );
+    let policy = json!({"rules": [{"id": "all", "requirement": "report", "form": "online", "notice": {"days": 1}}]});
+    admin.call(
+        "PUT",
+        &format!("/api/v1/units/{}/policy", district["id"].as_str().unwrap()),
+        Some(policy),
+    );
+    admin.call(
+        "POST",
+        "/api/v1/accounts",
+        Some(json!({"login": "filer", "display_name": "Filer", "unit_id": district["id"], "rank": "clerk", "position": "staff", "password": "filer-password-1"})),
+    );
+    let mut filer = Client { base, token: None };
+    let (_, body) = filer.call(
+        "POST",
+        "/api/v1/auth/login",
+        Some(json!({"login": "filer", "password": "filer-password-1"})),
+    );
+    filer.token = Some(body["access_token"].as_str().unwrap().to_owned());
+    let filer = Arc::new(filer);
+
+    let answered: Arc<Mutex<Vec<String>>> = Arc::default();
+    let killed = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let (filer, answered, killed) = (filer.clone(), answered.clone(), killed.clone());
+            std::thread::spawn(move || {
+                for i in 0.. {
+                    if killed.load(Ordering::SeqCst) && i > 0 {
+                        break;
+                    }
+                    let draft = json!({"kind": "leave_jurisdiction", "purpose": "tourism", "reason": format!("load {w}-{i}"),
+                        "destinations": [{"code": "310000"}], "depart_on": "2027-06-01", "return_on": "2027-06-02", "contact_phone": "13800138000"});
+                    let agent = ureq::Agent::config_builder().http_status_as_error(false).build().new_agent();
+                    let sent = agent
+                        .post(&format!("{}/api/v1/filings", filer.base))
+                        .header("authorization", &format!("Bearer {}", filer.token.as_deref().unwrap_or_default()))
+                        .send_json(json!({"draft": draft, "submit": true}));
+                    match sent {
+                        Ok(response) if response.status().as_u16() == 201 => {
+                            let body: Value = serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
+                            answered.lock().unwrap().push(body["id"].as_str().unwrap().to_owned());
+                        }
+                        Ok(response) => panic!("unexpected status {}", response.status()),
+                        Err(_) => break,
+                    }
+                }
+            })
+        })
+        .collect();
+    // Let the load run, then kill the server without warning.
+    let started = Instant::now();
+    while answered.lock().unwrap().len() < 40 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    killed.store(true, Ordering::SeqCst);
+    let _ = server.0.wait();
+    for worker in workers {
+        worker.join().unwrap();
+    }
+    let answered = answered.lock().unwrap().clone();
+    assert!(
+        answered.len() >= 40,
+        "only {} submissions were answered",
+        answered.len()
+    );
+
+    let ids: Vec<uuid::Uuid> = answered.iter().map(|id| id.parse().unwrap()).collect();
+    let mut conn = PgConnection::establish(&database_url).unwrap();
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let stored = diesel::sql_query(
+        "SELECT count(*) AS n FROM filings WHERE id = ANY($1) AND status = 'recorded'",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(&ids)
+    .get_result::<Count>(&mut conn)
+    .unwrap();
+    assert_eq!(
+        stored.n,
+        ids.len() as i64,
+        "an answered submission was lost"
+    );
+
+    let out = Command::new(binary())
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &database_url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the audit chain does not verify after the crash: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
