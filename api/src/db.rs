@@ -80,13 +80,30 @@ impl Db {
         })?
     }
 
-    /// Runs work in one transaction.
+    /// Runs work in one transaction. When the request carries an
+    /// `Idempotency-Key`, the key is claimed in this same transaction.
     pub async fn transaction<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
     {
-        self.run(move |conn| conn.transaction(work)).await
+        let claim = crate::idempotency::current();
+        let outcome = self
+            .run(move |conn| {
+                conn.transaction(|conn| {
+                    if let Some(claim) = &claim {
+                        claim.insert(conn)?;
+                    }
+                    work(conn)
+                })
+                .map(|value| (value, claim))
+            })
+            .await?;
+        let (value, claim) = outcome;
+        if let Some(claim) = claim {
+            claim.committed();
+        }
+        Ok(value)
     }
 
     /// Whether the database answers.

@@ -1,13 +1,20 @@
 //! `Idempotency-Key` on POST: a phone that retries after a timeout gets the
-//! first answer again, never a second unit, account or filing.
+//! first answer again, never a second filing or a second decision.
 //!
-//! The first request with a key claims it (a row with no status yet), runs, and
-//! stores its answer. A retry with the same key and the same request replays the
-//! stored answer; with a different request it answers 422
-//! `idempotency_key_reused`; while the first is still running it answers 409
-//! `idempotency_key_in_progress`. Only successful answers are kept: a refused
-//! request changed nothing, so its key is released for a corrected retry.
-//! Keys are per account.
+//! The key is claimed inside the handler's own database transaction: while a
+//! request with a key runs, [`Db::transaction`](crate::db::Db::transaction)
+//! inserts the key's row (without an answer yet) in the same transaction as the
+//! change, so the change and its claim commit or roll back together. After
+//! the answer is sent back through this middleware it is stored on the row.
+//!
+//! A retry with the same key and request then replays the stored answer; with
+//! a different request it answers 422 `idempotency_key_reused`. If the first
+//! request's change committed but its answer was never stored (the process died
+//! in between), a retry answers 409 `idempotency_key_in_progress` rather than
+//! doing the change twice. Two concurrent requests with one key: the second
+//! waits on the first's claim and then replays its answer. Only successful
+//! answers are kept; a refused request changed nothing, and its key stays free
+//! for a corrected retry. Keys are per account.
 
 use crate::error::ApiError;
 use crate::extract::AppState;
@@ -17,18 +24,66 @@ use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transfor
 use actix_web::http::StatusCode;
 use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderValue};
 use actix_web::{Error, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 use whereabouts_core::IssueCode;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
-/// How long a claimed key may stay unanswered before a retry may take it over.
-const STALE_AFTER_SECONDS: i64 = 60;
+
+/// The key of the request being handled, for the database layer to claim.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    account: Uuid,
+    key: String,
+    hash: Vec<u8>,
+    claimed: Arc<AtomicBool>,
+}
+
+tokio::task_local! {
+    static CURRENT: Claim;
+}
+
+/// The claim of the request running on this task, if it carries a key.
+pub fn current() -> Option<Claim> {
+    CURRENT.try_with(Clone::clone).ok()
+}
+
+impl Claim {
+    /// Inserts the key's row in the caller's transaction, once per request. A
+    /// concurrent request holding the same key makes this wait for it and then
+    /// fail with 409 `idempotency_key_in_progress`.
+    pub fn insert(&self, conn: &mut PgConnection) -> Result<(), ApiError> {
+        if self.claimed.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::account_id.eq(self.account),
+                idempotency_keys::key.eq(&self.key),
+                idempotency_keys::request_hash.eq(&self.hash),
+            ))
+            .execute(conn)
+            .map_err(|e| match e {
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::UniqueViolation,
+                    _,
+                ) => ApiError::Conflict("idempotency_key_in_progress"),
+                other => ApiError::from(other),
+            })?;
+        Ok(())
+    }
+
+    /// Records that the transaction holding the claim committed.
+    pub fn committed(&self) {
+        self.claimed.store(true, Ordering::SeqCst);
+    }
+}
 
 /// The middleware.
 pub struct Idempotency;
@@ -56,51 +111,42 @@ pub struct IdempotencyService<S> {
     service: Rc<S>,
 }
 
-enum Claim {
-    /// This request runs and stores its answer.
-    Run,
-    /// A stored answer to replay.
-    Replay(StatusCode, Option<String>, Option<String>, Vec<u8>),
+/// What is stored for a key.
+enum Stored {
+    Nothing,
+    Answer(StatusCode, Option<String>, Option<String>, Vec<u8>),
+    /// The change committed; its answer was not stored.
+    Unanswered,
 }
 
-type StoredAnswer = (
+type StoredRow = (
     Vec<u8>,
     Option<i32>,
     Option<String>,
     Option<String>,
     Option<Vec<u8>>,
-    DateTime<Utc>,
 );
 
-fn claim(
+fn lookup(
     conn: &mut PgConnection,
     account: Uuid,
     key: &str,
     hash: &[u8],
-) -> Result<Claim, ApiError> {
-    let inserted = diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::account_id.eq(account),
-            idempotency_keys::key.eq(key),
-            idempotency_keys::request_hash.eq(hash),
+) -> Result<Stored, ApiError> {
+    let row: Option<StoredRow> = idempotency_keys::table
+        .find((account, key))
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::status,
+            idempotency_keys::content_type,
+            idempotency_keys::etag,
+            idempotency_keys::body,
         ))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    if inserted == 1 {
-        return Ok(Claim::Run);
-    }
-    let (stored_hash, status, content_type, etag, body, created_at): StoredAnswer =
-        idempotency_keys::table
-            .find((account, key))
-            .select((
-                idempotency_keys::request_hash,
-                idempotency_keys::status,
-                idempotency_keys::content_type,
-                idempotency_keys::etag,
-                idempotency_keys::body,
-                idempotency_keys::created_at,
-            ))
-            .first(conn)?;
+        .first(conn)
+        .optional()?;
+    let Some((stored_hash, status, content_type, etag, body)) = row else {
+        return Ok(Stored::Nothing);
+    };
     if stored_hash != hash {
         return Err(ApiError::invalid(
             IssueCode::Invalid,
@@ -109,23 +155,34 @@ fn claim(
         )
         .with_code("idempotency_key_reused"));
     }
-    match status {
-        Some(status) => Ok(Claim::Replay(
+    Ok(match status {
+        Some(status) => Stored::Answer(
             StatusCode::from_u16(u16::try_from(status).unwrap_or(500))
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             content_type,
             etag,
             body.unwrap_or_default(),
-        )),
-        None if created_at + Duration::seconds(STALE_AFTER_SECONDS) < Utc::now() => {
-            // The first attempt died before answering: this one takes over.
-            diesel::update(idempotency_keys::table.find((account, key)))
-                .set(idempotency_keys::created_at.eq(diesel::dsl::now))
-                .execute(conn)?;
-            Ok(Claim::Run)
-        }
-        None => Err(ApiError::Conflict("idempotency_key_in_progress")),
+        ),
+        None => Stored::Unanswered,
+    })
+}
+
+fn replay(
+    req: ServiceRequest,
+    status: StatusCode,
+    content_type: Option<String>,
+    etag: Option<String>,
+    body: Vec<u8>,
+) -> ServiceResponse<BoxBody> {
+    let mut answer = HttpResponse::build(status);
+    if let Some(ct) = content_type {
+        answer.insert_header((CONTENT_TYPE, ct));
     }
+    if let Some(tag) = etag {
+        answer.insert_header((ETAG, tag));
+    }
+    answer.insert_header(("idempotent-replayed", "true"));
+    req.into_response(answer.body(body))
 }
 
 fn applies(req: &ServiceRequest) -> bool {
@@ -196,29 +253,60 @@ where
             hasher.update([0]);
             hasher.update(&body);
             let hash = hasher.finalize().to_vec();
-            let (claim_key, claim_hash) = (key.clone(), hash.clone());
-            let claimed = state
+            let (k, h) = (key.clone(), hash.clone());
+            match state
                 .db
-                .run(move |conn| claim(conn, account, &claim_key, &claim_hash))
-                .await;
-            match claimed {
+                .run(move |conn| lookup(conn, account, &k, &h))
+                .await
+            {
                 Err(error) => return Ok(req.error_response(error)),
-                Ok(Claim::Replay(status, content_type, etag, stored)) => {
-                    let mut answer = HttpResponse::build(status);
-                    if let Some(ct) = content_type {
-                        answer.insert_header((CONTENT_TYPE, ct));
-                    }
-                    if let Some(tag) = etag {
-                        answer.insert_header((ETAG, tag));
-                    }
-                    answer.insert_header(("idempotent-replayed", "true"));
-                    return Ok(req.into_response(answer.body(stored)));
+                Ok(Stored::Answer(status, content_type, etag, stored)) => {
+                    return Ok(replay(req, status, content_type, etag, stored));
                 }
-                Ok(Claim::Run) => {}
+                Ok(Stored::Unanswered) => {
+                    return Ok(
+                        req.error_response(ApiError::Conflict("idempotency_key_in_progress"))
+                    );
+                }
+                Ok(Stored::Nothing) => {}
             }
+
             req.set_payload(Payload::from(body));
-            let res = service.call(req).await?;
+            let claim = Claim {
+                account,
+                key: key.clone(),
+                hash: hash.clone(),
+                claimed: Arc::new(AtomicBool::new(false)),
+            };
+            let res = CURRENT.scope(claim.clone(), service.call(req)).await?;
             let status = res.status();
+            let concurrent = res
+                .response()
+                .error()
+                .and_then(|e| e.as_error::<ApiError>())
+                .is_some_and(|e| matches!(e, ApiError::Conflict("idempotency_key_in_progress")));
+            if concurrent {
+                // Another request with this key won the claim: answer what it answered.
+                let (k, h) = (key.clone(), hash.clone());
+                if let Ok(Stored::Answer(status, content_type, etag, stored)) = state
+                    .db
+                    .run(move |conn| lookup(conn, account, &k, &h))
+                    .await
+                {
+                    let (http_req, _) = res.into_parts();
+                    return Ok(replay(
+                        ServiceRequest::from_request(http_req),
+                        status,
+                        content_type,
+                        etag,
+                        stored,
+                    ));
+                }
+                return Ok(res.map_into_boxed_body());
+            }
+            if !status.is_success() {
+                return Ok(res.map_into_boxed_body());
+            }
             let header = |name| {
                 res.headers()
                     .get(name)
@@ -231,23 +319,32 @@ where
             let bytes = actix_web::body::to_bytes(body)
                 .await
                 .map_err(|_| ApiError::Internal)?;
-            // Only successes are kept: a refused request changed nothing and may be retried as it is or corrected.
-            let retryable = !status.is_success();
             let stored = bytes.to_vec();
+            let claimed = claim.claimed.load(Ordering::SeqCst);
             let outcome = state
                 .db
                 .run(move |conn| {
-                    let row = idempotency_keys::table.find((account, key));
-                    if retryable {
-                        diesel::delete(row).execute(conn)?;
+                    let answer = (
+                        idempotency_keys::status.eq(i32::from(status.as_u16())),
+                        idempotency_keys::content_type.eq(content_type),
+                        idempotency_keys::etag.eq(etag),
+                        idempotency_keys::body.eq(stored),
+                    );
+                    if claimed {
+                        diesel::update(idempotency_keys::table.find((account, &key)))
+                            .set(answer)
+                            .execute(conn)?;
                     } else {
-                        diesel::update(row)
-                            .set((
-                                idempotency_keys::status.eq(i32::from(status.as_u16())),
-                                idempotency_keys::content_type.eq(content_type),
-                                idempotency_keys::etag.eq(etag),
-                                idempotency_keys::body.eq(stored),
+                        // The handler changed nothing in a claiming transaction
+                        // (or wrote outside one): keep its answer all the same.
+                        diesel::insert_into(idempotency_keys::table)
+                            .values((
+                                idempotency_keys::account_id.eq(account),
+                                idempotency_keys::key.eq(&key),
+                                idempotency_keys::request_hash.eq(&hash),
+                                answer,
                             ))
+                            .on_conflict_do_nothing()
                             .execute(conn)?;
                     }
                     Ok(())
@@ -256,8 +353,10 @@ where
             if let Err(e) = outcome {
                 tracing::error!(error = %e, "could not store an idempotent answer");
             }
-            let response = head.set_body(BoxBody::new(bytes));
-            Ok(ServiceResponse::new(http_req, response))
+            Ok(ServiceResponse::new(
+                http_req,
+                head.set_body(BoxBody::new(bytes)),
+            ))
         })
     }
 }

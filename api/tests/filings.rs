@@ -441,3 +441,45 @@ async fn tampering_with_the_audit_chain_is_found() {
         .await
         .assert_problem(403, "forbidden");
 }
+
+#[actix_web::test]
+async fn an_idempotency_key_is_claimed_with_the_change_so_a_retry_never_files_twice() {
+    let (app, d) = setup("2027-04-20T02:00:00Z").await;
+    let body = json!({"draft": draft("2027-05-10", "2027-05-12"), "submit": true});
+    let send = |key: &'static str| {
+        TestRequest::post()
+            .uri("/api/v1/filings")
+            .insert_header(("authorization", format!("Bearer {}", d.token("clerk"))))
+            .insert_header(("idempotency-key", key))
+            .set_json(body.clone())
+    };
+    // Two at once with one key: one filing; the other answers the same or 409.
+    let (a, b) = futures_util::join!(app.send(send("phone-1")), app.send(send("phone-1")));
+    let mut statuses = [a.status.as_u16(), b.status.as_u16()];
+    statuses.sort();
+    assert!(
+        statuses == [201, 201] || statuses == [201, 409],
+        "{statuses:?} {} {}",
+        a.body,
+        b.body
+    );
+    assert_eq!(app.count("filings"), 1);
+    if statuses == [201, 201] {
+        assert_eq!(a.body["id"], b.body["id"]);
+    }
+
+    // The change committed but the answer was never stored (the process died in
+    // between): a retry finds the claim and does not file again. (The stored
+    // hash covers the method, path and body, not the key.)
+    let mut conn = app.db.connect();
+    conn.batch_execute(&format!(
+        "INSERT INTO idempotency_keys (account_id, key, request_hash) VALUES ('{}', 'phone-2', \
+         (SELECT request_hash FROM idempotency_keys WHERE key = 'phone-1'))",
+        d.clerk
+    ))
+    .unwrap();
+    let before = app.count("filings");
+    let retry = app.send(send("phone-2")).await;
+    retry.assert_problem(409, "idempotency_key_in_progress");
+    assert_eq!(app.count("filings"), before);
+}
