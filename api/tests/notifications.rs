@@ -181,7 +181,7 @@ async fn the_roster_shows_who_is_away_coarsely_and_only_to_the_unit_and_above() 
     assert_eq!(items[0]["substitute_name"], "deputy name");
     let empty = app
         .get(
-            &format!("/api/v1/units/{}/roster?on=2027-05-06", d.bureau),
+            &format!("/api/v1/units/{}/roster?on=2027-04-30", d.bureau),
             d.token("inspector"),
         )
         .await;
@@ -349,4 +349,75 @@ async fn webhooks_get_signed_events_through_the_outbox_with_retries() {
     let payload: Value = serde_json::from_slice(body).unwrap();
     assert_eq!(payload["data"]["filing_id"], id);
     assert_eq!(payload["data"]["status"], "pending");
+}
+
+#[actix_web::test]
+async fn the_roster_of_a_past_day_keeps_the_returned_and_an_overdue_traveller_stays_on_it() {
+    let (app, d) = setup("2027-04-20T02:00:00Z").await;
+    let mut leader = draft("2027-05-01", "2027-05-03", "310000");
+    leader["substitute_id"] = json!(d.deputy);
+    let back = app
+        .post(
+            "/api/v1/filings",
+            d.token("principal"),
+            json!({"draft": leader, "submit": true}),
+        )
+        .await
+        .str("/id");
+    app.post(
+        &format!("/api/v1/filings/{back}/depart"),
+        d.token("principal"),
+        json!({}),
+    )
+    .await;
+    app.post(
+        &format!("/api/v1/filings/{back}/return"),
+        d.token("principal"),
+        json!({}),
+    )
+    .await;
+    let mut deputy = draft("2027-05-01", "2027-05-02", "310000");
+    deputy["substitute_id"] = json!(d.principal);
+    let late = app
+        .post(
+            "/api/v1/filings",
+            d.token("deputy"),
+            json!({"draft": deputy, "submit": true}),
+        )
+        .await
+        .str("/id");
+    app.post(
+        &format!("/api/v1/filings/{late}/depart"),
+        d.token("deputy"),
+        json!({}),
+    )
+    .await;
+
+    let roster = app
+        .get(
+            &format!("/api/v1/units/{}/roster?on=2027-05-02", d.bureau),
+            d.token("admin"),
+        )
+        .await;
+    let statuses: Vec<&str> = roster.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, vec!["away", "returned"], "{}", roster.body);
+    // After the planned return the deputy is still away; the principal is back.
+    let roster = app
+        .get(
+            &format!("/api/v1/units/{}/roster?on=2027-05-05", d.bureau),
+            d.token("admin"),
+        )
+        .await;
+    let who: Vec<&str> = roster.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["account_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(who, vec![d.deputy.to_string()]);
 }

@@ -45,7 +45,8 @@ pub struct RosterEntry {
     pub display_name: String,
     /// Their node.
     pub unit_id: Uuid,
-    /// The filing's status (`away`, or `approved`/`recorded`/`pending` when departure is not reported yet).
+    /// The filing's status: `away`; `returned` for a day in the past; or
+    /// `approved`/`recorded`/`pending` when departure is not reported yet.
     pub status: FilingStatus,
     /// Where to.
     pub destinations: Vec<CoarseDestination>,
@@ -98,7 +99,8 @@ type RosterRow = (
     String,
 );
 
-/// Who in a unit (and below) is away on a day. Readable by members of the unit
+/// Who in a unit (and below) is away on a day: trips planned over that day, and
+/// people still away past their planned return. Readable by members of the unit
 /// and by admins and inspectors whose scope holds it; 404 to anyone else.
 #[utoipa::path(get, path = "/api/v1/units/{id}/roster", tag = "filings", params(("id" = Uuid, Path), RosterParams),
     responses((status = 200, body = Roster), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
@@ -136,9 +138,12 @@ pub async fn roster(
             let rows: Vec<RosterRow> = filings::table
                 .inner_join(accounts::table.on(accounts::id.eq(filings::account_id)))
                 .filter(sql::<Bool>("filings.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
-                .filter(filings::status.eq_any(["pending", "approved", "recorded", "away"]))
+                .filter(
+                    filings::status.eq_any(["pending", "approved", "recorded", "away", "returned"]),
+                )
                 .filter(filings::depart_on.le(on))
-                .filter(filings::return_on.ge(on))
+                // Still away past the planned return counts too (overdue).
+                .filter(filings::return_on.ge(on).or(filings::status.eq("away")))
                 .order(accounts::display_name)
                 .select((
                     filings::id,

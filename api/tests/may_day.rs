@@ -1,0 +1,1276 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! May Day 2027, end to end through the API: a district with two bureaus, a
+//! second-level unit and departments; one policy for the whole district; the
+//! 2027 holidays loaded by the administrator; then the holiday itself: a clerk
+//! reports, a section chief is approved in two steps (the second by the
+//! principal's delegate), the principal goes abroad with a substitute and the
+//! district's deputy in charge approves, late and retroactive filings are
+//! flagged, one filing is rejected, a trip is extended, a clerk does not come
+//! back on time. Then the roster, the inboxes, the feeds, the webhooks and the
+//! audit chain must all tell the same story.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::*;
+use serde_json::{Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+use whereabouts_api::worker;
+
+/// "Now" for the whole app: Tuesday 20 April 2027, 10:00 in Beijing.
+const NOW: &str = "2027-04-20T02:00:00Z";
+const WEBHOOK_SECRET: &str = "may-day-2027-webhook-secret";
+
+/// What the receiver saw: each request's headers and body.
+type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
+
+/// A one-thread HTTP receiver that records every request and answers 200.
+fn receiver() -> (String, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let seen: Seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let mut stream = stream.unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut headers = Vec::new();
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            loop {
+                line.clear();
+                reader.read_line(&mut line).unwrap();
+                let trimmed = line.trim_end();
+                if trimmed.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = trimmed.split_once(':') {
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+                }
+            }
+            let length: usize = headers
+                .iter()
+                .find(|(k, _)| k == "content-length")
+                .map_or(0, |(_, v)| v.parse().unwrap());
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            log.lock().unwrap().push((headers, body));
+            write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            .unwrap();
+        }
+    });
+    (url, seen)
+}
+
+/// The people of the story: ids and access tokens by login.
+#[derive(Default)]
+struct Cast {
+    ids: HashMap<&'static str, Uuid>,
+    tokens: HashMap<&'static str, String>,
+}
+
+impl Cast {
+    fn id(&self, login: &str) -> Uuid {
+        *self
+            .ids
+            .get(login)
+            .unwrap_or_else(|| panic!("nobody called {login}"))
+    }
+
+    fn token(&self, login: &str) -> &str {
+        self.tokens
+            .get(login)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no token for {login}"))
+    }
+
+    /// Creates an account as the administrator and logs it in.
+    async fn hire(
+        &mut self,
+        app: &TestApp,
+        login: &'static str,
+        name: &str,
+        unit: Uuid,
+        rank: &str,
+        position: &str,
+    ) {
+        let res = app
+            .post(
+                "/api/v1/accounts",
+                &app.admin,
+                json!({"login": login, "display_name": name, "unit_id": unit, "employee_no": format!("E-{login}"),
+                       "mobile": "13800138000", "rank": rank, "position": position, "party_member": true,
+                       "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status.as_u16(), 201, "{login}: {}", res.body);
+        assert_eq!(res.body["rank"], rank, "{}", res.body);
+        assert_eq!(res.body["position"], position, "{}", res.body);
+        self.ids.insert(login, res.id("/id"));
+        self.tokens.insert(login, app.login(login, PASSWORD).await);
+    }
+}
+
+fn trip(kind: &str, destination: &str, depart: &str, ret: &str) -> Value {
+    json!({"kind": kind, "purpose": "visit_relatives", "reason": "May Day with the family",
+        "destinations": [{"code": destination}], "depart_on": depart, "return_on": ret,
+        "contact_phone": "13800138000"})
+}
+
+async fn file(app: &TestApp, token: &str, draft: Value) -> Resp {
+    app.post(
+        "/api/v1/filings",
+        token,
+        json!({"draft": draft, "submit": true}),
+    )
+    .await
+}
+
+async fn act(app: &TestApp, token: &str, filing: &str, action: &str, body: Value) -> Resp {
+    let res = app
+        .post(&format!("/api/v1/filings/{filing}/{action}"), token, body)
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{action}: {}", res.body);
+    res
+}
+
+async fn leaders(app: &TestApp, unit: Uuid, principal: Uuid, deputies: Value) {
+    let res = app
+        .put(
+            &format!("/api/v1/units/{unit}/leaders"),
+            &app.admin,
+            json!({"principal_id": principal, "deputies": deputies}),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+}
+
+/// The ids of the filings awaiting this account's decision.
+async fn inbox(app: &TestApp, token: &str) -> Vec<String> {
+    let res = app.get("/api/v1/approvals/pending", token).await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn history(app: &TestApp, token: &str, filing: &str) -> Vec<Value> {
+    let res = app
+        .get(&format!("/api/v1/filings/{filing}/events"), token)
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    res.body.as_array().unwrap().clone()
+}
+
+fn actions(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
+/// The feed of an account, newest first, as (kind, filing id, data).
+async fn feed(app: &TestApp, token: &str) -> Vec<(String, String, Value)> {
+    let res = app.get("/api/v1/me/notifications", token).await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    res.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["kind"].as_str().unwrap().to_owned(),
+                n["filing_id"].as_str().unwrap_or_default().to_owned(),
+                n["data"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn has_error(res: &Resp, code: &str, field: &str) -> bool {
+    res.body["errors"].as_array().is_some_and(|errors| {
+        errors
+            .iter()
+            .any(|e| e["code"] == code && e["field"] == field)
+    })
+}
+
+#[actix_web::test]
+async fn may_day_2027_from_the_rules_to_the_audit_chain() {
+    let app = TestApp::with_config(|c| c.fixed_now = NOW.parse().ok()).await;
+    let admin = app.admin.clone();
+    // Every webhook event published from here on, in order.
+    let mut published: Vec<&str> = Vec::new();
+
+    // ---- The administrator subscribes to every event, before anything happens.
+    let (url, seen) = receiver();
+    let hook = app
+        .post(
+            "/api/v1/webhooks",
+            &admin,
+            json!({"url": url, "secret": WEBHOOK_SECRET}),
+        )
+        .await;
+    assert_eq!(hook.status.as_u16(), 201, "{}", hook.body);
+    assert_eq!(hook.body["events"], json!([]), "empty: every event");
+    assert_eq!(hook.body["secret"], WEBHOOK_SECRET);
+
+    // ---- The 2027 calendar: the core ships 2020-2026 only.
+    let days: Vec<Value> = (1..=5)
+        .map(|d| json!({"date": format!("2027-05-0{d}"), "kind": "holiday", "name": "劳动节"}))
+        .collect();
+    let res = app
+        .put("/api/v1/calendar/2027", &admin, json!({"days": days}))
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    assert_eq!(res.body["source"], "custom");
+    assert_eq!(res.body["days"].as_array().unwrap().len(), 5);
+
+    // ---- The district and its units.
+    let district = app.unit("dongcheng", "jurisdiction", None).await;
+    let bureau_a = app.unit("finance-bureau", "unit", Some(district)).await;
+    let dept_a1 = app
+        .unit("budget-office", "department", Some(bureau_a))
+        .await;
+    let subunit = app.unit("audit-centre", "subunit", Some(bureau_a)).await;
+    let dept_as1 = app.unit("field-audit", "department", Some(subunit)).await;
+    let bureau_b = app.unit("transport-bureau", "unit", Some(district)).await;
+    let dept_b1 = app.unit("road-office", "department", Some(bureau_b)).await;
+
+    let mut cast = Cast::default();
+    // The district's own leadership and its inspector.
+    cast.hire(
+        &app,
+        "d-principal",
+        "Sun Li",
+        district,
+        "bureau",
+        "principal",
+    )
+    .await;
+    cast.hire(&app, "d-deputy-b", "Ma Tao", district, "bureau", "deputy")
+        .await;
+    cast.hire(&app, "d-deputy-a", "Hu Jun", district, "bureau", "deputy")
+        .await;
+    cast.hire(&app, "d-inspector", "Guo Min", district, "section", "staff")
+        .await;
+    // The finance bureau.
+    cast.hire(
+        &app,
+        "a-principal",
+        "Zhao Gang",
+        bureau_a,
+        "bureau",
+        "principal",
+    )
+    .await;
+    cast.hire(
+        &app,
+        "a-deputy",
+        "Qian Hong",
+        bureau_a,
+        "division",
+        "deputy",
+    )
+    .await;
+    cast.hire(&app, "a-admin", "Feng Yu", bureau_a, "section", "staff")
+        .await;
+    cast.hire(
+        &app,
+        "a1-head",
+        "Zhou Yan",
+        dept_a1,
+        "section",
+        "department_head",
+    )
+    .await;
+    cast.hire(&app, "a1-section", "Li Ming", dept_a1, "section", "staff")
+        .await;
+    cast.hire(&app, "a1-clerk", "Chen Jing", dept_a1, "clerk", "staff")
+        .await;
+    cast.hire(
+        &app,
+        "as-head",
+        "Wu Qiang",
+        subunit,
+        "division",
+        "department_head",
+    )
+    .await;
+    cast.hire(
+        &app,
+        "as1-head",
+        "Xu Ping",
+        dept_as1,
+        "section",
+        "department_head",
+    )
+    .await;
+    cast.hire(
+        &app,
+        "as1-section",
+        "Yang Fan",
+        dept_as1,
+        "section",
+        "staff",
+    )
+    .await;
+    // The transport bureau.
+    cast.hire(
+        &app,
+        "b-principal",
+        "Lin Bo",
+        bureau_b,
+        "bureau",
+        "principal",
+    )
+    .await;
+    cast.hire(&app, "b-deputy", "He Wei", bureau_b, "division", "deputy")
+        .await;
+    cast.hire(
+        &app,
+        "b1-head",
+        "Deng Hui",
+        dept_b1,
+        "section",
+        "department_head",
+    )
+    .await;
+    cast.hire(&app, "b1-section", "Luo Xin", dept_b1, "section", "staff")
+        .await;
+    cast.hire(&app, "b1-staff", "Tang Lei", dept_b1, "section", "staff")
+        .await;
+
+    // Leadership. The district's first deputy looks after the transport
+    // bureau, the second after the finance bureau.
+    leaders(
+        &app,
+        district,
+        cast.id("d-principal"),
+        json!([
+            {"account_id": cast.id("d-deputy-b"), "in_charge_of": [bureau_b]},
+            {"account_id": cast.id("d-deputy-a"), "in_charge_of": [bureau_a]}
+        ]),
+    )
+    .await;
+    leaders(
+        &app,
+        bureau_a,
+        cast.id("a-principal"),
+        json!([
+            {"account_id": cast.id("a-deputy"), "in_charge_of": [dept_a1, subunit]}
+        ]),
+    )
+    .await;
+    leaders(&app, dept_a1, cast.id("a1-head"), json!([])).await;
+    leaders(&app, subunit, cast.id("as-head"), json!([])).await;
+    leaders(&app, dept_as1, cast.id("as1-head"), json!([])).await;
+    leaders(
+        &app,
+        bureau_b,
+        cast.id("b-principal"),
+        json!([
+            {"account_id": cast.id("b-deputy"), "in_charge_of": [dept_b1]}
+        ]),
+    )
+    .await;
+    leaders(&app, dept_b1, cast.id("b1-head"), json!([])).await;
+    app.grant(cast.id("a-admin"), "unit_admin", bureau_a).await;
+    app.grant(cast.id("d-inspector"), "inspector", district)
+        .await;
+
+    // ---- One policy for the whole district, inherited by every unit below.
+    let policy = json!({"rules": [
+        {"id": "principal-abroad", "applies_to": {"positions": ["principal"]},
+         "trip_kinds": ["abroad_private", "hk_macau_private", "taiwan_private"],
+         "requirement": "approval", "approvers": [{"kind": "superior_deputy_in_charge"}],
+         "filed_with": [{"kind": "unit", "unit_id": district}], "form": "online_and_written",
+         "notice": {"days": 5, "working_days": true}, "return_report": {"required": true, "within_hours": 24},
+         "max_days": 15, "documents_required": true},
+        {"id": "leaders", "applies_to": {"positions": ["principal", "deputy"]}, "requirement": "report",
+         "form": "online", "notice": {"days": 1, "working_days": false},
+         "return_report": {"required": true, "within_hours": 24}},
+        {"id": "cross-border", "trip_kinds": ["abroad_private", "hk_macau_private", "taiwan_private"],
+         "requirement": "approval", "approvers": [{"kind": "department_head"}, {"kind": "deputy_in_charge"}],
+         "form": "online", "notice": {"days": 10, "working_days": true},
+         "return_report": {"required": true, "within_hours": 24}, "documents_required": true},
+        {"id": "clerks", "applies_to": {"ranks": ["clerk"]}, "trip_kinds": ["leave_jurisdiction"],
+         "requirement": "report", "form": "online", "notice": {"days": 1, "working_days": true},
+         "return_report": {"required": true, "within_hours": 24}},
+        {"id": "section", "applies_to": {"ranks": ["section"], "positions": ["staff", "department_head"]},
+         "trip_kinds": ["leave_jurisdiction"], "requirement": "approval",
+         "approvers": [{"kind": "department_head"}, {"kind": "unit_principal"}], "form": "online",
+         "notice": {"days": 3, "working_days": true}, "return_report": {"required": true, "within_hours": 24},
+         "max_days": 15},
+        {"id": "others", "requirement": "approval",
+         "approvers": [{"kind": "deputy_in_charge"}, {"kind": "unit_principal"}], "form": "online",
+         "notice": {"days": 3, "working_days": true}}
+    ]});
+    let res = app
+        .put(&format!("/api/v1/units/{district}/policy"), &admin, policy)
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    assert_eq!(res.body["version"], 1, "{}", res.body);
+    // The department of the second-level unit is covered by the district's policy.
+    let res = app
+        .get(
+            &format!("/api/v1/units/{dept_as1}/effective-policy"),
+            &admin,
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    assert_eq!(res.body["source_unit_id"], district.to_string());
+    assert_eq!(res.body["version"], 1);
+
+    let id = |login: &str| cast.id(login).to_string();
+    let ids = |logins: &[&str]| json!(logins.iter().map(|l| cast.id(l)).collect::<Vec<_>>());
+
+    // ==== 1. A clerk reports a May Day trip to Shanghai: recorded at once.
+    let res = file(
+        &app,
+        cast.token("a1-clerk"),
+        trip("leave_jurisdiction", "310000", "2027-05-01", "2027-05-05"),
+    )
+    .await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+    published.push("filing.submit");
+    let clerk_trip = res.str("/id");
+    assert_eq!(res.body["status"], "recorded");
+    assert_eq!(res.body["requirement"], "report");
+    assert_eq!(res.body["current_step"], Value::Null);
+    assert_eq!(res.body["approvals"], json!([]));
+    assert_eq!(res.body["late"], false);
+    assert_eq!(res.body["departed_before_approval"], false);
+    assert_eq!(res.body["assessment"]["rule_id"], "clerks");
+    assert_eq!(
+        res.body["assessment"]["policy_unit_id"],
+        district.to_string()
+    );
+    assert_eq!(
+        res.body["assessment"]["period"], "holiday",
+        "1-5 May are holidays by the 2027 calendar"
+    );
+    // One working day before Saturday 1 May: Friday 30 April, 18:00 in Beijing.
+    assert_eq!(
+        res.body["assessment"]["submit_by"],
+        "2027-04-30T18:00:00+08:00"
+    );
+    assert_eq!(res.body["submit_by"], "2027-04-30T10:00:00Z");
+    assert_eq!(
+        res.body["assessment"]["return_report_due"],
+        "2027-05-07T00:00:00+08:00"
+    );
+
+    // ==== 2. The finance bureau's principal will be abroad: the deputy decides for him.
+    let res = app
+        .put(
+            "/api/v1/me/delegation",
+            cast.token("a-principal"),
+            json!({"delegate_id": cast.id("a-deputy"), "starts_at": "2027-04-20T00:00:00Z", "ends_at": "2027-05-07T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    assert_eq!(res.body["delegate_id"], id("a-deputy"));
+
+    // A section chief files a trip to Suzhou: head of department, then unit principal.
+    let res = file(
+        &app,
+        cast.token("a1-section"),
+        trip("leave_jurisdiction", "320500", "2027-05-01", "2027-05-03"),
+    )
+    .await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+    published.push("filing.submit");
+    let section_trip = res.str("/id");
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["current_step"], 1);
+    assert_eq!(res.body["assessment"]["rule_id"], "section");
+    assert_eq!(res.body["late"], false);
+    // Three working days before 1 May: 30, 29, 28 April.
+    assert_eq!(res.body["submit_by"], "2027-04-28T10:00:00Z");
+    let approvals = res.body["approvals"].as_array().unwrap();
+    assert_eq!(approvals.len(), 2, "{}", res.body);
+    assert_eq!(approvals[0]["round"], 0);
+    assert_eq!(approvals[0]["step"], 1);
+    assert_eq!(approvals[0]["rule"], json!({"kind": "department_head"}));
+    assert_eq!(approvals[0]["candidates"], ids(&["a1-head"]));
+    assert_eq!(approvals[1]["step"], 2);
+    assert_eq!(approvals[1]["rule"], json!({"kind": "unit_principal"}));
+    assert_eq!(approvals[1]["candidates"], ids(&["a-principal"]));
+
+    assert_eq!(
+        inbox(&app, cast.token("a1-head")).await,
+        vec![section_trip.clone()]
+    );
+    assert!(inbox(&app, cast.token("a-principal")).await.is_empty());
+    assert!(inbox(&app, cast.token("a-deputy")).await.is_empty());
+
+    let res = act(
+        &app,
+        cast.token("a1-head"),
+        &section_trip,
+        "approve",
+        json!({"comment": "Enjoy the holiday"}),
+    )
+    .await;
+    published.push("filing.approve");
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["current_step"], 2);
+    assert_eq!(res.body["approvals"][0]["decision"], "approved");
+    assert_eq!(res.body["approvals"][0]["decided_by"], id("a1-head"));
+    assert_eq!(res.body["approvals"][0]["decided_for"], Value::Null);
+    assert!(inbox(&app, cast.token("a1-head")).await.is_empty());
+    assert_eq!(
+        inbox(&app, cast.token("a-principal")).await,
+        vec![section_trip.clone()]
+    );
+    assert_eq!(
+        inbox(&app, cast.token("a-deputy")).await,
+        vec![section_trip.clone()],
+        "the delegate sees what awaits the principal"
+    );
+
+    let res = act(
+        &app,
+        cast.token("a-deputy"),
+        &section_trip,
+        "approve",
+        json!({}),
+    )
+    .await;
+    published.push("filing.approve");
+    assert_eq!(res.body["status"], "approved");
+    assert_eq!(res.body["current_step"], Value::Null);
+    assert_eq!(res.body["approved_at"], "2027-04-20T02:00:00Z");
+    assert_eq!(res.body["approvals"][1]["decision"], "approved");
+    assert_eq!(res.body["approvals"][1]["decided_by"], id("a-deputy"));
+    assert_eq!(res.body["approvals"][1]["decided_for"], id("a-principal"));
+    assert_eq!(res.body["departed_before_approval"], false);
+    let events = history(&app, cast.token("a1-section"), &section_trip).await;
+    assert_eq!(
+        actions(&events),
+        vec!["create", "submit", "approve", "approve"]
+    );
+    assert_eq!(events[2]["actor_id"], id("a1-head"));
+    assert_eq!(events[2]["on_behalf_of"], Value::Null);
+    assert_eq!(events[2]["comment"], "Enjoy the holiday");
+    assert_eq!(events[3]["actor_id"], id("a-deputy"));
+    assert_eq!(events[3]["on_behalf_of"], id("a-principal"));
+    assert_eq!(events[3]["from_status"], "pending");
+    assert_eq!(events[3]["to_status"], "approved");
+
+    // ==== 3. The principal goes to Japan. Without a substitute nothing is filed.
+    let filings_before = app.count("filings");
+    let outbox_before = app.count("outbox");
+    let res = file(
+        &app,
+        cast.token("a-principal"),
+        trip("abroad_private", "JP", "2027-05-01", "2027-05-05"),
+    )
+    .await;
+    res.assert_problem(422, "validation_failed");
+    assert!(
+        has_error(&res, "substitute_required", "substitute_id"),
+        "{}",
+        res.body
+    );
+    assert_eq!(app.count("filings"), filings_before);
+    assert_eq!(app.count("outbox"), outbox_before);
+
+    let mut abroad = trip("abroad_private", "JP", "2027-05-01", "2027-05-05");
+    abroad["substitute_id"] = json!(cast.id("a-deputy"));
+    let res = file(&app, cast.token("a-principal"), abroad).await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+    published.push("filing.submit");
+    let principal_trip = res.str("/id");
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["current_step"], 1);
+    assert_eq!(res.body["assessment"]["rule_id"], "principal-abroad");
+    assert_eq!(res.body["assessment"]["form"], "online_and_written");
+    assert_eq!(
+        res.body["assessment"]["documents_required"],
+        json!(["passport"])
+    );
+    assert_eq!(
+        res.body["filed_with"],
+        json!([{"kind": "unit", "unit_id": district}])
+    );
+    // Five working days before 1 May: 30, 29, 28, 27, 26 April.
+    assert_eq!(res.body["submit_by"], "2027-04-26T10:00:00Z");
+    assert_eq!(res.body["late"], false);
+    let approvals = res.body["approvals"].as_array().unwrap();
+    assert_eq!(approvals.len(), 1, "{}", res.body);
+    assert_eq!(
+        approvals[0]["rule"],
+        json!({"kind": "superior_deputy_in_charge"})
+    );
+    assert_eq!(
+        approvals[0]["candidates"],
+        ids(&["d-deputy-a"]),
+        "the district deputy in charge of the finance bureau, not the first deputy"
+    );
+    assert!(inbox(&app, cast.token("d-deputy-b")).await.is_empty());
+    assert_eq!(
+        inbox(&app, cast.token("d-deputy-a")).await,
+        vec![principal_trip.clone()]
+    );
+    let res = act(
+        &app,
+        cast.token("d-deputy-a"),
+        &principal_trip,
+        "approve",
+        json!({"comment": "Hand over to your deputy before leaving"}),
+    )
+    .await;
+    published.push("filing.approve");
+    assert_eq!(res.body["status"], "approved");
+    assert_eq!(res.body["approvals"][0]["decided_by"], id("d-deputy-a"));
+    assert_eq!(res.body["approvals"][0]["decided_for"], Value::Null);
+    assert_eq!(
+        res.body["approvals"][0]["comment"],
+        "Hand over to your deputy before leaving"
+    );
+    // The district, which it is filed with, reads it; another bureau does not.
+    let res = app
+        .get(
+            &format!("/api/v1/filings/{principal_trip}"),
+            cast.token("d-principal"),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    app.get(
+        &format!("/api/v1/filings/{principal_trip}"),
+        cast.token("b1-section"),
+    )
+    .await
+    .assert_problem(404, "not_found");
+
+    // ==== 4a. Hong Kong over May Day, asked for after the ten-working-day notice.
+    let res = file(
+        &app,
+        cast.token("b1-section"),
+        trip("hk_macau_private", "HK", "2027-05-01", "2027-05-05"),
+    )
+    .await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+    published.push("filing.submit");
+    let hk_trip = res.str("/id");
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["current_step"], 1);
+    assert_eq!(res.body["assessment"]["rule_id"], "cross-border");
+    assert_eq!(
+        res.body["assessment"]["documents_required"],
+        json!(["hk_macau_pass"])
+    );
+    // Ten working days before 1 May is Monday 19 April.
+    assert_eq!(res.body["submit_by"], "2027-04-19T10:00:00Z");
+    assert_eq!(res.body["late"], true);
+    assert_eq!(res.body["departed_before_approval"], false);
+    assert_eq!(res.body["approvals"][0]["candidates"], ids(&["b1-head"]));
+    assert_eq!(
+        res.body["approvals"][1]["rule"],
+        json!({"kind": "deputy_in_charge"})
+    );
+    assert_eq!(res.body["approvals"][1]["candidates"], ids(&["b-deputy"]));
+
+    // ==== 4b. Left for Tianjin on Sunday, files on Tuesday: a reason is required.
+    let mut retro = trip("leave_jurisdiction", "120000", "2027-04-18", "2027-04-21");
+    let before = app.count("filings");
+    let res = file(&app, cast.token("b1-staff"), retro.clone()).await;
+    res.assert_problem(422, "validation_failed");
+    assert!(
+        has_error(&res, "late_reason_required", "late_reason"),
+        "{}",
+        res.body
+    );
+    assert_eq!(app.count("filings"), before);
+    retro["late_reason"] = json!("My father was taken to hospital on Sunday morning");
+    let res = file(&app, cast.token("b1-staff"), retro).await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+    published.push("filing.submit");
+    let retro_trip = res.str("/id");
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["assessment"]["period"], "normal");
+    assert_eq!(res.body["submit_by"], "2027-04-14T10:00:00Z");
+    assert_eq!(res.body["late"], true);
+    assert_eq!(res.body["departed_before_approval"], true);
+    assert_eq!(res.body["approvals"][0]["candidates"], ids(&["b1-head"]));
+    assert_eq!(
+        res.body["approvals"][1]["candidates"],
+        ids(&["b-principal"])
+    );
+    act(
+        &app,
+        cast.token("b1-head"),
+        &retro_trip,
+        "approve",
+        json!({}),
+    )
+    .await;
+    published.push("filing.approve");
+    let res = act(
+        &app,
+        cast.token("b-principal"),
+        &retro_trip,
+        "approve",
+        json!({}),
+    )
+    .await;
+    published.push("filing.approve");
+    assert_eq!(res.body["status"], "approved");
+    assert_eq!(res.body["late"], true);
+    assert_eq!(
+        res.body["departed_before_approval"], true,
+        "approved after the trip began"
+    );
+    let res = act(
+        &app,
+        cast.token("b1-staff"),
+        &retro_trip,
+        "depart",
+        json!({}),
+    )
+    .await;
+    published.push("filing.depart");
+    assert_eq!(res.body["status"], "away");
+    let res = act(
+        &app,
+        cast.token("b1-staff"),
+        &retro_trip,
+        "return",
+        json!({"report": "Father is fine, back at work"}),
+    )
+    .await;
+    published.push("filing.return");
+    assert_eq!(res.body["status"], "returned");
+
+    // ==== 5. A field auditor asks first, then files, and is refused.
+    let shenzhen = trip("leave_jurisdiction", "440300", "2027-05-01", "2027-05-05");
+    let before = app.count("filings");
+    let res = app
+        .post(
+            "/api/v1/assessments",
+            cast.token("as1-section"),
+            json!({"draft": shenzhen}),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    assert_eq!(res.body["valid"], true, "{}", res.body);
+    assert_eq!(res.body["requirement"], "approval");
+    assert_eq!(res.body["approvers"][0]["account_id"], id("as1-head"));
+    assert_eq!(
+        res.body["approvers"][1]["account_id"],
+        id("a-principal"),
+        "the unit of a second-level unit's department is the bureau"
+    );
+    assert_eq!(
+        app.count("filings"),
+        before,
+        "an assessment changes nothing"
+    );
+    let res = file(&app, cast.token("as1-section"), shenzhen).await;
+    assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+    published.push("filing.submit");
+    let refused_trip = res.str("/id");
+    assert_eq!(
+        inbox(&app, cast.token("as1-head")).await,
+        vec![refused_trip.clone()]
+    );
+    let res = app
+        .post(
+            &format!("/api/v1/filings/{refused_trip}/reject"),
+            cast.token("as1-head"),
+            json!({}),
+        )
+        .await;
+    res.assert_problem(422, "validation_failed");
+    assert!(has_error(&res, "required", "comment"), "{}", res.body);
+    let res = act(
+        &app,
+        cast.token("as1-head"),
+        &refused_trip,
+        "reject",
+        json!({"comment": "The audit of the district hospital runs through May Day"}),
+    )
+    .await;
+    published.push("filing.reject");
+    assert_eq!(res.body["status"], "rejected");
+    assert_eq!(res.body["current_step"], Value::Null);
+    assert_eq!(res.body["approvals"][0]["decision"], "rejected");
+    assert_eq!(res.body["approvals"][0]["decided_by"], id("as1-head"));
+    assert_eq!(res.body["approvals"][1]["decision"], Value::Null);
+    let events = history(&app, cast.token("as1-section"), &refused_trip).await;
+    assert_eq!(actions(&events), vec!["create", "submit", "reject"]);
+    assert_eq!(
+        events[2]["comment"],
+        "The audit of the district hospital runs through May Day"
+    );
+    app.post(
+        &format!("/api/v1/filings/{refused_trip}/depart"),
+        cast.token("as1-section"),
+        json!({}),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+
+    // ==== 6. The section chief leaves, and asks for two more days; the same chain decides.
+    let res = act(
+        &app,
+        cast.token("a1-section"),
+        &section_trip,
+        "depart",
+        json!({}),
+    )
+    .await;
+    published.push("filing.depart");
+    assert_eq!(res.body["status"], "away");
+    assert_eq!(res.body["departed_at"], NOW);
+    let res = act(
+        &app,
+        cast.token("a1-section"),
+        &section_trip,
+        "extensions",
+        json!({"new_return_on": "2027-05-05", "reason": "No train tickets before the 5th"}),
+    )
+    .await;
+    published.push("filing.extend");
+    assert_eq!(res.body["status"], "away");
+    assert_eq!(res.body["extension_pending"], true);
+    assert_eq!(res.body["current_step"], 1);
+    assert_eq!(res.body["return_on"], "2027-05-03");
+    assert_eq!(res.body["extensions"][0]["round"], 1);
+    assert_eq!(res.body["extensions"][0]["status"], "pending");
+    assert_eq!(
+        res.body["extensions"][0]["previous_return_on"],
+        "2027-05-03"
+    );
+    let approvals = res.body["approvals"].as_array().unwrap();
+    assert_eq!(approvals.len(), 4, "{}", res.body);
+    assert_eq!(approvals[2]["round"], 1);
+    assert_eq!(approvals[2]["step"], 1);
+    assert_eq!(approvals[2]["candidates"], ids(&["a1-head"]));
+    assert_eq!(approvals[3]["round"], 1);
+    assert_eq!(approvals[3]["step"], 2);
+    assert_eq!(approvals[3]["candidates"], ids(&["a-principal"]));
+    assert_eq!(
+        inbox(&app, cast.token("a1-head")).await,
+        vec![section_trip.clone()]
+    );
+    act(
+        &app,
+        cast.token("a1-head"),
+        &section_trip,
+        "approve",
+        json!({}),
+    )
+    .await;
+    published.push("filing.approve");
+    let res = act(
+        &app,
+        cast.token("a-deputy"),
+        &section_trip,
+        "approve",
+        json!({}),
+    )
+    .await;
+    published.push("filing.approve");
+    assert_eq!(res.body["status"], "away");
+    assert_eq!(res.body["extension_pending"], false);
+    assert_eq!(res.body["current_step"], Value::Null);
+    assert_eq!(res.body["return_on"], "2027-05-05");
+    assert_eq!(res.body["extensions"][0]["status"], "approved");
+    assert_eq!(res.body["approvals"][3]["decided_by"], id("a-deputy"));
+    assert_eq!(res.body["approvals"][3]["decided_for"], id("a-principal"));
+    let events = history(&app, cast.token("a1-section"), &section_trip).await;
+    assert_eq!(
+        actions(&events),
+        vec![
+            "create", "submit", "approve", "approve", "depart", "extend", "approve", "approve"
+        ]
+    );
+    assert_eq!(events[7]["on_behalf_of"], id("a-principal"));
+
+    // ==== 7. The clerk and the principal leave too.
+    let res = act(
+        &app,
+        cast.token("a1-clerk"),
+        &clerk_trip,
+        "depart",
+        json!({}),
+    )
+    .await;
+    published.push("filing.depart");
+    assert_eq!(res.body["status"], "away");
+    let res = act(
+        &app,
+        cast.token("a-principal"),
+        &principal_trip,
+        "depart",
+        json!({}),
+    )
+    .await;
+    published.push("filing.depart");
+    assert_eq!(res.body["status"], "away");
+
+    // ---- The finance bureau's roster on 2 May: who is away, roughly where, who stands in.
+    let roster_path = format!("/api/v1/units/{bureau_a}/roster?on=2027-05-02");
+    let roster = app.get(&roster_path, cast.token("a1-clerk")).await;
+    assert_eq!(roster.status.as_u16(), 200, "{}", roster.body);
+    assert_eq!(roster.body["on"], "2027-05-02");
+    let items = roster.body["items"].as_array().unwrap();
+    let who: Vec<&str> = items
+        .iter()
+        .map(|i| i["display_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        who,
+        vec!["Chen Jing", "Li Ming", "Zhao Gang"],
+        "by name; the refused trip is not there: {}",
+        roster.body
+    );
+    assert_eq!(items[0]["account_id"], id("a1-clerk"));
+    assert_eq!(items[0]["filing_id"], clerk_trip);
+    assert_eq!(items[0]["status"], "away");
+    assert_eq!(
+        items[0]["destinations"],
+        json!([{"code": "310000", "name_zh": "上海市", "name_en": "Shanghai"}])
+    );
+    assert_eq!(items[0]["substitute_id"], Value::Null);
+    assert_eq!(items[1]["account_id"], id("a1-section"));
+    assert_eq!(
+        items[1]["destinations"],
+        json!([{"code": "320000", "name_zh": "江苏省", "name_en": "Jiangsu"}]),
+        "Suzhou shows as its province"
+    );
+    assert_eq!(
+        items[1]["return_on"], "2027-05-05",
+        "moved by the extension"
+    );
+    assert_eq!(items[1]["unit_id"], dept_a1.to_string());
+    assert!(items[1].get("reason").is_none() && items[1].get("contact_phone").is_none());
+    assert_eq!(items[2]["account_id"], id("a-principal"));
+    assert_eq!(items[2]["status"], "away");
+    assert_eq!(
+        items[2]["destinations"],
+        json!([{"code": "JP", "name_zh": "日本", "name_en": "Japan"}])
+    );
+    assert_eq!(items[2]["substitute_id"], id("a-deputy"));
+    assert_eq!(items[2]["substitute_name"], "Qian Hong");
+    // The unit admin sees the same; the transport bureau is not theirs.
+    let same = app.get(&roster_path, cast.token("a-admin")).await;
+    assert_eq!(same.body["items"], roster.body["items"]);
+    app.get(
+        &format!("/api/v1/units/{bureau_b}/roster?on=2027-05-02"),
+        cast.token("a-admin"),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    app.get(&roster_path, cast.token("b1-section"))
+        .await
+        .assert_problem(404, "not_found");
+    // The district inspector sees the transport bureau: the Hong Kong trip still pending.
+    let roster_b = app
+        .get(
+            &format!("/api/v1/units/{bureau_b}/roster?on=2027-05-02"),
+            cast.token("d-inspector"),
+        )
+        .await;
+    assert_eq!(roster_b.status.as_u16(), 200, "{}", roster_b.body);
+    let items_b = roster_b.body["items"].as_array().unwrap();
+    assert_eq!(items_b.len(), 1, "{}", roster_b.body);
+    assert_eq!(items_b[0]["filing_id"], hk_trip);
+    assert_eq!(items_b[0]["status"], "pending");
+    assert_eq!(
+        items_b[0]["destinations"],
+        json!([{"code": "HK", "name_zh": "中国香港", "name_en": "Hong Kong"}])
+    );
+    let whole = app
+        .get(
+            &format!("/api/v1/units/{district}/roster?on=2027-05-02"),
+            cast.token("d-inspector"),
+        )
+        .await;
+    assert_eq!(
+        whole.body["items"].as_array().unwrap().len(),
+        4,
+        "{}",
+        whole.body
+    );
+
+    // ---- Two come back and report; the clerk does not.
+    let res = act(
+        &app,
+        cast.token("a1-section"),
+        &section_trip,
+        "return",
+        json!({"report": "Back from Suzhou"}),
+    )
+    .await;
+    published.push("filing.return");
+    assert_eq!(res.body["status"], "returned");
+    assert_eq!(res.body["return_report"], "Back from Suzhou");
+    let res = act(
+        &app,
+        cast.token("a-principal"),
+        &principal_trip,
+        "return",
+        json!({}),
+    )
+    .await;
+    published.push("filing.return");
+    assert_eq!(res.body["status"], "returned");
+
+    // ---- Inboxes: only the Hong Kong trip still waits, for its department head.
+    assert_eq!(
+        inbox(&app, cast.token("b1-head")).await,
+        vec![hk_trip.clone()]
+    );
+    for login in [
+        "b-deputy",
+        "b-principal",
+        "a1-head",
+        "a-deputy",
+        "a-principal",
+        "d-deputy-a",
+        "as1-head",
+    ] {
+        assert!(inbox(&app, cast.token(login)).await.is_empty(), "{login}");
+    }
+    let res = app
+        .get(
+            &format!("/api/v1/filings/{hk_trip}"),
+            cast.token("b1-section"),
+        )
+        .await;
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["current_step"], 1);
+
+    // ---- The unit admin's ledger of the finance bureau, and the inspector's of the district.
+    let listed = |res: &Resp| -> BTreeSet<String> {
+        res.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let res = app
+        .get("/api/v1/filings?mine=false", cast.token("a-admin"))
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    let finance: BTreeSet<String> = [&clerk_trip, &section_trip, &principal_trip, &refused_trip]
+        .into_iter()
+        .cloned()
+        .collect();
+    assert_eq!(listed(&res), finance);
+    app.get(&format!("/api/v1/filings/{hk_trip}"), cast.token("a-admin"))
+        .await
+        .assert_problem(404, "not_found");
+    let res = app
+        .get("/api/v1/filings?mine=false", cast.token("d-inspector"))
+        .await;
+    assert_eq!(listed(&res).len(), 6, "{}", res.body);
+
+    // ---- The sweep: the clerk's return report is due, then the return is overdue.
+    let config = (*app.state.config).clone();
+    let mut conn = app.db.connect();
+    let day_after: DateTime<Utc> = "2027-05-06T09:00:00+08:00".parse().unwrap();
+    assert_eq!(worker::sweep(&mut conn, &config, day_after).unwrap(), 1);
+    published.push("filing.return_report_due");
+    assert_eq!(
+        worker::sweep(&mut conn, &config, day_after).unwrap(),
+        0,
+        "nobody is told twice"
+    );
+    let two_days_after: DateTime<Utc> = "2027-05-07T09:00:00+08:00".parse().unwrap();
+    assert_eq!(
+        worker::sweep(&mut conn, &config, two_days_after).unwrap(),
+        1
+    );
+    published.push("filing.overdue");
+
+    // ---- The feeds.
+    let notes = feed(&app, cast.token("a1-clerk")).await;
+    let kinds: Vec<&str> = notes.iter().map(|n| n.0.as_str()).collect();
+    assert_eq!(kinds, vec!["return_overdue", "return_report_due"]);
+    assert_eq!(notes[0].1, clerk_trip);
+    assert_eq!(notes[0].2["return_on"], "2027-05-05");
+
+    let notes = feed(&app, cast.token("a1-section")).await;
+    let kinds: Vec<&str> = notes.iter().map(|n| n.0.as_str()).collect();
+    assert_eq!(kinds, vec!["extension_decided", "filing_decided"]);
+    assert!(notes.iter().all(|n| n.1 == section_trip));
+    assert_eq!(notes[0].2["decision"], "approved");
+    assert_eq!(notes[0].2["round"], 1);
+    assert_eq!(notes[1].2["decision"], "approved");
+
+    let notes = feed(&app, cast.token("as1-section")).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].0, "filing_decided");
+    assert_eq!(notes[0].1, refused_trip);
+    assert_eq!(notes[0].2["decision"], "rejected");
+
+    let notes = feed(&app, cast.token("a1-head")).await;
+    let seen_steps: Vec<(&str, &str, Value, Value)> = notes
+        .iter()
+        .map(|n| {
+            (
+                n.0.as_str(),
+                n.1.as_str(),
+                n.2["round"].clone(),
+                n.2["step"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen_steps,
+        vec![
+            (
+                "approval_requested",
+                section_trip.as_str(),
+                json!(1),
+                json!(1)
+            ),
+            (
+                "approval_requested",
+                section_trip.as_str(),
+                json!(0),
+                json!(1)
+            ),
+        ]
+    );
+    // The delegate is told what awaits the principal, as is the principal.
+    let notes = feed(&app, cast.token("a-deputy")).await;
+    let seen_steps: Vec<(&str, &str, Value, Value)> = notes
+        .iter()
+        .map(|n| {
+            (
+                n.0.as_str(),
+                n.1.as_str(),
+                n.2["round"].clone(),
+                n.2["step"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen_steps,
+        vec![
+            (
+                "approval_requested",
+                section_trip.as_str(),
+                json!(1),
+                json!(2)
+            ),
+            (
+                "approval_requested",
+                section_trip.as_str(),
+                json!(0),
+                json!(2)
+            ),
+        ]
+    );
+    let notes = feed(&app, cast.token("a-principal")).await;
+    let kinds: Vec<(&str, &str)> = notes.iter().map(|n| (n.0.as_str(), n.1.as_str())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("approval_requested", section_trip.as_str()),
+            ("filing_decided", principal_trip.as_str()),
+            ("approval_requested", section_trip.as_str()),
+        ]
+    );
+    let notes = feed(&app, cast.token("d-deputy-a")).await;
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0].0, "approval_requested");
+    assert_eq!(notes[0].1, principal_trip);
+    assert!(feed(&app, cast.token("d-deputy-b")).await.is_empty());
+    let notes = feed(&app, cast.token("b1-head")).await;
+    let kinds: Vec<(&str, &str)> = notes.iter().map(|n| (n.0.as_str(), n.1.as_str())).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("approval_requested", retro_trip.as_str()),
+            ("approval_requested", hk_trip.as_str()),
+        ]
+    );
+    assert!(
+        feed(&app, cast.token("b-deputy")).await.is_empty(),
+        "step 2 is not reached"
+    );
+    assert!(feed(&app, cast.token("b1-section")).await.is_empty());
+
+    // ---- Webhooks: one signed delivery per published event, in order.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let deliver_at = Utc::now().max(two_days_after) + chrono::Duration::minutes(1);
+    let mut attempted = 0;
+    loop {
+        let n = worker::deliver_due(&mut conn, &agent, deliver_at).unwrap();
+        if n == 0 {
+            break;
+        }
+        attempted += n;
+    }
+    assert_eq!(attempted, published.len());
+    assert_eq!(app.count("outbox"), i64::try_from(published.len()).unwrap());
+    assert_eq!(app.count("outbox WHERE delivered_at IS NULL"), 0);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), published.len());
+    let mut events_seen = Vec::new();
+    let mut payloads = Vec::new();
+    for (headers, body) in seen.iter() {
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            header("x-whereabouts-signature"),
+            worker::signature(WEBHOOK_SECRET, body)
+        );
+        let payload: Value = serde_json::from_slice(body).unwrap();
+        assert_eq!(
+            header("x-whereabouts-event"),
+            payload["event"].as_str().unwrap()
+        );
+        assert_eq!(
+            header("x-whereabouts-delivery"),
+            payload["delivery_id"].to_string()
+        );
+        events_seen.push(payload["event"].as_str().unwrap().to_owned());
+        payloads.push(payload);
+    }
+    assert_eq!(events_seen, published);
+    // The principal's approval, as the webhook saw it.
+    let approval = payloads
+        .iter()
+        .find(|p| p["event"] == "filing.approve" && p["data"]["filing_id"] == principal_trip)
+        .expect("the principal's approval was delivered");
+    assert_eq!(approval["data"]["status"], "approved");
+    assert_eq!(approval["data"]["account_id"], id("a-principal"));
+    assert_eq!(approval["data"]["current_step"], Value::Null);
+    let overdue = payloads.last().unwrap();
+    assert_eq!(overdue["event"], "filing.overdue");
+    assert_eq!(overdue["data"]["filing_id"], clerk_trip);
+
+    // ---- The audit chain holds, over every row written.
+    let verify = app.get("/api/v1/audit/verify", &admin).await;
+    assert_eq!(verify.status.as_u16(), 200, "{}", verify.body);
+    assert_eq!(verify.body["ok"], true, "{}", verify.body);
+    assert_eq!(verify.body["first_bad_id"], Value::Null);
+    assert_eq!(verify.body["checked"], app.count("audit_log"));
+}

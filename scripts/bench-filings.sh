@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Load benchmark of filing submissions on a district-sized database (133 units,
+# 40,000 accounts, 500,000 earlier filings): POST /api/v1/filings at 32
+# connections with wrk, the same SQL transaction with pgbench at the same
+# concurrency as the ceiling, then the approver inbox and the roster.
+# Usage: scripts/bench-filings.sh [seconds per run, default 20]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_PER_RUN="${1:-20}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/whereabouts/target}"
+for tool in wrk pgbench jq; do command -v $tool >/dev/null || { echo "$tool is needed"; exit 1; }; done
+cargo build --release -q -p whereabouts-api
+BIN="$CARGO_TARGET_DIR/release/whereabouts"
+PG="${WHEREABOUTS_TEST_DATABASE_URL:-postgres://postgres@localhost:5432}"
+DB="whereabouts_bench_filings_$$"
+LOG="$(mktemp)"; WORK="$(mktemp -d)"
+export DATABASE_URL="$PG/$DB" WHEREABOUTS_JWT_SECRET="bench-secret-bench-secret-bench-secret!!"
+export WHEREABOUTS_ADMIN_PASSWORD="bench-password-1" WHEREABOUTS_ACCESS_TTL_SECONDS=7200 RUST_LOG=warn
+export WHEREABOUTS_DB_POOL_SIZE="${WHEREABOUTS_DB_POOL_SIZE:-32}"
+cleanup() {
+  [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$LOG" "$WORK"
+}
+trap cleanup EXIT
+
+"$BIN" create-admin --login bench >/dev/null
+HASH=$(psql "$DATABASE_URL" -Atc "SELECT password_hash FROM accounts WHERE login = 'bench'")
+echo "== seeding 133 units, 40,000 accounts, 500,000 filings"
+start=$(date +%s)
+psql "$DATABASE_URL" -q -v password_hash="$HASH" -f scripts/bench/seed.sql
+echo "   seeded in $(( $(date +%s) - start ))s: $(psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM filings') filings"
+
+WHEREABOUTS_BIND=127.0.0.1:0 "$BIN" serve >"$LOG" 2>/dev/null &
+SERVER=$!
+for _ in $(seq 1 100); do grep -q '^listening on' "$LOG" && break; sleep 0.1; done
+BASE="$(sed -n 's/^listening on //p' "$LOG" | head -1)"
+API="$BASE/api/v1"
+J='content-type: application/json'
+login() { curl -fsS "$API/auth/login" -H "$J" -d "{\"login\":\"$1\",\"password\":\"bench-password-1\"}" | jq -r .access_token; }
+ADMIN=$(login bench)
+
+# 64 staff filers; each request takes one at random.
+{
+  echo 'tokens = {'
+  for n in $(seq 1000 1063); do echo "\"$(login user$n)\","; done
+  echo '}'
+  cat <<'LUA'
+wrk.method = "POST"
+wrk.headers["content-type"] = "application/json"
+wrk.body = '{"submit":true,"draft":{"kind":"leave_jurisdiction","purpose":"tourism","reason":"bench","destinations":[{"code":"310000"}],"depart_on":"2027-06-01","return_on":"2027-06-03","contact_phone":"13800138000"}}'
+request = function()
+  wrk.headers["authorization"] = "Bearer " .. tokens[math.random(#tokens)]
+  return wrk.format()
+end
+LUA
+} >"$WORK/submit.lua"
+curl -fsS "$API/filings" -H "authorization: Bearer $(login user2000)" -H "$J" \
+  -d '{"submit":true,"draft":{"kind":"leave_jurisdiction","purpose":"tourism","reason":"check","destinations":[{"code":"310000"}],"depart_on":"2027-06-01","return_on":"2027-06-03","contact_phone":"13800138000"}}' \
+  | jq -c '{status, current_step, approvers: [.approvals[].candidates[0]]}'
+
+report() { grep -E "Requests/sec|  50%|  99%|Non-2xx|Socket errors" | sed 's/^/   /'; }
+echo "== POST /api/v1/filings (submit), 32 connections, ${SECONDS_PER_RUN}s"
+wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/submit.lua" "$API/filings" | report
+echo "== pgbench, the same transaction, 32 clients, ${SECONDS_PER_RUN}s"
+pgbench -n -c32 -j2 -T"$SECONDS_PER_RUN" -r -f scripts/bench/submit.sql "$DATABASE_URL" 2>/dev/null | grep -E "^tps|latency average" | sed 's/^/   /'
+
+HEAD_TOKEN=$(login user1)
+echo "   inbox of user1: $(curl -fsS "$API/approvals/pending?limit=500" -H "authorization: Bearer $HEAD_TOKEN" | jq '.items | length') filings"
+cat >"$WORK/get.lua" <<LUA
+wrk.headers["authorization"] = "Bearer $HEAD_TOKEN"
+LUA
+echo "== GET /api/v1/approvals/pending (a department head), 32 connections, ${SECONDS_PER_RUN}s"
+wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/get.lua" "$API/approvals/pending" | report
+UNIT=$(psql "$DATABASE_URL" -Atc "SELECT id FROM units WHERE code = 'unit-1'")
+cat >"$WORK/roster.lua" <<LUA
+wrk.headers["authorization"] = "Bearer $ADMIN"
+LUA
+echo "   roster of unit-1 on 2026-05-02: $(curl -fsS "$API/units/$UNIT/roster?on=2026-05-02" -H "authorization: Bearer $ADMIN" | jq '.items | length') people away"
+echo "== GET /api/v1/units/{id}/roster?on=2026-05-02, 32 connections, ${SECONDS_PER_RUN}s"
+wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/roster.lua" "$API/units/$UNIT/roster?on=2026-05-02" | report
