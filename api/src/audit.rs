@@ -68,8 +68,76 @@ fn row_hash(
     hasher.finalize().to_vec()
 }
 
-/// Appends one row to the chain, inside the caller's transaction.
+/// An entry waiting for the end of its transaction.
+struct Pending {
+    actor: Option<Uuid>,
+    entity: String,
+    entity_id: Option<Uuid>,
+    action: String,
+    data: Value,
+}
+
+thread_local! {
+    /// Entries of the transaction running on this thread, when it defers them.
+    static DEFERRED: std::cell::RefCell<Option<Vec<Pending>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `work`, holding back every [`append`] it makes until it succeeds, then
+/// writes them all at once. The chain's lock is then held only from that write
+/// to the commit, not for the whole transaction. `work` must be the body of a
+/// transaction on this thread.
+pub fn deferred<T>(
+    conn: &mut PgConnection,
+    work: impl FnOnce(&mut PgConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+    let result = work(conn);
+    let pending = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    let value = result?;
+    for entry in pending {
+        write(
+            conn,
+            entry.actor,
+            &entry.entity,
+            entry.entity_id,
+            &entry.action,
+            entry.data,
+        )?;
+    }
+    Ok(value)
+}
+
+/// Appends one row to the chain, inside the caller's transaction (at its end,
+/// when the transaction defers appends).
 pub fn append(
+    conn: &mut PgConnection,
+    actor: Option<Uuid>,
+    entity: &str,
+    entity_id: Option<Uuid>,
+    action: &str,
+    data: Value,
+) -> Result<(), ApiError> {
+    let held = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
+        Some(pending) => {
+            pending.push(Pending {
+                actor,
+                entity: entity.to_owned(),
+                entity_id,
+                action: action.to_owned(),
+                data: data.clone(),
+            });
+            true
+        }
+        None => false,
+    });
+    if held {
+        Ok(())
+    } else {
+        write(conn, actor, entity, entity_id, action, data)
+    }
+}
+
+fn write(
     conn: &mut PgConnection,
     actor: Option<Uuid>,
     entity: &str,

@@ -94,7 +94,7 @@ impl Db {
                     if let Some(claim) = &claim {
                         claim.insert(conn)?;
                     }
-                    work(conn)
+                    crate::audit::deferred(conn, work)
                 })
                 .map(|value| (value, claim))
             })

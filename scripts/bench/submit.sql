@@ -26,11 +26,11 @@ SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1 \gset last_
 INSERT INTO audit_log (id, at, actor_id, entity, entity_id, action, data, prev_hash, hash)
   VALUES (coalesce(NULLIF(':last_id', '')::bigint, 0) + 1, now(), md5('acct' || :n)::uuid, 'filing', ':filing_id', 'create', '{}', '\x00', sha256(gen_random_uuid()::text::bytea));
 SELECT * FROM filings WHERE id = ':filing_id' FOR UPDATE;
-INSERT INTO filing_steps (filing_id, round, step, rule, candidates) VALUES (':filing_id', 0, 1, '{"kind": "department_head"}', ARRAY[md5('acct1')::uuid]);
+INSERT INTO filing_steps (filing_id, round, step, rule, candidates) VALUES (':filing_id', 0, 1, '{"kind": "department_head"}', ARRAY[md5('acct' || (1 + :n % 399))::uuid]);
 INSERT INTO filing_steps (filing_id, round, step, rule, candidates) VALUES (':filing_id', 0, 2, '{"kind": "unit_principal"}', ARRAY[md5('acct2')::uuid]);
 UPDATE filings SET status = 'pending', current_step = 1, steps = 2, submitted_at = now(), version = version + 1 WHERE id = ':filing_id';
 SELECT candidates FROM filing_steps WHERE filing_id = ':filing_id' AND round = 0 AND step = 1;
-INSERT INTO notifications (id, account_id, kind, filing_id) VALUES (gen_random_uuid(), md5('acct1')::uuid, 'approval_requested', ':filing_id');
+INSERT INTO notifications (id, account_id, kind, filing_id) VALUES (gen_random_uuid(), md5('acct' || (1 + :n % 399))::uuid, 'approval_requested', ':filing_id');
 SELECT id, events FROM webhooks WHERE deleted_at IS NULL;
 INSERT INTO filing_events (filing_id, actor_id, action, from_status, to_status) VALUES (':filing_id', md5('acct' || :n)::uuid, 'submit', 'draft', 'pending');
 SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1;

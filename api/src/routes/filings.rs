@@ -226,16 +226,58 @@ pub fn to_filing(
     state: &AppState,
     row: FilingRow,
 ) -> Result<Filing, ApiError> {
-    let steps: Vec<StepRow> = filing_steps::table
-        .filter(filing_steps::filing_id.eq(row.id))
-        .order((filing_steps::round, filing_steps::step))
-        .select(StepRow::as_select())
+    to_filings(conn, state, vec![row])?
+        .pop()
+        .ok_or(ApiError::Internal)
+}
+
+/// Builds the answers for a page of filing rows with two more queries in all.
+pub fn to_filings(
+    conn: &mut PgConnection,
+    state: &AppState,
+    rows: Vec<FilingRow>,
+) -> Result<Vec<Filing>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut steps: Vec<(Uuid, StepRow)> = filing_steps::table
+        .filter(filing_steps::filing_id.eq_any(&ids))
+        .order((
+            filing_steps::filing_id,
+            filing_steps::round,
+            filing_steps::step,
+        ))
+        .select((filing_steps::filing_id, StepRow::as_select()))
         .load(conn)?;
-    let extensions: Vec<Extension> = filing_extensions::table
-        .filter(filing_extensions::filing_id.eq(row.id))
-        .order(filing_extensions::round)
-        .select(Extension::as_select())
+    let mut extensions: Vec<(Uuid, Extension)> = filing_extensions::table
+        .filter(filing_extensions::filing_id.eq_any(&ids))
+        .order((filing_extensions::filing_id, filing_extensions::round))
+        .select((filing_extensions::filing_id, Extension::as_select()))
         .load(conn)?;
+    rows.into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut steps)
+                .into_iter()
+                .partition(|(id, _)| *id == row.id);
+            steps = rest;
+            let (own, others): (Vec<_>, Vec<_>) = std::mem::take(&mut extensions)
+                .into_iter()
+                .partition(|(id, _)| *id == row.id);
+            extensions = others;
+            build(
+                state,
+                row,
+                mine.into_iter().map(|(_, s)| s).collect(),
+                own.into_iter().map(|(_, e)| e).collect(),
+            )
+        })
+        .collect()
+}
+
+fn build(
+    state: &AppState,
+    row: FilingRow,
+    steps: Vec<StepRow>,
+    extensions: Vec<Extension>,
+) -> Result<Filing, ApiError> {
     let flags = flags_of(state, &row)?;
     let assessment: Option<Assessment> = row.assessment.clone().map(decode).transpose()?;
     Ok(Filing {
@@ -717,10 +759,7 @@ pub async fn list(
                     r.id
                 )
             });
-            let items = rows
-                .into_iter()
-                .map(|r| to_filing(conn, &st, r))
-                .collect::<Result<_, _>>()?;
+            let items = to_filings(conn, &st, rows)?;
             Ok(FilingPage { items, next_cursor })
         })
         .await?;
@@ -1266,10 +1305,7 @@ pub async fn pending(
             }
             let rows: Vec<FilingRow> = query.order(filings::id).limit(limit + 1).load(conn)?;
             let (rows, next_cursor) = paginate(rows, limit, |r| r.id.to_string());
-            let items = rows
-                .into_iter()
-                .map(|r| to_filing(conn, &st, r))
-                .collect::<Result<_, _>>()?;
+            let items = to_filings(conn, &st, rows)?;
             Ok(FilingPage { items, next_cursor })
         })
         .await?;

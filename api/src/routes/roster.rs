@@ -67,7 +67,7 @@ pub struct Roster {
     pub unit_id: Uuid,
     /// The day.
     pub on: NaiveDate,
-    /// People away, by name.
+    /// People away, by name (in code point order).
     pub items: Vec<RosterEntry>,
 }
 
@@ -88,7 +88,8 @@ fn coarse(code: &str) -> Option<CoarseDestination> {
     })
 }
 
-type RosterRow = (
+/// A filing's id, filer, node, status, dates and draft.
+type FilingSlice = (
     Uuid,
     Uuid,
     Uuid,
@@ -96,7 +97,6 @@ type RosterRow = (
     NaiveDate,
     NaiveDate,
     serde_json::Value,
-    String,
 );
 
 /// Who in a unit (and below) is away on a day: trips planned over that day, and
@@ -135,8 +135,9 @@ pub async fn roster(
             if !reader {
                 return Err(ApiError::NotFound);
             }
-            let rows: Vec<RosterRow> = filings::table
-                .inner_join(accounts::table.on(accounts::id.eq(filings::account_id)))
+            // Filings first (by the subtree's path index), then the names of
+            // their filers and substitutes by primary key.
+            let rows: Vec<FilingSlice> = filings::table
                 .filter(sql::<Bool>("filings.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
                 .filter(
                     filings::status.eq_any(["pending", "approved", "recorded", "away", "returned"]),
@@ -144,7 +145,6 @@ pub async fn roster(
                 .filter(filings::depart_on.le(on))
                 // Still away past the planned return counts too (overdue).
                 .filter(filings::return_on.ge(on).or(filings::status.eq("away")))
-                .order(accounts::display_name)
                 .select((
                     filings::id,
                     filings::account_id,
@@ -153,23 +153,24 @@ pub async fn roster(
                     filings::depart_on.assume_not_null(),
                     filings::return_on.assume_not_null(),
                     filings::draft,
-                    accounts::display_name,
                 ))
                 .load(conn)?;
+            let drafts: Vec<TripDraft> = rows
+                .iter()
+                .map(|r| serde_json::from_value(r.6.clone()).map_err(|_| ApiError::Internal))
+                .collect::<Result<_, _>>()?;
+            let mut people: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
+            people.extend(drafts.iter().filter_map(|d| d.substitute_id));
+            let names: std::collections::HashMap<Uuid, String> = accounts::table
+                .filter(accounts::id.eq_any(&people))
+                .select((accounts::id, accounts::display_name))
+                .load::<(Uuid, String)>(conn)?
+                .into_iter()
+                .collect();
             let mut items = Vec::new();
-            for (
-                filing_id,
-                account_id,
-                unit_id,
-                status,
-                depart_on,
-                return_on,
-                draft,
-                display_name,
-            ) in rows
+            for ((filing_id, account_id, unit_id, status, depart_on, return_on, _), draft) in
+                rows.into_iter().zip(drafts)
             {
-                let draft: TripDraft =
-                    serde_json::from_value(draft).map_err(|_| ApiError::Internal)?;
                 let mut destinations: Vec<CoarseDestination> = Vec::new();
                 for d in draft
                     .destinations
@@ -180,14 +181,8 @@ pub async fn roster(
                         destinations.push(d);
                     }
                 }
-                let substitute_name = match draft.substitute_id {
-                    Some(sub) => accounts::table
-                        .find(sub)
-                        .select(accounts::display_name)
-                        .first(conn)
-                        .optional()?,
-                    None => None,
-                };
+                let display_name = names.get(&account_id).cloned().unwrap_or_default();
+                let substitute_name = draft.substitute_id.and_then(|sub| names.get(&sub).cloned());
                 items.push(RosterEntry {
                     filing_id,
                     account_id,
@@ -201,6 +196,11 @@ pub async fn roster(
                     substitute_name,
                 });
             }
+            items.sort_by(|a, b| {
+                a.display_name
+                    .cmp(&b.display_name)
+                    .then(a.filing_id.cmp(&b.filing_id))
+            });
             Ok(Roster {
                 unit_id: id,
                 on,
