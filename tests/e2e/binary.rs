@@ -54,6 +54,28 @@ impl Drop for Server {
     }
 }
 
+/// A database that does not exist yet (dropped with the guard), in which the
+/// CLI has created the system administrator `root`; the server creates and
+/// migrates the database itself.
+fn database_with_admin() -> (DropDatabase, String) {
+    let name = format!("whereabouts_e2e_{}", uuid::Uuid::new_v4().simple());
+    let guard = DropDatabase(name.clone());
+    let database_url = format!("{}/{name}", server_url());
+    let out = Command::new(binary())
+        .args(["create-admin", "--login", "root"])
+        .env("DATABASE_URL", &database_url)
+        .env("WHEREABOUTS_ADMIN_PASSWORD", "root-password-1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "create-admin failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created system administrator root"));
+    (guard, database_url)
+}
+
 struct Client {
     base: String,
     token: Option<String>,
@@ -99,22 +121,7 @@ impl Client {
 
 #[test]
 fn the_binary_creates_its_database_an_admin_builds_a_tree_and_it_stops_on_sigterm() {
-    let name = format!("whereabouts_e2e_{}", uuid::Uuid::new_v4().simple());
-    let _cleanup = DropDatabase(name.clone());
-    let database_url = format!("{}/{name}", server_url());
-
-    let out = Command::new(binary())
-        .args(["create-admin", "--login", "root"])
-        .env("DATABASE_URL", &database_url)
-        .env("WHEREABOUTS_ADMIN_PASSWORD", "root-password-1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "create-admin failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("created system administrator root"));
+    let (_cleanup, database_url) = database_with_admin();
 
     let mut child = Command::new(binary())
         .arg("serve")
@@ -321,16 +328,7 @@ fn two_replicas_on_one_database_deliver_each_webhook_event_once() {
     use std::io::Read;
     use std::sync::{Arc, Mutex};
 
-    let name = format!("whereabouts_e2e_{}", uuid::Uuid::new_v4().simple());
-    let _cleanup = DropDatabase(name.clone());
-    let database_url = format!("{}/{name}", server_url());
-    let out = Command::new(binary())
-        .args(["create-admin", "--login", "root"])
-        .env("DATABASE_URL", &database_url)
-        .env("WHEREABOUTS_ADMIN_PASSWORD", "root-password-1")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (_cleanup, database_url) = database_with_admin();
 
     // The receiver records each delivery id it is sent.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -450,16 +448,7 @@ fn a_server_killed_mid_load_keeps_every_answered_submission_and_its_audit_chain(
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
 
-    let name = format!("whereabouts_e2e_{}", uuid::Uuid::new_v4().simple());
-    let _cleanup = DropDatabase(name.clone());
-    let database_url = format!("{}/{name}", server_url());
-    let out = Command::new(binary())
-        .args(["create-admin", "--login", "root"])
-        .env("DATABASE_URL", &database_url)
-        .env("WHEREABOUTS_ADMIN_PASSWORD", "root-password-1")
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    let (_cleanup, database_url) = database_with_admin();
     let (mut server, base) = start_server(&database_url, &[]);
     let mut admin = Client {
         base: base.clone(),
