@@ -335,7 +335,7 @@ async fn two_holders_of_one_step_race_and_exactly_one_decision_stands() {
         .await;
     app.grant(second, "unit_admin", d.bureau).await;
     let second_token = app.login("second-admin", PASSWORD).await;
-    for _ in 0..5 {
+    for _ in 0..25 {
         let res = app
             .post(
                 "/api/v1/filings",
