@@ -90,9 +90,19 @@ pub fn deferred<T>(
     conn: &mut PgConnection,
     work: impl FnOnce(&mut PgConnection) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
+    /// Stops deferring however `work` ends, even by unwinding, so that a later
+    /// transaction on this pooled thread never inherits held-back entries.
+    struct StopDeferring;
+    impl Drop for StopDeferring {
+        fn drop(&mut self) {
+            DEFERRED.with(|d| *d.borrow_mut() = None);
+        }
+    }
     DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
+    let guard = StopDeferring;
     let result = work(conn);
     let pending = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
+    drop(guard);
     let value = result?;
     for entry in pending {
         write(
