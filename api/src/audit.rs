@@ -1,11 +1,14 @@
-//! The audit chain: every state change of every resource appends a row whose
-//! hash covers the previous row's hash and the row itself. The database refuses
-//! UPDATE, DELETE and TRUNCATE on the table; [`verify`] recomputes the chain and
-//! names the first row that does not fit.
+//! The audit chain: every state change of every resource appends a row, and
+//! each row's hash covers the previous row's hash and the row itself. The
+//! database refuses UPDATE, DELETE and TRUNCATE on the table, except the one
+//! update that seals a row; [`verify`] recomputes the chain and names the first
+//! row that does not fit.
 //!
-//! Appends take a transaction-scoped advisory lock, so rows get consecutive ids
-//! in commit order and the chain has no forks; the lock is held only from the
-//! append to the commit, so handlers append last.
+//! Appending takes no lock: a transaction writes its rows unsealed (ids from a
+//! sequence, its transaction id recorded). [`seal`] then links the rows of
+//! finished transactions into the chain, in transaction order, under an
+//! advisory lock: the worker seals every round, and verifying seals first.
+//! So concurrent filings never wait for one another on the chain.
 
 use crate::error::ApiError;
 use crate::schema::audit_log;
@@ -42,30 +45,35 @@ pub fn canonical(value: &Value) -> String {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn row_hash(
-    prev: &[u8],
-    id: i64,
-    at: DateTime<Utc>,
-    actor: Option<Uuid>,
-    entity: &str,
-    entity_id: Option<Uuid>,
-    action: &str,
-    data: &Value,
-) -> Vec<u8> {
+/// The hash of a row at chain position `seq` following `prev`.
+fn row_hash(prev: &[u8], seq: i64, row: &AuditRow) -> Vec<u8> {
     let mut hasher = Sha256::new();
     hasher.update(prev);
     let body = serde_json::json!({
-        "id": id,
-        "at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        "actor_id": actor,
-        "entity": entity,
-        "entity_id": entity_id,
-        "action": action,
-        "data": data,
+        "seq": seq,
+        "id": row.id,
+        "at": row.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "actor_id": row.actor_id,
+        "entity": row.entity,
+        "entity_id": row.entity_id,
+        "action": row.action,
+        "data": row.data,
     });
     hasher.update(canonical(&body).as_bytes());
     hasher.finalize().to_vec()
+}
+
+/// A row as hashed.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+struct AuditRow {
+    id: i64,
+    at: DateTime<Utc>,
+    actor_id: Option<Uuid>,
+    entity: String,
+    entity_id: Option<Uuid>,
+    action: String,
+    data: Value,
 }
 
 /// An entry waiting for the end of its transaction.
@@ -155,36 +163,76 @@ fn write(
     action: &str,
     data: Value,
 ) -> Result<(), ApiError> {
-    diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-        "pg_advisory_xact_lock({LOCK}) IS NOT NULL"
-    )))
-    .execute(conn)?;
-    let last: Option<(i64, Vec<u8>)> = audit_log::table
-        .order(audit_log::id.desc())
-        .select((audit_log::id, audit_log::hash))
-        .first(conn)
-        .optional()?;
-    let (id, prev) = match last {
-        Some((id, hash)) => (id + 1, hash),
-        None => (1, GENESIS.to_vec()),
-    };
     // PostgreSQL keeps microseconds: hash what will be read back.
     let at = Utc::now().trunc_subsecs(6);
-    let hash = row_hash(&prev, id, at, actor, entity, entity_id, action, &data);
     diesel::insert_into(audit_log::table)
         .values((
-            audit_log::id.eq(id),
             audit_log::at.eq(at),
             audit_log::actor_id.eq(actor),
             audit_log::entity.eq(entity),
             audit_log::entity_id.eq(entity_id),
             audit_log::action.eq(action),
             audit_log::data.eq(&data),
-            audit_log::prev_hash.eq(&prev),
-            audit_log::hash.eq(&hash),
         ))
         .execute(conn)?;
     Ok(())
+}
+
+/// Links the rows of finished transactions into the chain, oldest transaction
+/// first, at most `limit` of them; answers how many it sealed. Rows of
+/// transactions still running wait for a later call.
+pub fn seal(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
+    conn.transaction(|conn| {
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
+            "pg_advisory_xact_lock({LOCK}) IS NOT NULL"
+        )))
+        .execute(conn)?;
+        let last: Option<(Option<i64>, Option<Vec<u8>>)> = audit_log::table
+            .filter(audit_log::seq.is_not_null())
+            .order(audit_log::seq.desc())
+            .select((audit_log::seq, audit_log::hash))
+            .first(conn)
+            .optional()?;
+        let (mut seq, mut prev) = match last {
+            Some((Some(seq), Some(hash))) => (seq, hash),
+            _ => (0, GENESIS.to_vec()),
+        };
+        // Every transaction older than the oldest one still running has ended.
+        let rows: Vec<AuditRow> = audit_log::table
+            .filter(audit_log::seq.is_null())
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "xid < pg_snapshot_xmin(pg_current_snapshot())",
+            ))
+            .order((audit_log::xid, audit_log::id))
+            .limit(limit)
+            .select(AuditRow::as_select())
+            .load(conn)?;
+        for row in &rows {
+            seq += 1;
+            let hash = row_hash(&prev, seq, row);
+            diesel::update(audit_log::table.find(row.id))
+                .set((
+                    audit_log::seq.eq(seq),
+                    audit_log::prev_hash.eq(&prev),
+                    audit_log::hash.eq(&hash),
+                ))
+                .execute(conn)?;
+            prev = hash;
+        }
+        Ok(rows.len())
+    })
+}
+
+/// Seals everything finished so far.
+pub fn seal_all(conn: &mut PgConnection) -> QueryResult<usize> {
+    let mut total = 0;
+    loop {
+        let sealed = seal(conn, 1000)?;
+        total += sealed;
+        if sealed < 1000 {
+            return Ok(total);
+        }
+    }
 }
 
 /// A resource's state as audit data.
@@ -203,40 +251,25 @@ pub struct Verification {
     pub first_bad_id: Option<i64>,
 }
 
-type AuditRow = (
-    i64,
-    DateTime<Utc>,
-    Option<Uuid>,
-    String,
-    Option<Uuid>,
-    String,
-    Value,
-    Vec<u8>,
-    Vec<u8>,
-);
-
-/// Recomputes the chain from the first row.
+/// Seals what is finished, then recomputes the chain from its first row.
 pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
+    seal_all(conn)?;
     let mut expected_prev = GENESIS.to_vec();
-    let mut expected_id = 1;
+    let mut expected_seq = 1;
     let mut checked = 0;
     loop {
-        let batch: Vec<AuditRow> = audit_log::table
-            .filter(audit_log::id.ge(expected_id))
-            .order(audit_log::id)
-            .limit(1000)
-            .select((
-                audit_log::id,
-                audit_log::at,
-                audit_log::actor_id,
-                audit_log::entity,
-                audit_log::entity_id,
-                audit_log::action,
-                audit_log::data,
-                audit_log::prev_hash,
-                audit_log::hash,
-            ))
-            .load(conn)?;
+        let batch: Vec<(Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, AuditRow)> =
+            audit_log::table
+                .filter(audit_log::seq.ge(expected_seq))
+                .order(audit_log::seq)
+                .limit(1000)
+                .select((
+                    audit_log::seq,
+                    audit_log::prev_hash,
+                    audit_log::hash,
+                    AuditRow::as_select(),
+                ))
+                .load(conn)?;
         if batch.is_empty() {
             return Ok(Verification {
                 ok: true,
@@ -244,27 +277,22 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
                 first_bad_id: None,
             });
         }
-        for (id, at, actor, entity, entity_id, action, data, prev, hash) in batch {
-            let recomputed = row_hash(
-                &expected_prev,
-                id,
-                at,
-                actor,
-                &entity,
-                entity_id,
-                &action,
-                &data,
-            );
-            if id != expected_id || prev != expected_prev || hash != recomputed {
+        for (seq, prev, hash, row) in batch {
+            let seq = seq.unwrap_or_default();
+            let recomputed = row_hash(&expected_prev, seq, &row);
+            if seq != expected_seq
+                || prev.as_deref() != Some(&expected_prev[..])
+                || hash.as_deref() != Some(&recomputed[..])
+            {
                 return Ok(Verification {
                     ok: false,
                     checked,
-                    first_bad_id: Some(id),
+                    first_bad_id: Some(row.id),
                 });
             }
             checked += 1;
-            expected_id = id + 1;
-            expected_prev = hash;
+            expected_seq = seq + 1;
+            expected_prev = recomputed;
         }
     }
 }
@@ -284,38 +312,52 @@ mod tests {
     }
 
     #[test]
-    fn a_row_hash_depends_on_every_field_and_the_previous_hash() {
-        let at = Utc::now().trunc_subsecs(6);
-        let data = serde_json::json!({"k": 1});
-        let base = row_hash(&GENESIS, 1, at, None, "unit", None, "created", &data);
+    fn a_row_hash_depends_on_every_field_the_position_and_the_previous_hash() {
+        let row = AuditRow {
+            id: 1,
+            at: Utc::now().trunc_subsecs(6),
+            actor_id: None,
+            entity: "unit".into(),
+            entity_id: None,
+            action: "created".into(),
+            data: serde_json::json!({"k": 1}),
+        };
+        let base = row_hash(&GENESIS, 1, &row);
+        assert_eq!(base, row_hash(&GENESIS, 1, &row.clone()));
+        assert_ne!(base, row_hash(&[1; 32], 1, &row));
+        assert_ne!(base, row_hash(&GENESIS, 2, &row));
         assert_ne!(
             base,
-            row_hash(&[1; 32], 1, at, None, "unit", None, "created", &data)
-        );
-        assert_ne!(
-            base,
-            row_hash(&GENESIS, 2, at, None, "unit", None, "created", &data)
-        );
-        assert_ne!(
-            base,
-            row_hash(&GENESIS, 1, at, None, "unit", None, "updated", &data)
+            row_hash(
+                &GENESIS,
+                1,
+                &AuditRow {
+                    id: 2,
+                    ..row.clone()
+                }
+            )
         );
         assert_ne!(
             base,
             row_hash(
                 &GENESIS,
                 1,
-                at,
-                None,
-                "unit",
-                None,
-                "created",
-                &serde_json::json!({"k": 2})
+                &AuditRow {
+                    action: "updated".into(),
+                    ..row.clone()
+                }
             )
         );
-        assert_eq!(
+        assert_ne!(
             base,
-            row_hash(&GENESIS, 1, at, None, "unit", None, "created", &data)
+            row_hash(
+                &GENESIS,
+                1,
+                &AuditRow {
+                    data: serde_json::json!({"k": 2}),
+                    ..row
+                }
+            )
         );
     }
 }

@@ -224,7 +224,15 @@ diesel::table! {
     }
 }
 
+/// PostgreSQL's 64-bit transaction id type.
+#[derive(diesel::sql_types::SqlType, diesel::query_builder::QueryId)]
+#[diesel(postgres_type(name = "xid8"))]
+pub struct Xid8;
+
 diesel::table! {
+    use diesel::sql_types::*;
+    use super::Xid8;
+
     audit_log (id) {
         id -> Int8,
         at -> Timestamptz,
@@ -233,8 +241,10 @@ diesel::table! {
         entity_id -> Nullable<Uuid>,
         action -> Text,
         data -> Jsonb,
-        prev_hash -> Bytea,
-        hash -> Bytea,
+        prev_hash -> Nullable<Bytea>,
+        hash -> Nullable<Bytea>,
+        xid -> Xid8,
+        seq -> Nullable<Int8>,
     }
 }
 

@@ -1,5 +1,5 @@
-//! Background work inside the server: delivering the outbox to webhooks, and
-//! sweeping for due and overdue returns.
+//! Background work inside the server: sealing the audit chain, delivering the
+//! outbox to webhooks, and sweeping for due and overdue returns.
 //!
 //! Work is claimed with `FOR UPDATE SKIP LOCKED` (a delivery row stays locked
 //! while it is being sent), and sweeps write notifications with dedupe keys, so
@@ -76,6 +76,9 @@ fn run(config: &Config, db: &Db, stop: &AtomicBool) {
                             break;
                         }
                     }
+                }
+                if let Err(e) = crate::audit::seal_all(&mut conn) {
+                    tracing::error!(error = %e, "sealing the audit chain failed");
                 }
                 let now = config.now();
                 if last_sweep

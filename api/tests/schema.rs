@@ -129,3 +129,44 @@ fn constraints_refuse_bad_rows() {
     );
     assert!(duplicate_login.is_err());
 }
+
+#[test]
+fn the_chain_seals_finished_transactions_in_order_and_waits_for_running_ones() {
+    let db = TestDatabase::new();
+    let insert = |conn: &mut PgConnection, action: &str| {
+        conn.batch_execute(&format!("INSERT INTO audit_log (at, entity, action, data) VALUES (now(), 'test', '{action}', '{{}}')")).unwrap();
+    };
+    let mut first = db.connect();
+    let mut second = db.connect();
+    let mut sealer = db.connect();
+    first.batch_execute("BEGIN").unwrap();
+    insert(&mut first, "first");
+    insert(&mut second, "second");
+    // The first transaction is still running: nothing after it may be sealed yet.
+    assert_eq!(whereabouts_api::audit::seal_all(&mut sealer).unwrap(), 0);
+    first.batch_execute("COMMIT").unwrap();
+    assert_eq!(whereabouts_api::audit::seal_all(&mut sealer).unwrap(), 2);
+    #[derive(QueryableByName)]
+    struct Action {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+    }
+    let order: Vec<String> = diesel::sql_query("SELECT action FROM audit_log ORDER BY seq")
+        .load::<Action>(&mut sealer)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(order, vec!["first", "second"]);
+    let verification = whereabouts_api::audit::verify(&mut sealer).unwrap();
+    assert!(
+        verification.ok && verification.checked == 2,
+        "{verification:?}"
+    );
+    // A sealed row cannot be sealed again or changed.
+    assert!(
+        sealer
+            .batch_execute("UPDATE audit_log SET seq = 9 WHERE action = 'first'")
+            .is_err()
+    );
+}
