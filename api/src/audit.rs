@@ -251,6 +251,9 @@ pub struct Verification {
     pub first_bad_id: Option<i64>,
 }
 
+/// A sealed row: its chain position, the hash before it, its hash, and the row.
+type SealedRow = (Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, AuditRow);
+
 /// Seals what is finished, then recomputes the chain from its first row.
 pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
     seal_all(conn)?;
@@ -258,18 +261,17 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
     let mut expected_seq = 1;
     let mut checked = 0;
     loop {
-        let batch: Vec<(Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, AuditRow)> =
-            audit_log::table
-                .filter(audit_log::seq.ge(expected_seq))
-                .order(audit_log::seq)
-                .limit(1000)
-                .select((
-                    audit_log::seq,
-                    audit_log::prev_hash,
-                    audit_log::hash,
-                    AuditRow::as_select(),
-                ))
-                .load(conn)?;
+        let batch: Vec<SealedRow> = audit_log::table
+            .filter(audit_log::seq.ge(expected_seq))
+            .order(audit_log::seq)
+            .limit(1000)
+            .select((
+                audit_log::seq,
+                audit_log::prev_hash,
+                audit_log::hash,
+                AuditRow::as_select(),
+            ))
+            .load(conn)?;
         if batch.is_empty() {
             return Ok(Verification {
                 ok: true,
