@@ -489,14 +489,20 @@ fn publish_transition(
 
 /// Files a stored draft: stores the assessment and the resolved chain, and moves
 /// the filing to `recorded` or `pending`.
+/// `fresh` is an assessment of this very draft made in the same transaction,
+/// when the caller has one; otherwise the draft is assessed again now.
 fn submit_row(
     conn: &mut PgConnection,
     state: &AppState,
     row: &FilingRow,
     lang: Lang,
+    fresh: Option<Assessment>,
 ) -> Result<(), ApiError> {
     let draft: TripDraft = decode(row.draft.clone())?;
-    let assessment = assess_for(conn, state, row.account_id, &draft, lang)?;
+    let assessment = match fresh {
+        Some(assessment) => assessment,
+        None => assess_for(conn, state, row.account_id, &draft, lang)?,
+    };
     let steps = u32::try_from(assessment.approvers.len()).unwrap_or(u32::MAX);
     let facts = Facts {
         requirement: assessment.requirement,
@@ -648,7 +654,7 @@ pub async fn create(
             )?;
             if body.submit {
                 let row = load_row(conn, id, true)?;
-                submit_row(conn, &st, &row, lang.0)?;
+                submit_row(conn, &st, &row, lang.0, Some(assessment))?;
             }
             {
                 let row = load_row(conn, id, false)?;
@@ -940,7 +946,7 @@ async fn transition(
             if action == Action::Submit {
                 lifecycle::apply(current, action, actor, Facts { requirement: None, assessment_valid: true, has_comment: false })
                     .map_err(transition_error)?;
-                submit_row(conn, &st, &row, lang)?;
+                submit_row(conn, &st, &row, lang, None)?;
                 return {
                 let row = load_row(conn, id, false)?;
                 to_filing(conn, &st, row)
