@@ -128,6 +128,16 @@ pub fn all() -> &'static [Region] {
     &ALL
 }
 
+/// The destination at province or country level: a prefecture's province,
+/// anything else itself. What an away roster may show.
+pub fn coarse(code: &str) -> Option<&'static Region> {
+    let region = lookup(code)?;
+    match region.kind {
+        DestinationKind::Prefecture => region.parent.as_deref().and_then(lookup).or(Some(region)),
+        _ => Some(region),
+    }
+}
+
 /// Destinations whose code starts with, or whose Chinese or English name contains,
 /// the query (case-insensitive), at most `limit` of them.
 pub fn search(query: &str, limit: usize) -> Vec<&'static Region> {
@@ -236,6 +246,14 @@ mod tests {
         assert!(is_inside_jurisdiction("110000", "110000"));
         assert!(!is_inside_jurisdiction("120000", "110000"));
         assert!(!is_inside_jurisdiction("JP", "110000"));
+    }
+
+    #[test]
+    fn coarse_destinations_stop_at_province_or_country() {
+        assert_eq!(coarse("320500").map(|r| r.code.as_str()), Some("320000"));
+        assert_eq!(coarse("320000").map(|r| r.code.as_str()), Some("320000"));
+        assert_eq!(coarse("JP").map(|r| r.code.as_str()), Some("JP"));
+        assert!(coarse("999999").is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use whereabouts_core::regions::{self, DestinationKind};
+use whereabouts_core::regions;
 use whereabouts_core::{FilingStatus, TripDraft};
 
 /// The day asked about.
@@ -72,19 +72,10 @@ pub struct Roster {
 }
 
 fn coarse(code: &str) -> Option<CoarseDestination> {
-    let region = regions::lookup(code)?;
-    let region = match region.kind {
-        DestinationKind::Prefecture => region
-            .parent
-            .as_deref()
-            .and_then(regions::lookup)
-            .unwrap_or(region),
-        _ => region,
-    };
-    Some(CoarseDestination {
-        code: region.code.clone(),
-        name_zh: region.name_zh.clone(),
-        name_en: region.name_en.clone(),
+    regions::coarse(code).map(|r| CoarseDestination {
+        code: r.code.clone(),
+        name_zh: r.name_zh.clone(),
+        name_en: r.name_en.clone(),
     })
 }
 
