@@ -343,23 +343,29 @@ fn delegators(conn: &mut PgConnection, who: Uuid, now: DateTime<Utc>) -> QueryRe
         .load(conn)
 }
 
+/// The caller and everyone whose approvals they hold right now, first the caller.
+fn acting_as(conn: &mut PgConnection, state: &AppState, who: &Principal) -> QueryResult<Vec<Uuid>> {
+    let mut people = vec![who.account_id];
+    people.extend(delegators(conn, who.account_id, state.config.now())?);
+    Ok(people)
+}
+
 /// Whether the caller may read a filing: its filer, anyone on its chain or their
 /// delegate, its recipients, and admins and inspectors whose scope holds the filer.
+/// `people` is [`acting_as`] for the caller.
 fn can_read(
     conn: &mut PgConnection,
-    state: &AppState,
+    people: &[Uuid],
     who: &Principal,
     row: &FilingRow,
 ) -> Result<bool, ApiError> {
     if row.account_id == who.account_id {
         return Ok(true);
     }
-    let mut people = delegators(conn, who.account_id, state.config.now())?;
-    people.push(who.account_id);
     let on_chain: bool = diesel::select(diesel::dsl::exists(
         filing_steps::table
             .filter(filing_steps::filing_id.eq(row.id))
-            .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people)),
+            .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people.to_vec())),
     ))
     .get_result(conn)?;
     if on_chain {
@@ -680,7 +686,8 @@ pub async fn get(
         .db
         .run(move |conn| {
             let row = load_row(conn, id, false)?;
-            if !can_read(conn, &st, &who, &row)? {
+            let people = acting_as(conn, &st, &who)?;
+            if !can_read(conn, &people, &who, &row)? {
                 return Err(ApiError::NotFound);
             }
             to_filing(conn, &st, row)
@@ -812,7 +819,8 @@ pub async fn events(
         .db
         .run(move |conn| {
             let row = load_row(conn, id, false)?;
-            if !can_read(conn, &st, &who, &row)? {
+            let people = acting_as(conn, &st, &who)?;
+            if !can_read(conn, &people, &who, &row)? {
                 return Err(ApiError::NotFound);
             }
             let rows: Vec<FilingEvent> = filing_events::table
@@ -829,7 +837,7 @@ pub async fn events(
 /// Who the caller is to a filing, and for whom they act.
 fn actor_of(
     conn: &mut PgConnection,
-    state: &AppState,
+    people: &[Uuid],
     who: &Principal,
     row: &FilingRow,
 ) -> Result<(Actor, Option<Uuid>), ApiError> {
@@ -846,8 +854,7 @@ fn actor_of(
     if candidates.contains(&who.account_id) {
         return Ok((Actor::CurrentApprover, None));
     }
-    let delegators = delegators(conn, who.account_id, state.config.now())?;
-    Ok(match candidates.iter().find(|c| delegators.contains(c)) {
+    Ok(match candidates.iter().find(|c| people[1..].contains(c)) {
         Some(principal) => (Actor::CurrentApprover, Some(*principal)),
         None => (Actor::Other, None),
     })
@@ -857,18 +864,15 @@ fn actor_of(
 /// filing's current round: a second decision of a race answers 409.
 fn already_decided(
     conn: &mut PgConnection,
-    state: &AppState,
-    who: &Principal,
+    people: &[Uuid],
     row: &FilingRow,
 ) -> Result<bool, ApiError> {
-    let mut people = delegators(conn, who.account_id, state.config.now())?;
-    people.push(who.account_id);
     Ok(diesel::select(diesel::dsl::exists(
         filing_steps::table
             .filter(filing_steps::filing_id.eq(row.id))
             .filter(filing_steps::round.eq(row.current_round))
             .filter(filing_steps::decision.is_not_null())
-            .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people)),
+            .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people.to_vec())),
     ))
     .get_result(conn)?)
 }
@@ -930,13 +934,14 @@ async fn transition(
         .db
         .transaction(move |conn| {
             let row = load_row(conn, id, true)?;
-            if !can_read(conn, &st, &who, &row)? {
+            let people = acting_as(conn, &st, &who)?;
+            if !can_read(conn, &people, &who, &row)? {
                 return Err(ApiError::NotFound);
             }
             if_match.check(row.version)?;
             let current = state_of(&row)?;
-            let (actor, on_behalf_of) = actor_of(conn, &st, &who, &row)?;
-            if matches!(action, Action::Approve | Action::Reject) && actor != Actor::CurrentApprover && already_decided(conn, &st, &who, &row)? {
+            let (actor, on_behalf_of) = actor_of(conn, &people, &who, &row)?;
+            if matches!(action, Action::Approve | Action::Reject) && actor != Actor::CurrentApprover && already_decided(conn, &people, &row)? {
                 return Err(ApiError::Conflict("already_decided"));
             }
             let comment = match &payload {
@@ -1287,8 +1292,7 @@ pub async fn pending(
     let page = state
         .db
         .run(move |conn| {
-            let mut people = delegators(conn, who.account_id, st.config.now())?;
-            people.push(who.account_id);
+            let people = acting_as(conn, &st, &who)?;
             let mut query = filings::table
                 .inner_join(
                     filing_steps::table.on(filing_steps::filing_id
