@@ -39,12 +39,16 @@ INSERT INTO policies (unit_id, version, rules) VALUES ('00000000-0000-0000-0000-
  {"id": "others", "requirement": "report", "form": "online", "notice": {"days": 1, "working_days": false}}
 ]');
 
--- 500,000 earlier filings over 2026, mostly returned; every 100th is still
--- pending at step 1 with the department head (the approver inboxes).
+-- 500,000 filings over 2026: trips before 2 May returned (one in ten of the
+-- last week's still away), later ones approved; every 100th is still pending
+-- at step 1 with the department head (the approver inboxes).
 INSERT INTO filings (id, account_id, unit_id, unit_path, status, kind, depart_on, return_on, draft, requirement,
                      current_step, steps, submitted_at, created_at)
 SELECT md5('filing' || f)::uuid, a.id, a.unit_id, u.path,
-       CASE WHEN f % 100 = 0 THEN 'pending' WHEN f % 10 = 1 THEN 'away' ELSE 'returned' END,
+       CASE WHEN f % 100 = 0 THEN 'pending'
+            WHEN day > DATE '2026-05-02' THEN 'approved'
+            WHEN f % 10 = 1 AND day >= DATE '2026-04-25' THEN 'away'
+            ELSE 'returned' END,
        'leave_jurisdiction', day, day + (f % 5),
        jsonb_build_object('kind', 'leave_jurisdiction', 'purpose', 'tourism', 'reason', 'earlier trip',
                           'destinations', jsonb_build_array(jsonb_build_object('code', '320500')),

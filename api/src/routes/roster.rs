@@ -9,7 +9,7 @@ use actix_web::web;
 use chrono::NaiveDate;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Bool, Date, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -130,12 +130,19 @@ pub async fn roster(
             // their filers and substitutes by primary key.
             let rows: Vec<FilingSlice> = filings::table
                 .filter(sql::<Bool>("filings.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
+                // Trips over the day (by the trip-days index; the status list
+                // is spelled out so the index's predicate matches), and people
+                // still away past their planned return (overdue).
                 .filter(
-                    filings::status.eq_any(["pending", "approved", "recorded", "away", "returned"]),
+                    sql::<Bool>(
+                        "filings.status IN ('pending', 'approved', 'recorded', 'away', 'returned') \
+                         AND (daterange(filings.depart_on, filings.return_on, '[]') @> ",
+                    )
+                    .bind::<Date, _>(on)
+                    .sql(" OR (filings.status = 'away' AND filings.depart_on <= ")
+                    .bind::<Date, _>(on)
+                    .sql("))"),
                 )
-                .filter(filings::depart_on.le(on))
-                // Still away past the planned return counts too (overdue).
-                .filter(filings::return_on.ge(on).or(filings::status.eq("away")))
                 .select((
                     filings::id,
                     filings::account_id,

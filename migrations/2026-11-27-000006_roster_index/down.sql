@@ -1,0 +1,1 @@
+DROP INDEX filings_trip_days_idx;
