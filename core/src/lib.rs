@@ -22,6 +22,7 @@ pub mod org;
 pub mod policy;
 pub mod profile;
 pub mod regions;
+pub mod snapshot;
 pub mod special_period;
 pub mod validation;
 
@@ -37,5 +38,6 @@ pub use policy::{
     ReturnReport, Rule, Selector,
 };
 pub use profile::{Position, Profile, Rank};
+pub use snapshot::{PolicySnapshot, SnapshotError};
 pub use special_period::{DestinationRestriction, RestrictionAction, SpecialPeriod};
 pub use validation::{Issue, IssueCode};

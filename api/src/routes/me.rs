@@ -5,7 +5,7 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
 use crate::routes::accounts::{Account, load_account};
-use crate::routes::assessments::{FilerContext, load_context};
+use crate::routes::assessments::load_context;
 use crate::routes::auth::{Tokens, issue_tokens, revoke_all};
 use crate::routes::units::{Unit, UnitRow, to_units};
 use crate::schema::{accounts, units};
@@ -17,7 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use whereabouts_core::{IssueCode, Settings};
+use whereabouts_core::IssueCode;
+use whereabouts_core::snapshot::{self, PolicySnapshot};
 
 /// The caller.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -120,24 +121,6 @@ pub async fn change_password(
     Ok(web::Json(tokens))
 }
 
-/// The version of the snapshot's shape; the phone refuses versions it does not know.
-pub const SNAPSHOT_SCHEMA_VERSION: u32 = 1;
-
-/// Everything the phone needs to assess offline.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PolicySnapshot {
-    /// Shape version of this document.
-    pub schema_version: u32,
-    /// Home jurisdiction and time zone.
-    pub settings: Settings,
-    /// The profile, effective policy, special periods, calendar and the unit
-    /// tree part with every approver the chain may resolve to.
-    #[serde(flatten)]
-    pub context: FilerContext,
-    /// When the server built it.
-    pub generated_at: DateTime<Utc>,
-}
-
 /// The caller's policy snapshot. Answers an `ETag` over its content and 304 to
 /// a matching `If-None-Match`.
 #[utoipa::path(get, path = "/api/v1/me/policy-snapshot", tag = "me",
@@ -170,9 +153,13 @@ pub async fn policy_snapshot(
             .finish());
     }
     let snapshot = PolicySnapshot {
-        schema_version: SNAPSHOT_SCHEMA_VERSION,
+        schema_version: snapshot::SCHEMA_VERSION,
         settings,
-        context,
+        profile: context.profile,
+        org: context.org,
+        policy: context.policy,
+        special_periods: context.special_periods,
+        calendar: context.calendar,
         generated_at: Utc::now(),
     };
     Ok(HttpResponse::Ok()
