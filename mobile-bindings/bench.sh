@@ -41,8 +41,8 @@ open(sys.argv[1] + "/now", "w").write(v["now"])
 PY
 NOW="$(cat "$WORK/now")"
 echo "== one assessment (vector 001)"
-cargo bench -q -p whereabouts-mobile --bench assess -- --warm-up-time 1 --measurement-time 3 2>/dev/null \
-  | grep -E "^bindings|^core|time:" | paste - - | sed -E 's/ +/ /g; s/^/   rust: /'
+cargo bench -q -p whereabouts-mobile --bench assess -- --warm-up-time 1 --measurement-time 3 --output-format bencher 2>/dev/null \
+  | sed -n 's/^test \(.*\) \.\.\. bench: *\([0-9,]*\) ns\/iter.*/   rust: \1: \2 ns/p'
 echo "   $(python3 mobile-bindings/benches/bench.py "$WORK/snapshot.json" "$WORK/draft.json" "$NOW")"
 KC="$KOTLIN_HOME/node_modules/kotlin-compiler"
 "$KC/bin/kotlinc" -nowarn "$BINDINGS_DIR/kotlin/org/whereabouts/core/whereabouts_mobile.kt" mobile-bindings/benches/Bench.kt \

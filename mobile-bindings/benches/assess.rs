@@ -19,9 +19,12 @@ fn bench(c: &mut Criterion) {
     c.bench_function("bindings: PolicySnapshot::assess", |b| {
         b.iter(|| snapshot.assess(black_box(draft.clone()), now, whereabouts_core::Lang::ZhCn))
     });
-    let core_input: Option<whereabouts_core::AssessmentInput> = serde_json::from_value(input.clone()).ok();
+    let core_input: Option<whereabouts_core::AssessmentInput> =
+        serde_json::from_value(input.clone()).ok();
     if let Some(core_input) = core_input {
-        c.bench_function("core: assess", |b| b.iter(|| whereabouts_core::assess(black_box(&core_input))));
+        c.bench_function("core: assess", |b| {
+            b.iter(|| whereabouts_core::assess(black_box(&core_input)))
+        });
     }
     let json = bench_snapshot(input).to_string();
     c.bench_function("bindings: PolicySnapshot::from_json", |b| {
@@ -38,10 +41,14 @@ pub fn bench_snapshot(input: &serde_json::Value) -> serde_json::Value {
         }
         map.insert("schema_version".into(), 1.into());
         map.insert("generated_at".into(), "2026-01-01T00:00:00Z".into());
-        map.entry("settings").or_insert(serde_json::json!({"home_code": "110000", "time_zone": "Asia/Shanghai"}));
-        map.entry("org").or_insert(serde_json::json!({"units": [], "accounts": [], "role_grants": []}));
-        map.entry("special_periods").or_insert(serde_json::json!([]));
-        map.entry("calendar").or_insert(serde_json::json!({"years": []}));
+        map.entry("settings")
+            .or_insert(serde_json::json!({"home_code": "110000", "time_zone": "Asia/Shanghai"}));
+        map.entry("org")
+            .or_insert(serde_json::json!({"units": [], "accounts": [], "role_grants": []}));
+        map.entry("special_periods")
+            .or_insert(serde_json::json!([]));
+        map.entry("calendar")
+            .or_insert(serde_json::json!({"years": []}));
     }
     snapshot
 }
