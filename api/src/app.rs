@@ -4,8 +4,8 @@ use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    accounts, assessments, audit, auth, calendar, filings, health, me, notifications, policies,
-    roster, special_periods, units,
+    accounts, assessments, audit, auth, calendar, documents, evidence, filings, health,
+    inspections, ledger, me, notifications, policies, roster, special_periods, units,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -97,6 +97,53 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/audit/verify", web::get().to(audit::verify))
                 .route("/units/{id}/roster", web::get().to(roster::roster))
+                .route("/evidence/imports", web::post().to(evidence::import))
+                .route("/ledger", web::get().to(ledger::ledger))
+                .route("/documents", web::post().to(documents::create))
+                .route("/documents", web::get().to(documents::list))
+                .route("/documents/{id}", web::get().to(documents::get))
+                .route(
+                    "/documents/{id}/checkout",
+                    web::post().to(documents::checkout),
+                )
+                .route("/documents/{id}/return", web::post().to(documents::return_))
+                .route("/inspections", web::post().to(inspections::create))
+                .route("/inspections", web::get().to(inspections::list))
+                .route("/inspections/{id}", web::get().to(inspections::get))
+                .route(
+                    "/inspections/{id}/report",
+                    web::get().to(inspections::get_report),
+                )
+                .route(
+                    "/inspections/{id}/findings",
+                    web::post().to(inspections::create_finding),
+                )
+                .route(
+                    "/inspections/{id}/findings",
+                    web::get().to(inspections::list_findings),
+                )
+                .route(
+                    "/inspections/{id}/findings/{finding_id}",
+                    web::patch().to(inspections::update_finding),
+                )
+                .route(
+                    "/inspections/{id}/findings/{finding_id}/rectifications",
+                    web::post().to(inspections::create_rectification),
+                )
+                .route(
+                    "/inspections/{id}/findings/{finding_id}/rectifications/{rectification_id}",
+                    web::patch().to(inspections::update_rectification),
+                )
+                .route("/reconciliations", web::post().to(evidence::reconcile))
+                .route("/discrepancies", web::get().to(evidence::list))
+                .route(
+                    "/discrepancies/{id}/explain",
+                    web::post().to(evidence::explain),
+                )
+                .route(
+                    "/discrepancies/{id}/confirm",
+                    web::post().to(evidence::confirm),
+                )
                 .route("/me/notifications", web::get().to(notifications::feed))
                 .route(
                     "/me/notifications/{id}/read",
@@ -152,7 +199,7 @@ pub fn build(
 > {
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(web::PayloadConfig::new(crate::routes::accounts::MAX_CSV_BYTES))
+        .app_data(web::PayloadConfig::new(crate::routes::evidence::MAX_EVIDENCE_BYTES))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
             ApiError::Malformed(format!("query string: {err}")).into()
@@ -171,6 +218,10 @@ pub fn build(
                 tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "answered");
                 if let Some(api) = res.response().error().and_then(|e| e.as_error::<ApiError>()) {
                     let rendered = api.render(lang, Some(&id));
+                    res = res.into_response(rendered.map_into_boxed_body());
+                } else if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    // The framework refused a body over the largest route's limit.
+                    let rendered = ApiError::PayloadTooLarge.render(lang, Some(&id));
                     res = res.into_response(rendered.map_into_boxed_body());
                 }
                 if let Ok(value) = HeaderValue::from_str(&id) {

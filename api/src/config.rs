@@ -47,6 +47,14 @@ pub struct Config {
     /// Seconds between two sweeps for due and overdue returns
     /// (`WHEREABOUTS_SWEEP_INTERVAL_SECONDS`).
     pub sweep_interval_seconds: i64,
+    /// AEAD key sealing travel document numbers at rest
+    /// (`WHEREABOUTS_DOCUMENT_KEY`, 32 bytes in base64).
+    pub document_key: [u8; 32],
+    /// Whether that key was generated because none was configured.
+    pub document_key_generated: bool,
+    /// Days after a trip's return by which a document in custody must be back
+    /// (`WHEREABOUTS_DOCUMENT_RETURN_DAYS`).
+    pub document_return_days: i64,
     /// A fixed "now" for assessments instead of the clock (tests and
     /// reproducible demos only; never set from the environment).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
@@ -106,6 +114,28 @@ impl Config {
                 (key, true)
             }
         };
+        let (document_key, document_key_generated) = match var("WHEREABOUTS_DOCUMENT_KEY") {
+            Some(text) => {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or(ConfigError::Invalid {
+                        name: "WHEREABOUTS_DOCUMENT_KEY",
+                        reason: "must be 32 bytes in base64".into(),
+                    })?;
+                (bytes, false)
+            }
+            None if production => {
+                return Err(ConfigError::MissingSecret("WHEREABOUTS_DOCUMENT_KEY"));
+            }
+            None => {
+                let mut key = [0u8; 32];
+                rand::rng().fill_bytes(&mut key);
+                (key, true)
+            }
+        };
         if production && var("DATABASE_URL").is_none() {
             return Err(ConfigError::MissingSecret("DATABASE_URL"));
         }
@@ -137,6 +167,9 @@ impl Config {
             overdue_grace_hours: parsed("WHEREABOUTS_OVERDUE_GRACE_HOURS", 24)?,
             worker_interval_ms: parsed("WHEREABOUTS_WORKER_INTERVAL_MS", 1000)?,
             sweep_interval_seconds: parsed("WHEREABOUTS_SWEEP_INTERVAL_SECONDS", 60)?,
+            document_key,
+            document_key_generated,
+            document_return_days: parsed("WHEREABOUTS_DOCUMENT_RETURN_DAYS", 7)?,
             fixed_now: None,
         })
     }
@@ -160,6 +193,9 @@ impl Config {
             overdue_grace_hours: 24,
             worker_interval_ms: 100,
             sweep_interval_seconds: 60,
+            document_key: *b"test-document-key-32-bytes-long!",
+            document_key_generated: false,
+            document_return_days: 7,
             fixed_now: None,
         }
     }

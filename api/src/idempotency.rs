@@ -129,6 +129,7 @@ type StoredRow = (
 
 fn lookup(
     conn: &mut PgConnection,
+    seal_key: &[u8; 32],
     account: Uuid,
     key: &str,
     hash: &[u8],
@@ -161,7 +162,15 @@ fn lookup(
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             content_type,
             etag,
-            body.unwrap_or_default(),
+            {
+                let aad = [account.as_bytes().as_slice(), key.as_bytes()].concat();
+                crate::seal::open(seal_key, &aad, &body.unwrap_or_default()).ok_or_else(|| {
+                    tracing::error!(
+                        "a stored idempotent answer does not open with the configured key"
+                    );
+                    ApiError::Internal
+                })?
+            },
         ),
         None => Stored::Unanswered,
     })
@@ -245,7 +254,16 @@ where
                 );
                 return Ok(req.error_response(error));
             }
-            let body = req.extract::<web::Bytes>().await?;
+            let body = match req.extract::<web::Bytes>().await {
+                Ok(body) => body,
+                Err(e) => {
+                    let error = match e.as_error::<actix_web::error::PayloadError>() {
+                        Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
+                        _ => ApiError::Malformed("the body could not be read".into()),
+                    };
+                    return Ok(req.error_response(error));
+                }
+            };
             let mut hasher = Sha256::new();
             hasher.update(req.method().as_str());
             hasher.update([0]);
@@ -254,9 +272,10 @@ where
             hasher.update(&body);
             let hash = hasher.finalize().to_vec();
             let (k, h) = (key.clone(), hash.clone());
+            let seal_key = state.config.document_key;
             match state
                 .db
-                .run(move |conn| lookup(conn, account, &k, &h))
+                .run(move |conn| lookup(conn, &seal_key, account, &k, &h))
                 .await
             {
                 Err(error) => return Ok(req.error_response(error)),
@@ -288,9 +307,10 @@ where
             if concurrent {
                 // Another request with this key won the claim: answer what it answered.
                 let (k, h) = (key.clone(), hash.clone());
+                let seal_key = state.config.document_key;
                 if let Ok(Stored::Answer(status, content_type, etag, stored)) = state
                     .db
-                    .run(move |conn| lookup(conn, account, &k, &h))
+                    .run(move |conn| lookup(conn, &seal_key, account, &k, &h))
                     .await
                 {
                     let (http_req, _) = res.into_parts();
@@ -319,7 +339,12 @@ where
             let bytes = actix_web::body::to_bytes(body)
                 .await
                 .map_err(|_| ApiError::Internal)?;
-            let stored = bytes.to_vec();
+            // Answers may carry personal data (a document number shown to its
+            // administrator): they are kept sealed.
+            let aad = [account.as_bytes().as_slice(), key.as_bytes()].concat();
+            let Some(stored) = crate::seal::seal(&state.config.document_key, &aad, &bytes) else {
+                return Err(ApiError::Internal.into());
+            };
             let claimed = claim.claimed.load(Ordering::SeqCst);
             let outcome = state
                 .db

@@ -2,8 +2,8 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    accounts, assessments, audit, auth, calendar, filings, health, me, notifications, policies,
-    roster, special_periods, units,
+    accounts, assessments, audit, auth, calendar, documents, evidence, filings, health,
+    inspections, ledger, me, notifications, policies, roster, special_periods, units,
 };
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
@@ -29,6 +29,12 @@ use utoipa::{Modify, OpenApi};
         filings::pending, filings::put_delegation, filings::delete_delegation,
         audit::verify,
         roster::roster,
+        ledger::ledger,
+        documents::create, documents::list, documents::get, documents::checkout, documents::return_,
+        inspections::create, inspections::list, inspections::get, inspections::get_report,
+        inspections::create_finding, inspections::list_findings, inspections::update_finding,
+        inspections::create_rectification, inspections::update_rectification,
+        evidence::import, evidence::reconcile, evidence::list, evidence::explain, evidence::confirm,
         notifications::feed, notifications::read, notifications::create_webhook, notifications::list_webhooks,
         notifications::delete_webhook,
     ),
@@ -47,7 +53,10 @@ use utoipa::{Modify, OpenApi};
         (name = "filings", description = "Trips filed, departed and returned"),
         (name = "approvals", description = "Deciding filings, and delegating that"),
         (name = "audit", description = "The tamper-evident audit chain"),
-        (name = "notifications", description = "The in-app feed and webhooks")
+        (name = "notifications", description = "The in-app feed and webhooks"),
+        (name = "supervision", description = "The ledger, evidence, reconciliation and discrepancies"),
+        (name = "inspections", description = "Inspection campaigns, findings and rectification"),
+        (name = "documents", description = "Passports and passes in the unit's custody")
     )
 )]
 pub struct ApiDoc;

@@ -290,6 +290,155 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    evidence_imports (id) {
+        id -> Uuid,
+        batch_key -> Text,
+        unit_id -> Uuid,
+        source -> Text,
+        imported_by -> Uuid,
+        accepted -> Int4,
+        rejected -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    evidence (id) {
+        id -> Int8,
+        import_id -> Uuid,
+        row_number -> Int4,
+        account_id -> Uuid,
+        unit_path -> Array<Uuid>,
+        source -> Text,
+        date -> Date,
+        location_code -> Nullable<Text>,
+        direction -> Nullable<Text>,
+        status -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    reconciliations (id) {
+        id -> Uuid,
+        unit_id -> Uuid,
+        from_on -> Date,
+        to_on -> Date,
+        run_by -> Uuid,
+        people -> Int4,
+        created -> Int4,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    discrepancies (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        unit_id -> Uuid,
+        unit_path -> Array<Uuid>,
+        kind -> Text,
+        from_on -> Date,
+        to_on -> Date,
+        filing_id -> Nullable<Uuid>,
+        evidence_ids -> Array<Int8>,
+        status -> Text,
+        explanation -> Nullable<Text>,
+        explained_by -> Nullable<Uuid>,
+        explained_at -> Nullable<Timestamptz>,
+        confirmed_by -> Nullable<Uuid>,
+        confirmed_at -> Nullable<Timestamptz>,
+        reconciliation_id -> Uuid,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(evidence -> evidence_imports (import_id));
+
+diesel::table! {
+    inspections (id) {
+        id -> Uuid,
+        name -> Text,
+        unit_id -> Uuid,
+        from_on -> Date,
+        to_on -> Date,
+        opened_by -> Uuid,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inspection_findings (id) {
+        id -> Uuid,
+        inspection_id -> Uuid,
+        unit_id -> Uuid,
+        category -> Text,
+        description -> Text,
+        measures -> Array<Text>,
+        created_by -> Uuid,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    rectifications (id) {
+        id -> Uuid,
+        finding_id -> Uuid,
+        description -> Text,
+        deadline -> Date,
+        status -> Text,
+        evidence -> Nullable<Text>,
+        review_on -> Nullable<Date>,
+        completed_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(inspections -> units (unit_id));
+diesel::joinable!(inspection_findings -> inspections (inspection_id));
+diesel::joinable!(rectifications -> inspection_findings (finding_id));
+
+diesel::table! {
+    travel_documents (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        unit_path -> Array<Uuid>,
+        kind -> Text,
+        number_sealed -> Bytea,
+        number_nonce -> Bytea,
+        issued_on -> Date,
+        expires_on -> Date,
+        in_custody -> Bool,
+        registered_by -> Uuid,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    document_checkouts (id) {
+        id -> Uuid,
+        document_id -> Uuid,
+        filing_id -> Uuid,
+        checked_out_by -> Uuid,
+        checked_out_at -> Timestamptz,
+        due_on -> Date,
+        returned_by -> Nullable<Uuid>,
+        returned_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(document_checkouts -> travel_documents (document_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -311,4 +460,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     webhooks,
     outbox,
+    evidence_imports,
+    evidence,
+    reconciliations,
+    discrepancies,
+    inspections,
+    inspection_findings,
+    rectifications,
+    travel_documents,
+    document_checkouts,
 );

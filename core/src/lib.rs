@@ -21,6 +21,7 @@ pub mod lifecycle;
 pub mod org;
 pub mod policy;
 pub mod profile;
+pub mod reconcile;
 pub mod regions;
 pub mod snapshot;
 pub mod special_period;

@@ -53,6 +53,9 @@ pub enum IssueCode {
     OutOfRange,
     /// A value has the wrong type or an unknown enum value.
     Invalid,
+    /// An evidence record names nobody in the unit's subtree (by
+    /// `employee_no` or `login`).
+    UnknownPerson,
 }
 
 impl IssueCode {
@@ -80,6 +83,7 @@ impl IssueCode {
             IssueCode::DuplicateRuleId => "duplicate_rule_id",
             IssueCode::OutOfRange => "out_of_range",
             IssueCode::Invalid => "invalid",
+            IssueCode::UnknownPerson => "unknown_person",
         }
     }
 }
@@ -225,6 +229,10 @@ pub fn message(code: IssueCode, field: Option<&str>, params: &Value, lang: Lang)
         }
         (IssueCode::Invalid, Lang::ZhCn) => format!("{field} 的值无效"),
         (IssueCode::Invalid, Lang::En) => format!("{field} has an invalid value"),
+        (IssueCode::UnknownPerson, Lang::ZhCn) => format!("{field} 不是本单位及下级单位的人员"),
+        (IssueCode::UnknownPerson, Lang::En) => {
+            format!("{field} names nobody in the unit or the units below it")
+        }
     }
 }
 
@@ -233,7 +241,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ALL: [IssueCode; 21] = [
+    const ALL: [IssueCode; 22] = [
         IssueCode::Required,
         IssueCode::TooLong,
         IssueCode::ReturnBeforeDeparture,
@@ -255,6 +263,7 @@ mod tests {
         IssueCode::DuplicateRuleId,
         IssueCode::OutOfRange,
         IssueCode::Invalid,
+        IssueCode::UnknownPerson,
     ];
 
     #[test]

@@ -111,6 +111,7 @@ pub enum IssueCode {
     DuplicateRuleId,
     OutOfRange,
     Invalid,
+    UnknownPerson,
 }
 
 #[uniffi::remote(Enum)]

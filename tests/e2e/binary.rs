@@ -167,6 +167,34 @@ fn production_mode_refuses_to_start_without_real_secrets() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 32 bytes"));
+
+    // Travel document numbers are sealed with a configured key in production.
+    let out = Command::new(binary())
+        .arg("serve")
+        .env("WHEREABOUTS_ENV", "production")
+        .env("DATABASE_URL", format!("{}/never_created", server_url()))
+        .env(
+            "WHEREABOUTS_JWT_SECRET",
+            "a-production-secret-a-production-secret",
+        )
+        .env_remove("WHEREABOUTS_DOCUMENT_KEY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WHEREABOUTS_DOCUMENT_KEY must be set"));
+    let out = Command::new(binary())
+        .arg("serve")
+        .env("WHEREABOUTS_ENV", "production")
+        .env("DATABASE_URL", format!("{}/never_created", server_url()))
+        .env(
+            "WHEREABOUTS_JWT_SECRET",
+            "a-production-secret-a-production-secret",
+        )
+        .env("WHEREABOUTS_DOCUMENT_KEY", "c2hvcnQ=")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("32 bytes in base64"));
 }
 
 #[test]

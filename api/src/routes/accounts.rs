@@ -667,6 +667,9 @@ pub async fn reset_password(
     body: web::Bytes,
 ) -> Result<web::Json<PasswordReset>, ApiError> {
     let id = id.into_inner();
+    if body.len() > crate::extract::MAX_JSON_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
     let body: ResetPassword = if body.iter().all(u8::is_ascii_whitespace) {
         ResetPassword { password: None }
     } else {

@@ -1130,7 +1130,9 @@ async fn transition(
 fn optional_body<T: serde::de::DeserializeOwned + Default>(
     bytes: &web::Bytes,
 ) -> Result<T, ApiError> {
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    if bytes.len() > crate::extract::MAX_JSON_BYTES {
+        Err(ApiError::PayloadTooLarge)
+    } else if bytes.iter().all(u8::is_ascii_whitespace) {
         Ok(T::default())
     } else {
         crate::extract::parse_json(bytes)

@@ -264,7 +264,7 @@ pub async fn get_effective(
 }
 
 /// How a unit is covered by a policy.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoverageSource {
     /// The unit has its own policy.
@@ -335,80 +335,85 @@ pub async fn coverage(
         .db
         .run(move |conn| {
             scope::authorize(conn, &who, READERS, id)?;
-            let root_path: Vec<Uuid> = units::table.find(id).select(units::path).first(conn)?;
-            let subtree: Vec<SubtreeRow> = units::table
-                .filter(sql::<Bool>("path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
-                .order((
-                    sql::<diesel::sql_types::Integer>("array_length(path, 1)"),
-                    units::code,
-                ))
-                .select((
-                    units::id,
-                    units::code,
-                    units::name,
-                    units::kind,
-                    units::parent_id,
-                    units::path,
-                ))
-                .load(conn)?;
-            let mut with_policy: Vec<Uuid> = root_path.clone();
-            with_policy.extend(subtree.iter().map(|u| u.0));
-            let rows: Vec<(Uuid, i32, serde_json::Value)> = policies::table
-                .filter(policies::unit_id.eq_any(&with_policy))
-                .distinct_on(policies::unit_id)
-                .order((policies::unit_id, policies::version.desc()))
-                .select((policies::unit_id, policies::version, policies::rules))
-                .load(conn)?;
-            let mut gaps_by_unit = std::collections::HashMap::new();
-            for (unit, _, rules) in &rows {
-                gaps_by_unit.insert(*unit, policy_gaps(&decode(rules.clone())?));
-            }
-            let mut items = Vec::new();
-            for (unit_id, code, name, kind, parent_id, path) in subtree {
-                let source_row = path
-                    .iter()
-                    .rev()
-                    .find_map(|a| rows.iter().find(|r| r.0 == *a));
-                let (source, covered_by, version, missing) = match source_row {
-                    None => (CoverageSource::None, None, None, Vec::new()),
-                    Some((owner, version, _)) => (
-                        if *owner == unit_id {
-                            CoverageSource::Own
-                        } else {
-                            CoverageSource::Inherited
-                        },
-                        Some(*owner),
-                        Some(*version),
-                        gaps_by_unit.get(owner).cloned().unwrap_or_default(),
-                    ),
-                };
-                let complete = covered_by.is_some() && missing.is_empty();
-                items.push(UnitCoverage {
-                    unit_id,
-                    code,
-                    name,
-                    kind: crate::routes::units::parse_enum(&kind)?,
-                    parent_id,
-                    source,
-                    covered_by,
-                    version,
-                    complete,
-                    missing_count: if covered_by.is_some() {
-                        missing.len()
-                    } else {
-                        whereabouts_core::coverage::COMBINATIONS
-                    },
-                    missing,
-                });
-            }
-            Ok(PolicyCoverage {
-                unit_id: id,
-                units: items.len(),
-                complete: items.iter().filter(|i| i.complete).count(),
-                uncovered: items.iter().filter(|i| i.covered_by.is_none()).count(),
-                items,
-            })
+            subtree_coverage(conn, id)
         })
         .await?;
     Ok(web::Json(result))
+}
+
+/// Which policy covers each unit of a subtree, and how complete it is.
+pub fn subtree_coverage(conn: &mut PgConnection, id: Uuid) -> Result<PolicyCoverage, ApiError> {
+    let root_path: Vec<Uuid> = units::table.find(id).select(units::path).first(conn)?;
+    let subtree: Vec<SubtreeRow> = units::table
+        .filter(sql::<Bool>("path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
+        .order((
+            sql::<diesel::sql_types::Integer>("array_length(path, 1)"),
+            units::code,
+        ))
+        .select((
+            units::id,
+            units::code,
+            units::name,
+            units::kind,
+            units::parent_id,
+            units::path,
+        ))
+        .load(conn)?;
+    let mut with_policy: Vec<Uuid> = root_path.clone();
+    with_policy.extend(subtree.iter().map(|u| u.0));
+    let rows: Vec<(Uuid, i32, serde_json::Value)> = policies::table
+        .filter(policies::unit_id.eq_any(&with_policy))
+        .distinct_on(policies::unit_id)
+        .order((policies::unit_id, policies::version.desc()))
+        .select((policies::unit_id, policies::version, policies::rules))
+        .load(conn)?;
+    let mut gaps_by_unit = std::collections::HashMap::new();
+    for (unit, _, rules) in &rows {
+        gaps_by_unit.insert(*unit, policy_gaps(&decode(rules.clone())?));
+    }
+    let mut items = Vec::new();
+    for (unit_id, code, name, kind, parent_id, path) in subtree {
+        let source_row = path
+            .iter()
+            .rev()
+            .find_map(|a| rows.iter().find(|r| r.0 == *a));
+        let (source, covered_by, version, missing) = match source_row {
+            None => (CoverageSource::None, None, None, Vec::new()),
+            Some((owner, version, _)) => (
+                if *owner == unit_id {
+                    CoverageSource::Own
+                } else {
+                    CoverageSource::Inherited
+                },
+                Some(*owner),
+                Some(*version),
+                gaps_by_unit.get(owner).cloned().unwrap_or_default(),
+            ),
+        };
+        let complete = covered_by.is_some() && missing.is_empty();
+        items.push(UnitCoverage {
+            unit_id,
+            code,
+            name,
+            kind: crate::routes::units::parse_enum(&kind)?,
+            parent_id,
+            source,
+            covered_by,
+            version,
+            complete,
+            missing_count: if covered_by.is_some() {
+                missing.len()
+            } else {
+                whereabouts_core::coverage::COMBINATIONS
+            },
+            missing,
+        });
+    }
+    Ok(PolicyCoverage {
+        unit_id: id,
+        units: items.len(),
+        complete: items.iter().filter(|i| i.complete).count(),
+        uncovered: items.iter().filter(|i| i.covered_by.is_none()).count(),
+        items,
+    })
 }

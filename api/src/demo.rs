@@ -1,0 +1,1573 @@
+//! `whereabouts demo`: fills an empty database with a synthetic district the
+//! size of the one in the report that started this project — 133 units, tens
+//! of thousands of cadres, the May Day holiday's filings and travel evidence —
+//! as the product's demo and as the base for benchmarks.
+//!
+//! Everything is derived from md5 hashes of fixed strings and modular
+//! arithmetic inside PostgreSQL (set-based `INSERT … SELECT` over
+//! `generate_series`), so the same options give the same data (only the
+//! password hash's salt differs) and a million filings take well under a
+//! minute. It all happens in one transaction; an empty database is required.
+//!
+//! What the district holds, and what an inspection finds in it:
+//! - the district (`demo-district`), 133 units, each with 1–3 second-level
+//!   units and 2–4 departments spread under the unit and its subunits;
+//!   leaders on every node (principals, deputies in charge, department heads);
+//! - policies of varying completeness: the district's covers only leaving the
+//!   jurisdiction; about 60% of the units have a complete policy of their own,
+//!   15% an incomplete one, 15% none (they inherit the district's), and 10% a
+//!   complete one that a second-level unit overrides with an empty or
+//!   simplistic policy of its own;
+//! - the May Day 2026 special periods, about 12% of the people filing a trip
+//!   over the holiday, and optional historical filings;
+//! - itinerary, border-crossing and attendance evidence for 28 April – 7 May:
+//!   clean in three quarters of the units; in the other quarter 1–3% of the
+//!   people left Beijing without filing, and some returned late, went
+//!   elsewhere than filed, left before approval or were absent.
+
+use crate::db::{self, SetupError};
+use chrono::{Duration, NaiveDate};
+use diesel::connection::SimpleConnection;
+use diesel::dsl::sql;
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, BigInt, Jsonb, Text};
+use serde_json::{Value, json};
+use std::fmt;
+use std::time::Instant;
+use uuid::Uuid;
+use whereabouts_core::{Calendar, Policy, policy_gaps};
+
+/// The password every demo account gets unless `--password` says otherwise.
+pub const DEFAULT_PASSWORD: &str = "demo-password-1";
+/// The number of units under the district (as in the report).
+pub const UNITS: usize = 133;
+/// The first day of the May Day evidence window.
+pub const WINDOW_FROM: &str = "2026-04-28";
+/// The last day of the May Day evidence window.
+pub const WINDOW_TO: &str = "2026-05-07";
+/// The first day `--evidence-days` attendance records cover.
+const ATTENDANCE_FROM: &str = "2026-05-06";
+/// The district's time zone: the demo is a Beijing district.
+const TZ: &str = "Asia/Shanghai";
+
+/// What to generate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoOptions {
+    /// Cadres (logins `u00001`…), leaders included; administrators come on top.
+    pub accounts: u32,
+    /// Historical filings (2025-01-01 to mid-April 2026) besides May Day's.
+    pub filings: u32,
+    /// Working days of attendance `present` records per person from 2026-05-06.
+    pub evidence_days: u32,
+    /// The password of every demo account.
+    pub password: String,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        Self {
+            accounts: 40_000,
+            filings: 0,
+            evidence_days: 0,
+            password: DEFAULT_PASSWORD.to_owned(),
+        }
+    }
+}
+
+/// Why the demo could not be generated.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The database already holds units: the demo fills only an empty one.
+    #[error(
+        "the database already has {0} units; `whereabouts demo` fills only an empty database (drop it, or point DATABASE_URL at a new one)"
+    )]
+    NotEmpty(i64),
+    /// The options cannot make a district.
+    #[error("{0}")]
+    Invalid(String),
+    /// Creating or migrating the database failed.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    /// A statement failed.
+    #[error("database: {0}")]
+    Database(#[from] diesel::result::Error),
+    /// The generator's own data does not hold together (a bug).
+    #[error("demo data: {0}")]
+    Inconsistent(String),
+}
+
+/// Policy completeness of the 133 units, as `policy-coverage` will report it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyCounts {
+    /// Units with a complete policy of their own that covers their whole subtree.
+    pub complete: i64,
+    /// Units with an incomplete policy of their own.
+    pub incomplete: i64,
+    /// Units with no policy of their own (they inherit the district's incomplete one).
+    pub none: i64,
+    /// Units complete themselves, with a second-level unit whose own policy is not.
+    pub not_extended: i64,
+    /// Rows in `policies` (all versions).
+    pub rows: i64,
+}
+
+/// What the demo created.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DemoSummary {
+    /// The district's unit id.
+    pub district_id: Uuid,
+    /// Units (the nodes of kind `unit`).
+    pub units: i64,
+    /// Second-level units.
+    pub subunits: i64,
+    /// Departments.
+    pub departments: i64,
+    /// Accounts in all (cadres and administrators).
+    pub accounts: i64,
+    /// Of them, the cadres (`u00001`…).
+    pub cadres: i64,
+    /// Cadres by rank: clerk, section, division, bureau.
+    pub ranks: [i64; 4],
+    /// Unit deputies.
+    pub deputies: i64,
+    /// Role grants.
+    pub role_grants: i64,
+    /// Policies by completeness.
+    pub policies: PolicyCounts,
+    /// Special periods.
+    pub special_periods: i64,
+    /// Filings of the May Day holiday, by status.
+    pub may_day_filings: Vec<(String, i64)>,
+    /// Historical filings.
+    pub historical_filings: i64,
+    /// Filings in all.
+    pub filings: i64,
+    /// Approval steps.
+    pub filing_steps: i64,
+    /// Filing events.
+    pub filing_events: i64,
+    /// Evidence imports.
+    pub evidence_imports: i64,
+    /// Evidence rows by source.
+    pub evidence: Vec<(String, i64)>,
+    /// Units where somebody left without filing (and other discrepancies sit).
+    pub problem_units: i64,
+    /// People who left Beijing without filing.
+    pub unreported: i64,
+    /// Units they belong to.
+    pub unreported_units: i64,
+    /// Logins worth trying, with what they are.
+    pub logins: Vec<(String, String)>,
+    /// The password of every demo account.
+    pub password: String,
+    /// How long generation took, in seconds.
+    pub seconds: f64,
+}
+
+impl DemoSummary {
+    /// Evidence rows in all.
+    pub fn evidence_rows(&self) -> i64 {
+        self.evidence.iter().map(|(_, n)| n).sum()
+    }
+}
+
+impl fmt::Display for DemoSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "demo district generated in {:.1} s", self.seconds)?;
+        writeln!(f, "  district (demo-district): {}", self.district_id)?;
+        writeln!(
+            f,
+            "  units: {} units, {} second-level units, {} departments",
+            self.units, self.subunits, self.departments
+        )?;
+        writeln!(
+            f,
+            "  accounts: {} ({} cadres: {} clerk, {} section, {} division, {} bureau; {} administrators and inspectors)",
+            self.accounts,
+            self.cadres,
+            self.ranks[0],
+            self.ranks[1],
+            self.ranks[2],
+            self.ranks[3],
+            self.accounts - self.cadres
+        )?;
+        writeln!(
+            f,
+            "  leadership: {} deputies in charge; {} role grants",
+            self.deputies, self.role_grants
+        )?;
+        let p = &self.policies;
+        writeln!(
+            f,
+            "  policies ({} rows): district incomplete; units: {} complete, {} incomplete, {} none (inherit the district's), {} not extended to a second-level unit",
+            p.rows, p.complete, p.incomplete, p.none, p.not_extended
+        )?;
+        writeln!(
+            f,
+            "  special periods: {} (May Day 2026-05-01..05-05)",
+            self.special_periods
+        )?;
+        let may_day: i64 = self.may_day_filings.iter().map(|(_, n)| n).sum();
+        let statuses: Vec<String> = self
+            .may_day_filings
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        writeln!(
+            f,
+            "  filings: {} (May Day {may_day}: {}; historical {}); {} approval steps, {} events",
+            self.filings,
+            statuses.join(", "),
+            self.historical_filings,
+            self.filing_steps,
+            self.filing_events
+        )?;
+        let sources: Vec<String> = self
+            .evidence
+            .iter()
+            .map(|(s, n)| format!("{n} {s}"))
+            .collect();
+        writeln!(
+            f,
+            "  evidence: {} rows ({}) in {} imports",
+            self.evidence_rows(),
+            sources.join(", "),
+            self.evidence_imports
+        )?;
+        writeln!(
+            f,
+            "  planted problems: {} people left Beijing without filing, in {} units; late returns, other destinations, departures before approval and absences in {} of the {} units; reconcile {WINDOW_FROM}..{WINDOW_TO} to find them",
+            self.unreported, self.unreported_units, self.problem_units, self.units
+        )?;
+        writeln!(f, "  logins (password {}):", self.password)?;
+        for (login, what) in &self.logins {
+            writeln!(f, "    {login:<18} {what}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Creates the database if it is missing, runs the migrations and generates the demo.
+pub fn run(database_url: &str, options: &DemoOptions) -> Result<DemoSummary, DemoError> {
+    db::create_database_if_missing(database_url)?;
+    db::migrate(database_url)?;
+    let mut conn =
+        PgConnection::establish(database_url).map_err(|e| SetupError::Connection(e.to_string()))?;
+    generate(&mut conn, options)
+}
+
+/// Generates the demo district into an empty, migrated database, in one
+/// transaction, then analyzes the tables.
+pub fn generate(conn: &mut PgConnection, options: &DemoOptions) -> Result<DemoSummary, DemoError> {
+    if let Some(problem) = crate::auth::password_problem(&options.password) {
+        return Err(DemoError::Invalid(format!(
+            "the password does not meet the password rules ({problem}): at least 10 characters, letters and digits"
+        )));
+    }
+    if options.accounts > 999_999 {
+        return Err(DemoError::Invalid("--accounts is at most 999999".into()));
+    }
+    if options.evidence_days > 250 {
+        return Err(DemoError::Invalid("--evidence-days is at most 250".into()));
+    }
+    check_destinations()?;
+    let started = Instant::now();
+    // Hash once: argon2 is slow on purpose, and every account shares it.
+    let password_hash = crate::auth::hash_password(&options.password)
+        .map_err(|e| DemoError::Inconsistent(format!("hashing the password: {e}")))?;
+    let summary = conn.transaction::<_, DemoError, _>(|conn| {
+        Generator {
+            conn,
+            options,
+            password_hash: &password_hash,
+        }
+        .all()
+    })?;
+    step("analyze", || conn.batch_execute("ANALYZE"))?;
+    Ok(DemoSummary {
+        seconds: started.elapsed().as_secs_f64(),
+        ..summary
+    })
+}
+
+fn step<T>(what: &str, work: impl FnOnce() -> QueryResult<T>) -> Result<T, DemoError> {
+    let started = Instant::now();
+    let value = work()?;
+    tracing::info!(
+        step = what,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "demo"
+    );
+    Ok(value)
+}
+
+fn count(conn: &mut PgConnection, query: &str) -> QueryResult<i64> {
+    diesel::select(sql::<BigInt>(&format!("({query})"))).get_result(conn)
+}
+
+/// `ARRAY['a', 'b']` of constant strings.
+fn sql_array(items: &[&str]) -> String {
+    let quoted: Vec<String> = items
+        .iter()
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect();
+    format!("ARRAY[{}]", quoted.join(", "))
+}
+
+fn date(s: &str) -> Result<NaiveDate, DemoError> {
+    s.parse()
+        .map_err(|_| DemoError::Inconsistent(format!("bad date {s}")))
+}
+
+/// Every destination the generator uses must be a code the server knows.
+fn check_destinations() -> Result<(), DemoError> {
+    for code in MAINLAND
+        .iter()
+        .chain(COUNTRIES)
+        .chain(&["HK", "MO", "TW", "440100"])
+    {
+        if whereabouts_core::regions::lookup(code).is_none() {
+            return Err(DemoError::Inconsistent(format!(
+                "unknown destination {code}"
+            )));
+        }
+        if code.starts_with("11") {
+            return Err(DemoError::Inconsistent(format!(
+                "destination {code} is inside Beijing"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Mainland destinations outside Beijing; repeats weigh the popular ones.
+pub const MAINLAND: &[&str] = &[
+    "120000", "130000", "130000", "310000", "310000", "310000", "320100", "320500", "330100",
+    "370200", "370000", "410000", "440100", "440300", "460200", "510100", "530100", "610100",
+    "210200", "350200", "430100", "420100", "500000", "140000", "150000", "230100", "120000",
+    "130100", "340100", "360100",
+];
+/// Countries of private trips abroad; repeats weigh the popular ones.
+pub const COUNTRIES: &[&str] = &[
+    "JP", "JP", "JP", "TH", "TH", "KR", "SG", "MY", "US", "FR", "AU", "IT", "GB", "NZ", "DE", "VN",
+    "AE", "ES",
+];
+
+const SURNAMES: &[&str] = &[
+    "王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周", "徐", "孙", "马", "朱", "胡", "郭",
+    "何", "高", "林", "罗", "郑", "梁", "谢", "宋", "唐", "许", "韩", "冯", "邓", "曹", "彭", "曾",
+    "肖", "田", "董", "袁", "潘", "于", "蒋", "蔡", "余", "杜", "叶", "程", "苏", "魏", "吕", "丁",
+    "任", "沈", "姚", "卢", "姜", "崔", "钟", "谭", "陆", "汪", "范", "金", "石", "廖", "贾", "夏",
+    "韦", "付", "方", "白", "邹", "孟", "熊", "秦", "邱", "江", "尹", "薛", "闫", "段", "雷", "侯",
+    "龙", "史", "陶", "黎", "贺", "顾", "毛", "郝", "龚", "邵", "万", "钱", "严", "武", "戴", "莫",
+    "孔", "向", "汤", "欧阳",
+];
+
+const GIVEN_NAMES: &[&str] = &[
+    "伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟",
+    "涛", "明", "超", "秀兰", "霞", "平", "刚", "桂英", "华", "建华", "建国", "建军", "志强",
+    "志明", "海燕", "海涛", "晓东", "晓明", "晓燕", "晓丽", "红梅", "玉兰", "丽娟", "文静", "子涵",
+    "浩然", "宇轩", "欣怡", "梓涵", "思远", "嘉怡", "佳琪", "雨桐", "一鸣", "俊杰", "天宇", "博文",
+    "鹏", "飞", "斌", "辉", "健", "波", "宁", "莉", "雪", "琳", "颖", "婷", "倩", "瑶", "蕾", "晨",
+    "阳", "鑫", "昊", "宏伟", "国庆", "振华", "春燕", "秋菊", "冬梅", "立新", "卫东", "红军",
+    "爱国", "淑珍", "淑英", "桂兰", "凤英", "玉梅", "建平", "永强", "永红", "金凤", "海波", "春雷",
+    "新华", "学军", "德明", "文博", "雅琴", "慧敏", "婉清", "诗雨", "梦瑶", "若曦", "明轩", "睿",
+    "凯", "帆", "航", "旭", "毅", "峰", "龙", "岩", "彬", "瑞", "琦", "璐", "薇", "萍", "志刚",
+    "秀梅", "丽华", "建伟", "俊", "亮", "静怡", "子轩", "雨萱", "家豪", "嘉欣",
+];
+
+const BUREAUS: &[&str] = &[
+    "区发展和改革委员会",
+    "区教育委员会",
+    "区科学技术委员会",
+    "区经济和信息化局",
+    "区民政局",
+    "区司法局",
+    "区财政局",
+    "区人力资源和社会保障局",
+    "区生态环境局",
+    "区住房和城乡建设委员会",
+    "区城市管理委员会",
+    "区交通委员会",
+    "区水务局",
+    "区农业农村局",
+    "区商务局",
+    "区文化和旅游局",
+    "区卫生健康委员会",
+    "区退役军人事务局",
+    "区应急管理局",
+    "区审计局",
+    "区国有资产监督管理委员会",
+    "区市场监督管理局",
+    "区体育局",
+    "区统计局",
+    "区医疗保障局",
+    "区园林绿化局",
+    "区政务服务管理局",
+    "区信访办公室",
+    "区民族宗教事务办公室",
+    "区档案馆",
+];
+
+const STREETS: &[&str] = &[
+    "东华门",
+    "景山",
+    "交道口",
+    "安定门",
+    "北新桥",
+    "东四",
+    "朝阳门",
+    "建国门",
+    "东直门",
+    "和平里",
+    "前门",
+    "崇文门外",
+    "东花市",
+    "龙潭",
+    "体育馆路",
+    "天坛",
+    "永定门外",
+    "金融街",
+    "月坛",
+    "展览路",
+    "德胜",
+    "什刹海",
+    "新街口",
+    "广安门内",
+];
+
+const INSTITUTIONS: &[&str] = &[
+    "区国有资本投资运营有限公司",
+    "区城市建设开发集团",
+    "区市政工程管理中心",
+    "区房屋土地经营管理中心",
+    "区融媒体中心",
+    "区图书馆",
+    "区文化馆",
+    "区疾病预防控制中心",
+    "区人民医院",
+];
+
+const SUBUNIT_SUFFIXES: &[&str] = &[
+    "综合服务中心",
+    "执法大队",
+    "信息中心",
+    "培训中心",
+    "后勤服务中心",
+    "事务管理中心",
+];
+
+const DEPARTMENTS: &[&str] = &[
+    "办公室",
+    "组织人事科",
+    "财务科",
+    "党建工作科",
+    "综合业务科",
+    "法制科",
+    "信访科",
+    "安全保卫科",
+    "宣传科",
+    "规划发展科",
+    "审批科",
+    "监督检查科",
+];
+
+/// A number in Chinese (1–99).
+fn chinese_number(n: usize) -> String {
+    const DIGITS: [&str; 10] = ["", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    let (tens, ones) = (n / 10, n % 10);
+    let digit = |d: usize| DIGITS.get(d).copied().unwrap_or_default();
+    match tens {
+        0 => digit(ones).to_owned(),
+        1 => format!("十{}", digit(ones)),
+        _ => format!("{}十{}", digit(tens), digit(ones)),
+    }
+}
+
+/// The names of the 133 units: bureaus, street offices, schools, health
+/// centres and enterprises of a Beijing district.
+pub fn unit_names() -> Vec<String> {
+    let mut names: Vec<String> = BUREAUS.iter().map(|s| (*s).to_owned()).collect();
+    names.extend(STREETS.iter().map(|s| format!("{s}街道办事处")));
+    names.extend((1..=30).map(|k| format!("区第{}中学", chinese_number(k))));
+    names.extend((1..=30).map(|k| format!("区第{}小学", chinese_number(k))));
+    names.extend(
+        STREETS
+            .iter()
+            .take(10)
+            .map(|s| format!("区{s}社区卫生服务中心")),
+    );
+    names.extend(INSTITUTIONS.iter().map(|s| (*s).to_owned()));
+    names.truncate(UNITS);
+    names
+}
+
+/// Calendar facts for every day the filings use: whether it is worked, and
+/// the first and fifth working day before it (the notice deadlines).
+fn days_values() -> Result<String, DemoError> {
+    let calendar = Calendar::default();
+    let mut day = date("2024-12-01")?;
+    let last = date("2026-06-30")?;
+    let mut rows = Vec::new();
+    while day <= last {
+        rows.push(format!(
+            "(DATE '{day}', {}, DATE '{}', DATE '{}')",
+            calendar.is_working_day(day),
+            calendar.nth_working_day_before(day, 1),
+            calendar.nth_working_day_before(day, 5)
+        ));
+        day += Duration::days(1);
+    }
+    Ok(rows.join(",\n"))
+}
+
+/// The first `n` working days from 2026-05-06.
+fn attendance_days(n: u32) -> Result<Vec<NaiveDate>, DemoError> {
+    let calendar = Calendar::default();
+    let mut day = date(ATTENDANCE_FROM)?;
+    let mut days = Vec::new();
+    // `n` is at most 250: a year and a half of days holds that many working days.
+    for _ in 0..550 {
+        if days.len() >= n as usize {
+            break;
+        }
+        if calendar.is_working_day(day) {
+            days.push(day);
+        }
+        day += Duration::days(1);
+    }
+    Ok(days)
+}
+
+/// The policies the demo puts in place.
+mod policies {
+    use serde_json::{Value, json};
+    use uuid::Uuid;
+
+    const ABROAD: [&str; 3] = ["abroad_private", "hk_macau_private", "taiwan_private"];
+
+    /// Complete: staff abroad ask their head and the unit principal; leaders
+    /// abroad ask the district's deputy in charge and its principal, filed
+    /// with the district; everything else is reported a working day ahead.
+    pub fn complete(district: Uuid) -> Value {
+        json!([
+            {"id": "staff_abroad",
+             "applies_to": {"positions": ["staff", "department_head"], "key_post": null},
+             "trip_kinds": ABROAD, "periods": ["normal", "holiday", "special"],
+             "requirement": "approval",
+             "approvers": [{"kind": "department_head"}, {"kind": "unit_principal"}],
+             "form": "online_and_written", "notice": {"days": 5, "working_days": true},
+             "return_report": {"required": true, "within_hours": 24},
+             "max_days": 30, "documents_required": true},
+            {"id": "leaders_abroad",
+             "applies_to": {"positions": ["deputy", "principal"]},
+             "trip_kinds": ABROAD,
+             "requirement": "approval",
+             "approvers": [{"kind": "superior_deputy_in_charge"}, {"kind": "superior_principal"}],
+             "filed_with": [{"kind": "unit", "unit_id": district}],
+             "form": "online_and_written", "notice": {"days": 10, "working_days": true},
+             "return_report": {"required": true, "within_hours": 24},
+             "max_days": 21, "documents_required": true},
+            {"id": "leave_jurisdiction",
+             "requirement": "report", "form": "online",
+             "notice": {"days": 1, "working_days": true},
+             "return_report": {"required": true, "within_hours": 24}}
+        ])
+    }
+
+    /// Incomplete: only leaving the jurisdiction is ruled, abroad is not.
+    pub fn without_abroad() -> Value {
+        json!([
+            {"id": "leave_jurisdiction", "trip_kinds": ["leave_jurisdiction"],
+             "requirement": "report", "form": "online",
+             "notice": {"days": 1, "working_days": true}}
+        ])
+    }
+
+    /// Incomplete: abroad trips need approval, but nobody is named to give it.
+    pub fn approval_without_approvers() -> Value {
+        json!([
+            {"id": "abroad", "trip_kinds": ABROAD, "requirement": "approval",
+             "form": "online_and_written", "notice": {"days": 5, "working_days": true},
+             "documents_required": true},
+            {"id": "leave_jurisdiction", "trip_kinds": ["leave_jurisdiction"],
+             "requirement": "report", "form": "online",
+             "notice": {"days": 1, "working_days": true}}
+        ])
+    }
+
+    /// The district's: "report when you leave Beijing", nothing on abroad.
+    pub fn district() -> Value {
+        json!([
+            {"id": "leave_jurisdiction", "trip_kinds": ["leave_jurisdiction"],
+             "requirement": "report", "form": "online",
+             "notice": {"days": 3, "working_days": true},
+             "return_report": {"required": true, "within_hours": 24}}
+        ])
+    }
+
+    /// Too simple: "report if you leave" — no form, no notice.
+    pub fn simplistic() -> Value {
+        json!([{"id": "report", "requirement": "report"}])
+    }
+
+    /// Nothing at all.
+    pub fn empty() -> Value {
+        json!([])
+    }
+}
+
+struct Generator<'a> {
+    conn: &'a mut PgConnection,
+    options: &'a DemoOptions,
+    password_hash: &'a str,
+}
+
+/// The fixed instants of the demo's history.
+const CREATED: &str = "TIMESTAMPTZ '2026-01-05 09:00:00+08'";
+
+impl Generator<'_> {
+    fn exec(&mut self, what: &str, statement: &str) -> Result<(), DemoError> {
+        let conn = &mut *self.conn;
+        step(what, || conn.batch_execute(statement))
+    }
+
+    fn all(mut self) -> Result<DemoSummary, DemoError> {
+        // JIT compiling these one-off statements costs far more than it saves
+        // (seconds per statement, the md5 calls make them look expensive).
+        self.conn
+            .batch_execute("SET LOCAL jit = off; SELECT pg_advisory_xact_lock(7172027)")?;
+        let units = count(self.conn, "SELECT count(*) FROM units")?;
+        if units > 0 {
+            return Err(DemoError::NotEmpty(units));
+        }
+        let district: Uuid =
+            diesel::select(sql::<diesel::sql_types::Uuid>("md5('demo:district')::uuid"))
+                .get_result(self.conn)?;
+        self.helpers()?;
+        self.tree()?;
+        self.people()?;
+        self.accounts()?;
+        self.policies(district)?;
+        self.special_periods()?;
+        self.may_day()?;
+        self.history()?;
+        self.evidence()?;
+        let admin: Uuid = diesel::select(sql::<diesel::sql_types::Uuid>("md5('demo:admin')::uuid"))
+            .get_result(self.conn)?;
+        crate::audit::append(
+            self.conn,
+            Some(admin),
+            "demo",
+            Some(district),
+            "generate",
+            json!({"accounts": self.options.accounts, "filings": self.options.filings,
+                   "evidence_days": self.options.evidence_days}),
+        )
+        .map_err(|e| DemoError::Inconsistent(format!("audit: {e}")))?;
+        self.summary(district)
+    }
+
+    /// A hash function, and the calendar of the days the filings use.
+    fn helpers(&mut self) -> Result<(), DemoError> {
+        let days = days_values()?;
+        self.exec(
+            "helpers",
+            &format!(
+                "CREATE OR REPLACE FUNCTION pg_temp.demo_h(t text) RETURNS bigint
+                   LANGUAGE sql IMMUTABLE PARALLEL SAFE
+                   AS $$ SELECT ('x' || substr(md5(t), 1, 12))::bit(48)::bigint $$;
+                 CREATE TEMP TABLE demo_days (day date PRIMARY KEY, working boolean NOT NULL,
+                   by1 date NOT NULL, by5 date NOT NULL) ON COMMIT DROP;
+                 INSERT INTO demo_days VALUES {days};"
+            ),
+        )
+    }
+
+    /// The district, its units, their second-level units and departments.
+    fn tree(&mut self) -> Result<(), DemoError> {
+        let names = unit_names();
+        if names.len() != UNITS {
+            return Err(DemoError::Inconsistent("unit names".into()));
+        }
+        let conn = &mut *self.conn;
+        step("units", || {
+            diesel::sql_query(
+                // Which quarter of the units has problems, and which policy a
+                // unit has, are two different permutations of the unit numbers.
+                "CREATE TEMP TABLE demo_units ON COMMIT DROP AS
+                 SELECT t.i::int AS unit_no, md5('demo:unit:' || t.i)::uuid AS id,
+                        'u-' || lpad(t.i::text, 3, '0') AS code, t.name,
+                        (1 + pg_temp.demo_h('subunits:' || t.i) % 3)::int AS subunits,
+                        (2 + pg_temp.demo_h('departments:' || t.i) % 3)::int AS departments,
+                        (1 + pg_temp.demo_h('deputies:' || t.i) % 2)::int AS deputies,
+                        (1 + pg_temp.demo_h('size:' || t.i) % 3)::int AS size,
+                        (t.i * 37 + 11) % 133 < 33 AS problem,
+                        (1 + pg_temp.demo_h('leavers:' || t.i) % 3)::int AS leaver_percent,
+                        CASE WHEN (t.i * 53) % 133 < 80 THEN 'complete'
+                             WHEN (t.i * 53) % 133 < 100 THEN 'incomplete'
+                             WHEN (t.i * 53) % 133 < 120 THEN 'none'
+                             ELSE 'not_extended' END AS policy
+                 FROM unnest($1::text[]) WITH ORDINALITY AS t(name, i)",
+            )
+            .bind::<Array<Text>, _>(&names)
+            .execute(conn)
+        })?;
+        let suffixes = sql_array(SUBUNIT_SUFFIXES);
+        let departments = sql_array(DEPARTMENTS);
+        let (ns, nd) = (SUBUNIT_SUFFIXES.len(), DEPARTMENTS.len());
+        self.exec(
+            "tree",
+            &format!(
+                "CREATE TEMP TABLE demo_nodes (
+                   id uuid PRIMARY KEY, code text NOT NULL, name text NOT NULL, kind text NOT NULL,
+                   parent_id uuid, path uuid[] NOT NULL, level int NOT NULL, unit_no int NOT NULL,
+                   deputies int NOT NULL, weight int NOT NULL) ON COMMIT DROP;
+                 INSERT INTO demo_nodes VALUES (md5('demo:district')::uuid, 'demo-district', '演示区',
+                   'jurisdiction', NULL, ARRAY[md5('demo:district')::uuid], 0, 0, 4, 0);
+                 INSERT INTO demo_nodes
+                 SELECT u.id, u.code, u.name, 'unit', d.id, ARRAY[d.id, u.id], 1, u.unit_no, u.deputies, 0
+                 FROM demo_units u, demo_nodes d WHERE d.level = 0;
+                 -- Staff sit in departments, and directly in second-level units that have none.
+                 INSERT INTO demo_nodes
+                 SELECT s.id, s.code, u.name || ({suffixes})[1 + (u.unit_no + s.k) % {ns}], 'subunit', u.id,
+                        ARRAY[md5('demo:district')::uuid, u.id, s.id], 2, u.unit_no,
+                        (1 + pg_temp.demo_h('deputies:' || s.code) % 2)::int,
+                        CASE WHEN s.k <= u.departments - 1 THEN 0
+                             ELSE (4 + pg_temp.demo_h('weight:' || s.code) % 12)::int * u.size END
+                 FROM demo_units u
+                 CROSS JOIN LATERAL (SELECT k, md5('demo:subunit:' || u.unit_no || ':' || k)::uuid AS id,
+                                            u.code || '-s' || k AS code
+                                     FROM generate_series(1, u.subunits) k) s;
+                 -- Department k sits under the unit (k = 1, 1 + S, …) or its subunit (k - 1) mod (1 + S).
+                 INSERT INTO demo_nodes
+                 SELECT dp.id, dp.code, p.name || ({departments})[1 + (u.unit_no + dp.k) % {nd}], 'department',
+                        p.id, p.path || dp.id, p.level + 1, u.unit_no, 0,
+                        (4 + pg_temp.demo_h('weight:' || dp.code) % 12)::int * u.size
+                 FROM demo_units u
+                 CROSS JOIN LATERAL (SELECT k, md5('demo:department:' || u.unit_no || ':' || k)::uuid AS id,
+                                            u.code || '-d' || k AS code,
+                                            (k - 1) % (1 + u.subunits) AS host
+                                     FROM generate_series(1, u.departments) k) dp
+                 JOIN demo_nodes p ON p.id = CASE WHEN dp.host = 0 THEN u.id
+                                                  ELSE md5('demo:subunit:' || u.unit_no || ':' || dp.host)::uuid END;
+                 INSERT INTO units (id, code, name, kind, parent_id, path, created_at, updated_at)
+                 SELECT id, code, name, kind, parent_id, path, {CREATED}, {CREATED}
+                 FROM demo_nodes ORDER BY level, code;"
+            ),
+        )
+    }
+
+    /// Who sits where: leaders on every node first (logins from `u00001`),
+    /// then staff spread over the departments by weight.
+    fn people(&mut self) -> Result<(), DemoError> {
+        self.exec(
+            "leaders",
+            "CREATE TEMP TABLE demo_people (
+               n int PRIMARY KEY, id uuid NOT NULL, node_id uuid NOT NULL, path uuid[] NOT NULL,
+               unit_no int NOT NULL, problem boolean NOT NULL, position text NOT NULL,
+               -- 0 the principal or head, 1.. the deputies, -1 staff
+               ord int NOT NULL, rank text NOT NULL, mobile text,
+               head_id uuid, unit_principal_id uuid, substitute_id uuid) ON COMMIT DROP;
+             INSERT INTO demo_people (n, id, node_id, path, unit_no, problem, position, ord, rank)
+             SELECT s.n, md5('demo:account:' || s.n)::uuid, s.id, s.path, s.unit_no, coalesce(u.problem, false),
+                    s.position, s.ord,
+                    CASE WHEN s.kind = 'jurisdiction' THEN 'bureau'
+                         WHEN s.kind = 'unit' AND s.ord = 0 THEN
+                           CASE WHEN pg_temp.demo_h('rank:' || s.n) % 4 = 0 THEN 'bureau' ELSE 'division' END
+                         WHEN s.kind = 'unit' THEN 'division'
+                         WHEN s.kind = 'subunit' AND s.ord = 0 THEN
+                           CASE WHEN pg_temp.demo_h('rank:' || s.n) % 2 = 0 THEN 'division' ELSE 'section' END
+                         WHEN s.kind = 'subunit' THEN 'section'
+                         ELSE CASE WHEN pg_temp.demo_h('rank:' || s.n) % 5 = 0 THEN 'division' ELSE 'section' END
+                    END
+             FROM (SELECT row_number() OVER (ORDER BY nd.level, nd.code, o.ord)::int AS n, nd.id, nd.path,
+                          nd.unit_no, nd.kind, o.ord,
+                          CASE WHEN o.ord > 0 THEN 'deputy' WHEN nd.kind = 'department' THEN 'department_head'
+                               ELSE 'principal' END AS position
+                   FROM demo_nodes nd
+                   CROSS JOIN LATERAL (SELECT 0 AS ord UNION ALL SELECT g FROM generate_series(1, nd.deputies) g) o
+                  ) s
+             LEFT JOIN demo_units u ON u.unit_no = s.unit_no;",
+        )?;
+        let leaders = count(self.conn, "SELECT count(*) FROM demo_people")?;
+        let hosts = count(
+            self.conn,
+            "SELECT count(*) FROM demo_nodes WHERE weight > 0",
+        )?;
+        let accounts = i64::from(self.options.accounts);
+        if accounts < leaders + hosts {
+            return Err(DemoError::Invalid(format!(
+                "--accounts must be at least {} ({leaders} leaders and a member of staff in each of {hosts} departments)",
+                leaders + hosts
+            )));
+        }
+        let staff = accounts - leaders;
+        self.exec(
+            "staff",
+            &format!(
+                "INSERT INTO demo_people (n, id, node_id, path, unit_no, problem, position, ord, rank)
+                 SELECT s.n, md5('demo:account:' || s.n)::uuid, s.id, s.path, s.unit_no, coalesce(u.problem, false),
+                        'staff', -1,
+                        CASE WHEN pg_temp.demo_h('rank:' || s.n) % 1000 < 615 THEN 'clerk'
+                             WHEN pg_temp.demo_h('rank:' || s.n) % 1000 < 860 THEN 'section'
+                             WHEN pg_temp.demo_h('rank:' || s.n) % 1000 < 970 THEN 'division'
+                             ELSE 'bureau' END
+                 FROM (SELECT {leaders} + row_number() OVER (ORDER BY a.level, a.code, g)::int AS n,
+                              a.id, a.path, a.unit_no
+                       FROM (SELECT h.*, (h.hi - h.weight) * {staff} / t.w AS lo_n, h.hi * {staff} / t.w AS hi_n
+                             FROM (SELECT id, path, unit_no, level, code, weight,
+                                          sum(weight) OVER (ORDER BY level, code) AS hi
+                                   FROM demo_nodes WHERE weight > 0) h,
+                                  (SELECT sum(weight) AS w FROM demo_nodes) t) a
+                       CROSS JOIN LATERAL generate_series(1, (a.hi_n - a.lo_n)::int) g) s
+                 LEFT JOIN demo_units u ON u.unit_no = s.unit_no;
+                 UPDATE demo_people SET mobile = '1' || (ARRAY['3', '5', '7', '8', '9'])[1 + (pg_temp.demo_h('mobile:' || n) % 5)::int]
+                        || lpad((pg_temp.demo_h('mobile:' || n) / 5 % 1000000000)::text, 9, '0');"
+            ),
+        )?;
+        let people = count(self.conn, "SELECT count(*) FROM demo_people")?;
+        if people != accounts {
+            return Err(DemoError::Inconsistent(format!(
+                "{people} people for {accounts} accounts"
+            )));
+        }
+        Ok(())
+    }
+
+    /// The accounts, leadership, administrators and their role grants.
+    fn accounts(&mut self) -> Result<(), DemoError> {
+        let width = self.options.accounts.to_string().len().max(5);
+        let surnames = sql_array(SURNAMES);
+        let given = sql_array(GIVEN_NAMES);
+        let (nsur, ngiv) = (SURNAMES.len(), GIVEN_NAMES.len());
+        let conn = &mut *self.conn;
+        let hash = self.password_hash;
+        step("accounts", || {
+            diesel::sql_query(format!(
+                // Surnames weigh towards the common ones (the list starts with them).
+                "INSERT INTO accounts (id, login, display_name, unit_id, employee_no, mobile, rank, position,
+                                       party_member, public_official, key_post, password_hash,
+                                       credentials_changed_at, created_at, updated_at)
+                 SELECT p.id, 'u' || lpad(p.n::text, {width}, '0'),
+                        ({surnames})[1 + floor({nsur} * power((pg_temp.demo_h('family:' || p.n) % 10000) / 10000.0, 1.6))::int]
+                          || ({given})[1 + (pg_temp.demo_h('given:' || p.n) % {ngiv})::int],
+                        p.node_id, 'E' || lpad(p.n::text, {width}, '0'), p.mobile, p.rank, p.position,
+                        p.position <> 'staff' OR pg_temp.demo_h('party:' || p.n) % 100 < 72,
+                        p.position <> 'staff' OR pg_temp.demo_h('official:' || p.n) % 100 < 96,
+                        pg_temp.demo_h('key:' || p.n) % 100 < 3,
+                        $1, {CREATED}, {CREATED}, {CREATED}
+                 FROM demo_people p ORDER BY p.n"
+            ))
+            .bind::<Text, _>(hash)
+            .execute(conn)
+        })?;
+        let conn = &mut *self.conn;
+        step("administrators", || {
+            diesel::sql_query(format!(
+                "INSERT INTO accounts (id, login, display_name, unit_id, rank, position, party_member,
+                                       public_official, key_post, password_hash, credentials_changed_at,
+                                       created_at, updated_at)
+                 SELECT a.id, a.login, a.name, a.unit_id, a.rank, 'staff', a.party, a.party, false, $1,
+                        {CREATED}, {CREATED}, {CREATED}
+                 FROM (VALUES (md5('demo:admin')::uuid, 'demo-admin', '演示系统管理员', NULL::uuid, 'clerk', false),
+                              (md5('demo:inspector')::uuid, 'demo-inspector', '区纪委监委监督检查室', md5('demo:district')::uuid, 'division', true),
+                              (md5('demo:inspector-7')::uuid, 'demo-inspector-7', '区纪委监委派驻纪检监察组', md5('demo:district')::uuid, 'section', true)
+                      ) AS a(id, login, name, unit_id, rank, party)
+                 UNION ALL
+                 SELECT md5('demo:unit-admin:' || u.unit_no)::uuid, 'u-admin-' || lpad(u.unit_no::text, 3, '0'),
+                        u.name || '组织人事干部', u.id, 'section', 'staff', true, true, false, $1,
+                        {CREATED}, {CREATED}, {CREATED}
+                 FROM demo_units u"
+            ))
+            .bind::<Text, _>(hash)
+            .execute(conn)
+        })?;
+        self.exec(
+            "leadership",
+            &format!(
+                "INSERT INTO role_grants (account_id, role, unit_id, created_at)
+                 VALUES (md5('demo:admin')::uuid, 'system_admin', NULL, {CREATED}),
+                        (md5('demo:inspector')::uuid, 'inspector', md5('demo:district')::uuid, {CREATED}),
+                        (md5('demo:inspector-7')::uuid, 'inspector', md5('demo:unit:7')::uuid, {CREATED});
+                 INSERT INTO role_grants (account_id, role, unit_id, created_at)
+                 SELECT md5('demo:unit-admin:' || unit_no)::uuid, 'unit_admin', id, {CREATED} FROM demo_units;
+                 UPDATE units u SET principal_id = p.id
+                 FROM demo_people p WHERE p.node_id = u.id AND p.ord = 0;
+                 -- Deputies are in charge of contiguous runs of the node's children
+                 -- (the district's of groups of units).
+                 INSERT INTO unit_deputies (unit_id, account_id, ordinal, in_charge_of)
+                 SELECT p.node_id, p.id, p.ord - 1,
+                        coalesce((SELECT array_agg(c.id ORDER BY c.code)
+                                  FROM (SELECT c.id, c.code, row_number() OVER (ORDER BY c.code) - 1 AS i,
+                                               count(*) OVER () AS total
+                                        FROM demo_nodes c WHERE c.parent_id = p.node_id) c
+                                  WHERE c.i * nd.deputies / c.total = p.ord - 1), '{{}}')
+                 FROM demo_people p JOIN demo_nodes nd ON nd.id = p.node_id
+                 WHERE p.position = 'deputy';
+                 UPDATE demo_people p SET head_id = u.principal_id FROM units u WHERE u.id = p.node_id;
+                 UPDATE demo_people p SET unit_principal_id = u.principal_id
+                 FROM units u WHERE u.id = p.path[least(2, cardinality(p.path))];
+                 -- Principals and deputies must name a substitute: a deputy stands in
+                 -- for the principal, the principal for a deputy.
+                 UPDATE demo_people p SET substitute_id = s.id
+                 FROM demo_people s
+                 WHERE p.ord >= 0 AND p.position <> 'department_head' AND s.node_id = p.node_id
+                   AND s.ord = CASE WHEN p.ord = 0 THEN 1 ELSE 0 END;"
+            ),
+        )
+    }
+
+    /// The district's incomplete policy and the units' policies; checks each
+    /// against core's completeness test so the summary says what coverage will.
+    fn policies(&mut self, district: Uuid) -> Result<(), DemoError> {
+        let complete = policies::complete(district);
+        let cases: [(&str, &Value, bool); 6] = [
+            ("complete", &complete, true),
+            ("without_abroad", &policies::without_abroad(), false),
+            (
+                "approval_without_approvers",
+                &policies::approval_without_approvers(),
+                false,
+            ),
+            ("district", &policies::district(), false),
+            ("simplistic", &policies::simplistic(), false),
+            ("empty", &policies::empty(), false),
+        ];
+        for (name, rules, want_complete) in cases {
+            let policy: Policy = serde_json::from_value(json!({ "rules": rules }))
+                .map_err(|e| DemoError::Inconsistent(format!("policy {name}: {e}")))?;
+            if !policy.check().is_empty() || policy_gaps(&policy).is_empty() != want_complete {
+                return Err(DemoError::Inconsistent(format!(
+                    "policy {name} is not what it should be"
+                )));
+            }
+        }
+        let inserts: [(&str, &str, Value); 7] = [
+            (
+                // The district: "report when leaving Beijing", nothing on abroad.
+                "SELECT md5('demo:district')::uuid, 1, TIMESTAMPTZ '2025-12-01 10:00:00+08', md5('demo:admin')::uuid",
+                "district",
+                policies::district(),
+            ),
+            (
+                // A third of the complete units started from a simplistic version 1.
+                "SELECT id, 1, TIMESTAMPTZ '2026-01-10 10:00:00+08', md5('demo:unit-admin:' || unit_no)::uuid
+                 FROM demo_units WHERE policy IN ('complete', 'not_extended') AND unit_no % 3 = 0",
+                "simplistic v1",
+                policies::simplistic(),
+            ),
+            (
+                "SELECT id, CASE WHEN unit_no % 3 = 0 THEN 2 ELSE 1 END,
+                        TIMESTAMPTZ '2026-03-02 10:00:00+08' + unit_no * interval '1 hour',
+                        md5('demo:unit-admin:' || unit_no)::uuid
+                 FROM demo_units WHERE policy IN ('complete', 'not_extended')",
+                "complete",
+                complete.clone(),
+            ),
+            (
+                "SELECT id, 1, TIMESTAMPTZ '2026-03-02 10:00:00+08', md5('demo:unit-admin:' || unit_no)::uuid
+                 FROM demo_units WHERE policy = 'incomplete' AND unit_no % 2 = 0",
+                "without abroad",
+                policies::without_abroad(),
+            ),
+            (
+                "SELECT id, 1, TIMESTAMPTZ '2026-03-02 10:00:00+08', md5('demo:unit-admin:' || unit_no)::uuid
+                 FROM demo_units WHERE policy = 'incomplete' AND unit_no % 2 = 1",
+                "approval without approvers",
+                policies::approval_without_approvers(),
+            ),
+            (
+                // Not extended: the first second-level unit has a policy of its own.
+                "SELECT md5('demo:subunit:' || unit_no || ':1')::uuid, 1, TIMESTAMPTZ '2026-03-09 10:00:00+08',
+                        md5('demo:unit-admin:' || unit_no)::uuid
+                 FROM demo_units WHERE policy = 'not_extended' AND unit_no % 2 = 0",
+                "subunit empty",
+                policies::empty(),
+            ),
+            (
+                "SELECT md5('demo:subunit:' || unit_no || ':1')::uuid, 1, TIMESTAMPTZ '2026-03-09 10:00:00+08',
+                        md5('demo:unit-admin:' || unit_no)::uuid
+                 FROM demo_units WHERE policy = 'not_extended' AND unit_no % 2 = 1",
+                "subunit simplistic",
+                policies::simplistic(),
+            ),
+        ];
+        for (select, what, rules) in inserts {
+            let conn = &mut *self.conn;
+            step(&format!("policy {what}"), || {
+                diesel::sql_query(format!(
+                    "INSERT INTO policies (unit_id, version, rules, created_at, created_by)
+                     SELECT s.unit_id, s.version, $1, s.created_at, s.created_by
+                     FROM ({select}) s(unit_id, version, created_at, created_by)"
+                ))
+                .bind::<Jsonb, _>(&rules)
+                .execute(conn)
+            })?;
+        }
+        // Which policy is in force for each node, and whether it asks approval
+        // for trips abroad in normal periods (only the complete one does).
+        self.exec(
+            "effective policies",
+            "CREATE TEMP TABLE demo_eff ON COMMIT DROP AS
+             SELECT nd.id AS node_id, e.unit_id AS policy_unit_id, e.version AS policy_version,
+                    coalesce(e.rules @> '[{\"id\": \"staff_abroad\"}]', false) AS abroad_approval
+             FROM demo_nodes nd
+             LEFT JOIN LATERAL (
+               SELECT pol.unit_id, pol.version, pol.rules
+               FROM unnest(nd.path) WITH ORDINALITY AS a(unit_id, i)
+               JOIN policies pol ON pol.unit_id = a.unit_id
+               ORDER BY a.i DESC, pol.version DESC LIMIT 1) e ON true;
+             ALTER TABLE demo_eff ADD PRIMARY KEY (node_id);",
+        )
+    }
+
+    /// May Day 2026 over the whole district: approval for trips abroad, Hong
+    /// Kong, Macau and Taiwan; a report for leaving Beijing.
+    fn special_periods(&mut self) -> Result<(), DemoError> {
+        self.exec(
+            "special periods",
+            "INSERT INTO special_periods (id, name, unit_id, starts_on, ends_on, trip_kinds, min_requirement,
+                                          approvers, restricted_destinations, created_at, updated_at)
+             VALUES (md5('demo:special:abroad')::uuid, '2026年劳动节假期因私出国（境）管控', md5('demo:district')::uuid,
+                     DATE '2026-05-01', DATE '2026-05-05',
+                     ARRAY['abroad_private', 'hk_macau_private', 'taiwan_private'], 'approval',
+                     '[{\"kind\": \"department_head\"}, {\"kind\": \"unit_principal\"}]', '[]',
+                     TIMESTAMPTZ '2026-04-15 10:00:00+08', TIMESTAMPTZ '2026-04-15 10:00:00+08'),
+                    (md5('demo:special:leave')::uuid, '2026年劳动节假期离京报备', md5('demo:district')::uuid,
+                     DATE '2026-05-01', DATE '2026-05-05', ARRAY['leave_jurisdiction'], 'report', '[]', '[]',
+                     TIMESTAMPTZ '2026-04-15 10:00:00+08', TIMESTAMPTZ '2026-04-15 10:00:00+08')",
+        )
+    }
+
+    /// About 12% of the people file a trip over the May Day holiday.
+    fn may_day(&mut self) -> Result<(), DemoError> {
+        let mainland = sql_array(MAINLAND);
+        let countries = sql_array(COUNTRIES);
+        let (nm, nc) = (MAINLAND.len(), COUNTRIES.len());
+        self.exec(
+            "may day trips",
+            &format!(
+                "CREATE TEMP TABLE demo_trips ON COMMIT DROP AS
+                 WITH a AS MATERIALIZED (
+                   SELECT p.*, pg_temp.demo_h('trip:' || p.n) AS h, pg_temp.demo_h('trip2:' || p.n) AS h2
+                   FROM demo_people p WHERE pg_temp.demo_h('files:' || p.n) % 1000 < 120
+                 ), b AS (
+                   SELECT a.*,
+                          CASE WHEN a.position <> 'staff' OR a.h % 100 < 84 THEN 'leave_jurisdiction'
+                               WHEN a.h % 100 < 93 THEN 'abroad_private'
+                               WHEN a.h % 100 < 99 THEN 'hk_macau_private'
+                               ELSE 'taiwan_private' END AS kind,
+                          DATE '2026-04-28' + (ARRAY[0, 1, 2, 3, 3, 3, 3, 3, 4, 5])[1 + (a.h / 10000 % 10)::int] AS depart_on
+                   FROM a
+                 ), c AS (
+                   SELECT b.*,
+                          CASE b.kind WHEN 'leave_jurisdiction' THEN ({mainland})[1 + (b.h / 100 % {nm})::int]
+                                      WHEN 'abroad_private' THEN ({countries})[1 + (b.h / 100 % {nc})::int]
+                                      WHEN 'hk_macau_private' THEN CASE WHEN b.h / 100 % 3 = 0 THEN 'MO' ELSE 'HK' END
+                                      ELSE 'TW' END AS dest,
+                          least(b.depart_on + CASE WHEN b.kind = 'leave_jurisdiction' THEN (1 + b.h / 100000 % 4)::int
+                                                   ELSE (3 + b.h / 100000 % 3)::int END,
+                                DATE '2026-05-06') AS return_on,
+                          CASE WHEN b.kind = 'leave_jurisdiction' THEN 'report' ELSE 'approval' END AS requirement,
+                          (b.h / 1000000 % 100)::int AS st,
+                          b.h / 100000000 % 100 < 8 AS late
+                   FROM b
+                 ), d AS (
+                   SELECT c.*,
+                          CASE WHEN c.requirement = 'report' THEN
+                                 CASE WHEN c.st < 6 THEN 'recorded' WHEN c.st < 10 THEN 'away'
+                                      WHEN c.st < 96 THEN 'returned' ELSE 'cancelled' END
+                               ELSE
+                                 CASE WHEN c.st < 5 THEN 'pending' WHEN c.st < 10 THEN 'approved'
+                                      WHEN c.st < 13 THEN 'rejected' WHEN c.st < 17 THEN 'withdrawn'
+                                      WHEN c.st < 20 THEN 'cancelled' WHEN c.st < 26 THEN 'away'
+                                      ELSE 'returned' END END AS status,
+                          CASE WHEN c.kind <> 'leave_jurisdiction' THEN
+                                 CASE WHEN c.h2 % 10 < 8 THEN 'tourism' ELSE 'visit_relatives' END
+                               ELSE (ARRAY['visit_relatives', 'visit_relatives', 'visit_relatives', 'visit_relatives',
+                                           'tourism', 'tourism', 'tourism', 'tourism', 'medical', 'personal_affairs'])
+                                    [1 + (c.h2 % 10)::int] END AS purpose,
+                          ((CASE WHEN c.requirement = 'approval' THEN dd.by5 ELSE dd.by1 END)::timestamp
+                            + interval '18 hours') AT TIME ZONE '{TZ}' AS submit_by,
+                          c.depart_on::timestamp AT TIME ZONE '{TZ}' AS depart_start
+                   FROM c JOIN demo_days dd ON dd.day = c.depart_on
+                 ), e AS (
+                   -- The planted problems, only in the problem quarter of the units.
+                   SELECT d.*,
+                          CASE WHEN d.problem AND d.status IN ('returned', 'away') AND d.h2 / 100 % 100 < 5
+                               THEN (1 + d.h2 / 10000 % 2)::int ELSE 0 END AS late_days,
+                          d.problem AND d.dest = '310000' AND d.h2 / 100000 % 100 < 40 AS differs,
+                          d.problem AND d.requirement = 'approval' AND d.status IN ('approved', 'away', 'returned')
+                            AND d.h2 / 10000000 % 100 < 15 AS approved_late,
+                          d.status IN ('recorded', 'approved', 'away', 'returned')
+                            OR (d.status = 'pending' AND d.problem) AS travelled,
+                          CASE WHEN d.late THEN d.submit_by + make_interval(hours => (1 + d.h2 / 1000000000 % 40)::int,
+                                                                             mins => (d.h % 60)::int)
+                               ELSE d.submit_by - make_interval(hours => (2 + d.h2 / 1000000000 % 120)::int,
+                                                                mins => (d.h % 60)::int) END AS submitted_at
+                   FROM d
+                 ), f AS (
+                   SELECT e.*,
+                          CASE WHEN e.requirement = 'approval' AND e.status IN ('approved', 'away', 'returned', 'cancelled') THEN
+                                 CASE WHEN e.approved_late THEN e.depart_start + interval '30 hours'
+                                      ELSE least(e.submitted_at + make_interval(hours => (1 + e.h2 / 100000000000 % 30)::int),
+                                                 greatest(e.submitted_at + interval '30 minutes', e.depart_start - interval '2 hours'))
+                                 END END AS approved_at,
+                          CASE WHEN e.status = 'pending' THEN (1 + e.h2 / 1000000000000 % 2)::int END AS current_step
+                   FROM e
+                 )
+                 SELECT md5('demo:filing:may:' || f.n)::uuid AS filing_id, f.n, f.id AS account_id, f.node_id, f.path,
+                        f.path[least(2, cardinality(f.path))] AS owner, f.unit_no, f.problem, f.position, f.mobile,
+                        f.head_id, f.unit_principal_id, f.substitute_id, f.kind, f.dest, f.purpose, f.depart_on,
+                        f.return_on, f.requirement, f.status, f.late_days, f.differs, f.approved_late, f.travelled,
+                        f.current_step, f.submit_by, f.submitted_at, f.depart_start, f.approved_at,
+                        CASE WHEN f.approved_at IS NOT NULL THEN f.submitted_at + (f.approved_at - f.submitted_at) / 2
+                             WHEN f.current_step = 2 THEN f.submitted_at + interval '2 hours' END AS step1_at,
+                        CASE WHEN f.status IN ('away', 'returned') THEN
+                               greatest(f.depart_start + interval '8 hours',
+                                        coalesce(f.approved_at, f.submitted_at) + interval '1 hour') END AS departed_at,
+                        CASE WHEN f.status = 'returned' THEN
+                               (f.return_on + f.late_days)::timestamp AT TIME ZONE '{TZ}' + interval '20 hours' END AS returned_at,
+                        CASE WHEN f.status = 'cancelled' THEN
+                               greatest(coalesce(f.approved_at, f.submitted_at) + interval '1 hour',
+                                        f.depart_start - interval '20 hours') END AS cancelled_at
+                 FROM f;
+                 ALTER TABLE demo_trips ADD PRIMARY KEY (filing_id);"
+            ),
+        )?;
+        self.exec(
+            "may day filings",
+            &format!(
+                "INSERT INTO filings (id, account_id, unit_id, unit_path, status, kind, depart_on, return_on, draft,
+                                      requirement, policy_unit_id, policy_version, current_round, current_step, steps,
+                                      submit_by, submitted_at, approved_at, departed_at, returned_at, return_report,
+                                      created_at, updated_at)
+                 SELECT t.filing_id, t.account_id, t.node_id, t.path, t.status, t.kind, t.depart_on, t.return_on,
+                        {draft}, t.requirement, e.policy_unit_id, e.policy_version, 0, t.current_step,
+                        CASE WHEN t.requirement = 'approval' THEN 2 ELSE 0 END,
+                        t.submit_by, t.submitted_at, t.approved_at, t.departed_at, t.returned_at,
+                        CASE WHEN t.returned_at IS NULL THEN NULL WHEN t.late_days > 0 THEN '因交通原因推迟返京。'
+                             ELSE '已按期返京，行程顺利。' END,
+                        t.submitted_at - interval '10 minutes', t.submitted_at
+                 FROM demo_trips t JOIN demo_eff e ON e.node_id = t.node_id
+                 ORDER BY t.submitted_at, t.filing_id;
+                 INSERT INTO filing_steps (filing_id, round, step, rule, candidates, decision, decided_by, comment, decided_at)
+                 SELECT filing_id, 0, 1, '{{\"kind\": \"department_head\"}}'::jsonb, ARRAY[head_id],
+                        CASE WHEN step1_at IS NOT NULL THEN 'approved' WHEN status = 'rejected' THEN 'rejected' END,
+                        CASE WHEN step1_at IS NOT NULL OR status = 'rejected' THEN head_id END,
+                        CASE WHEN status = 'rejected' THEN '假期值班安排冲突，请调整行程。' END,
+                        coalesce(step1_at, CASE WHEN status = 'rejected' THEN submitted_at + interval '3 hours' END)
+                 FROM demo_trips WHERE requirement = 'approval'
+                 UNION ALL
+                 SELECT filing_id, 0, 2, '{{\"kind\": \"unit_principal\"}}'::jsonb, ARRAY[unit_principal_id],
+                        CASE WHEN approved_at IS NOT NULL THEN 'approved' END,
+                        CASE WHEN approved_at IS NOT NULL THEN unit_principal_id END, NULL, approved_at
+                 FROM demo_trips WHERE requirement = 'approval';
+                 INSERT INTO filing_events (filing_id, at, actor_id, action, from_status, to_status, comment, data)
+                 SELECT filing_id, at, actor, action, from_status, to_status, comment, data FROM (
+                   SELECT filing_id, submitted_at - interval '10 minutes' AS at, account_id AS actor, 'create' AS action,
+                          NULL::text AS from_status, 'draft' AS to_status, NULL::text AS comment, '{{}}'::jsonb AS data, 1 AS o
+                   FROM demo_trips
+                   UNION ALL
+                   SELECT filing_id, submitted_at, account_id, 'submit', 'draft',
+                          CASE WHEN requirement = 'approval' THEN 'pending' ELSE 'recorded' END, NULL,
+                          jsonb_build_object('requirement', requirement, 'late', submitted_at > submit_by), 2
+                   FROM demo_trips
+                   UNION ALL
+                   SELECT filing_id, step1_at, head_id, 'approve', 'pending', 'pending', NULL, '{{\"round\": 0, \"step\": 1}}'::jsonb, 3
+                   FROM demo_trips WHERE step1_at IS NOT NULL
+                   UNION ALL
+                   SELECT filing_id, submitted_at + interval '3 hours', head_id, 'reject', 'pending', 'rejected',
+                          '假期值班安排冲突，请调整行程。', '{{\"round\": 0, \"step\": 1}}', 3
+                   FROM demo_trips WHERE status = 'rejected'
+                   UNION ALL
+                   SELECT filing_id, approved_at, unit_principal_id, 'approve', 'pending', 'approved', NULL,
+                          '{{\"round\": 0, \"step\": 2}}', 4
+                   FROM demo_trips WHERE approved_at IS NOT NULL
+                   UNION ALL
+                   SELECT filing_id, submitted_at + interval '5 hours', account_id, 'withdraw', 'pending', 'withdrawn',
+                          NULL, '{{}}', 5
+                   FROM demo_trips WHERE status = 'withdrawn'
+                   UNION ALL
+                   SELECT filing_id, cancelled_at, account_id, 'cancel',
+                          CASE WHEN requirement = 'approval' THEN 'approved' ELSE 'recorded' END, 'cancelled', NULL, '{{}}', 5
+                   FROM demo_trips WHERE status = 'cancelled'
+                   UNION ALL
+                   SELECT filing_id, departed_at, account_id, 'depart',
+                          CASE WHEN requirement = 'approval' THEN 'approved' ELSE 'recorded' END, 'away', NULL, '{{}}', 6
+                   FROM demo_trips WHERE departed_at IS NOT NULL
+                   UNION ALL
+                   SELECT filing_id, returned_at, account_id, 'return', 'away', 'returned', NULL, '{{}}', 7
+                   FROM demo_trips WHERE returned_at IS NOT NULL
+                 ) e ORDER BY at, filing_id, o;
+                 -- A filing's version counts its changes, as the server's would.
+                 UPDATE filings f SET version = e.events, updated_at = e.last
+                 FROM (SELECT filing_id, count(*)::int AS events, max(at) AS last
+                       FROM filing_events GROUP BY filing_id) e
+                 WHERE f.id = e.filing_id;",
+                draft = draft_sql("t"),
+            ),
+        )
+    }
+
+    /// Historical filings over 2025-01-01..2026-04-13, mostly returned: the
+    /// bulk benchmarks grow. They end before 14 April so that none counts as
+    /// a recent trip for the May Day reconciliation (its 14-day look-back).
+    fn history(&mut self) -> Result<(), DemoError> {
+        let filings = self.options.filings;
+        if filings == 0 {
+            return Ok(());
+        }
+        let accounts = self.options.accounts;
+        let mainland = sql_array(MAINLAND);
+        let countries = sql_array(COUNTRIES);
+        let (nm, nc) = (MAINLAND.len(), COUNTRIES.len());
+        // 2025-01-01 + 463 days = 2026-04-09.
+        self.exec(
+            "historical trips",
+            &format!(
+                "CREATE TEMP TABLE demo_history ON COMMIT DROP AS
+                 -- Materialized: an inlined CTE would hash the same text once per use of `h`.
+                 WITH a AS MATERIALIZED (
+                   SELECT f, m, ('x' || substr(m, 1, 12))::bit(48)::bigint AS h,
+                          ('x' || substr(m, 13, 12))::bit(48)::bigint AS h2
+                   FROM generate_series(1, {filings}) f, LATERAL md5('demo:filing:history:' || f) m
+                 ), b AS (
+                   SELECT a.f, a.m::uuid AS filing_id, a.h, a.h2, p.n, p.id AS account_id, p.node_id, p.path,
+                          p.position, p.mobile, p.head_id, p.unit_principal_id, p.substitute_id, e.policy_unit_id,
+                          e.policy_version, e.abroad_approval,
+                          DATE '2025-01-01' + (a.h / {accounts} % 463)::int AS depart_on,
+                          CASE WHEN p.position = 'staff' AND a.h2 / 100 % 100 < 14 THEN
+                                 CASE WHEN a.h2 / 10000 % 100 < 60 THEN 'abroad_private'
+                                      WHEN a.h2 / 10000 % 100 < 92 THEN 'hk_macau_private'
+                                      ELSE 'taiwan_private' END
+                               ELSE 'leave_jurisdiction' END AS kind
+                   FROM a JOIN demo_people p ON p.n = 1 + (a.h % {accounts})::int
+                   JOIN demo_eff e ON e.node_id = p.node_id
+                 ), c AS (
+                   SELECT b.*,
+                          CASE b.kind WHEN 'leave_jurisdiction' THEN ({mainland})[1 + (b.h2 / 1000000 % {nm})::int]
+                                      WHEN 'abroad_private' THEN ({countries})[1 + (b.h2 / 1000000 % {nc})::int]
+                                      WHEN 'hk_macau_private' THEN CASE WHEN b.h2 / 1000000 % 3 = 0 THEN 'MO' ELSE 'HK' END
+                                      ELSE 'TW' END AS dest,
+                          least(b.depart_on + (b.h2 / 100000000 % 5)::int
+                                  + CASE WHEN b.kind = 'leave_jurisdiction' THEN 0 ELSE 2 END,
+                                DATE '2026-04-13') AS return_on,
+                          -- Where the policy says nothing on trips abroad, they were only reported.
+                          CASE WHEN b.kind <> 'leave_jurisdiction' AND b.abroad_approval THEN 'approval'
+                               ELSE 'report' END AS requirement,
+                          (b.h2 / 1000000000 % 100)::int AS st,
+                          b.h2 / 100000000000 % 100 < 6 AS late,
+                          (ARRAY['visit_relatives', 'visit_relatives', 'tourism', 'tourism', 'tourism', 'medical',
+                                 'personal_affairs', 'other'])[1 + (b.h / 100000000000 % 8)::int] AS purpose
+                   FROM b
+                 ), d AS (
+                   SELECT c.*,
+                          CASE WHEN c.requirement = 'report' THEN
+                                 CASE WHEN c.st < 3 THEN 'recorded' WHEN c.st < 6 THEN 'cancelled' ELSE 'returned' END
+                               ELSE
+                                 CASE WHEN c.st < 2 THEN 'withdrawn' WHEN c.st < 4 THEN 'rejected'
+                                      WHEN c.st < 6 THEN 'cancelled' WHEN c.st < 8 THEN 'approved'
+                                      ELSE 'returned' END END AS status,
+                          ((CASE WHEN c.requirement = 'approval' THEN dd.by5 ELSE dd.by1 END)::timestamp
+                            + interval '18 hours') AT TIME ZONE '{TZ}' AS submit_by,
+                          c.depart_on::timestamp AT TIME ZONE '{TZ}' AS depart_start
+                   FROM c JOIN demo_days dd ON dd.day = c.depart_on
+                 ), e AS (
+                   SELECT d.*,
+                          CASE WHEN d.late THEN d.submit_by + make_interval(hours => (1 + d.h / 10000000 % 30)::int,
+                                                                             mins => (d.h2 % 60)::int)
+                               ELSE d.submit_by - make_interval(hours => (2 + d.h / 10000000 % 200)::int,
+                                                                mins => (d.h2 % 60)::int) END AS submitted_at
+                   FROM d
+                 )
+                 SELECT e.*,
+                        CASE WHEN e.requirement = 'approval' AND e.status IN ('approved', 'returned', 'cancelled') THEN
+                               least(e.submitted_at + make_interval(hours => (1 + e.h2 % 30)::int),
+                                     greatest(e.submitted_at + interval '30 minutes', e.depart_start - interval '2 hours'))
+                        END AS approved_at
+                 FROM e;",
+            ),
+        )?;
+        // Building the secondary indexes once afterwards is several times
+        // faster than maintaining them row by row; the transaction puts them
+        // back as they were whatever happens.
+        let rebuild = filings >= 50_000;
+        if rebuild {
+            self.exec(
+                "drop filings indexes",
+                "SET LOCAL maintenance_work_mem = '256MB';
+                 CREATE TEMP TABLE demo_indexes ON COMMIT DROP AS
+                 SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS definition
+                 FROM pg_index i
+                 WHERE i.indrelid = 'filings'::regclass
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid);
+                 DO $$ DECLARE r record; BEGIN
+                   FOR r IN SELECT name FROM demo_indexes LOOP EXECUTE 'DROP INDEX ' || r.name; END LOOP;
+                 END $$;",
+            )?;
+        }
+        self.exec(
+            "historical filings",
+            &format!(
+                "INSERT INTO filings (id, account_id, unit_id, unit_path, status, kind, depart_on, return_on, draft,
+                                      requirement, policy_unit_id, policy_version, current_round, current_step, steps,
+                                      submit_by, submitted_at, approved_at, departed_at, returned_at, return_report,
+                                      version, created_at, updated_at)
+                 SELECT t.filing_id, t.account_id, t.node_id, t.path, t.status, t.kind, t.depart_on, t.return_on,
+                        {draft}, t.requirement, t.policy_unit_id, t.policy_version, 0, NULL,
+                        CASE WHEN t.requirement = 'approval' THEN 2 ELSE 0 END,
+                        t.submit_by, t.submitted_at, t.approved_at,
+                        CASE WHEN t.status = 'returned' THEN greatest(t.depart_start + interval '8 hours',
+                             coalesce(t.approved_at, t.submitted_at) + interval '1 hour') END,
+                        CASE WHEN t.status = 'returned' THEN t.return_on::timestamp AT TIME ZONE '{TZ}' + interval '20 hours' END,
+                        CASE WHEN t.status = 'returned' THEN '已按期返京。' END,
+                        2 + CASE WHEN t.approved_at IS NOT NULL THEN 2 WHEN t.status = 'rejected' THEN 1 ELSE 0 END
+                          + CASE t.status WHEN 'returned' THEN 2 WHEN 'cancelled' THEN 1 WHEN 'withdrawn' THEN 1 ELSE 0 END,
+                        t.submitted_at - interval '10 minutes',
+                        CASE WHEN t.status = 'returned' THEN t.return_on::timestamp AT TIME ZONE '{TZ}' + interval '20 hours'
+                             ELSE coalesce(t.approved_at, t.submitted_at) END
+                 FROM demo_history t;
+                 INSERT INTO filing_steps (filing_id, round, step, rule, candidates, decision, decided_by, comment, decided_at)
+                 SELECT filing_id, 0, 1, '{{\"kind\": \"department_head\"}}'::jsonb, ARRAY[head_id],
+                        CASE WHEN approved_at IS NOT NULL THEN 'approved' WHEN status = 'rejected' THEN 'rejected' END,
+                        CASE WHEN approved_at IS NOT NULL OR status = 'rejected' THEN head_id END,
+                        CASE WHEN status = 'rejected' THEN '工作安排冲突。' END,
+                        CASE WHEN approved_at IS NOT NULL THEN submitted_at + (approved_at - submitted_at) / 2
+                             WHEN status = 'rejected' THEN submitted_at + interval '3 hours' END
+                 FROM demo_history WHERE requirement = 'approval'
+                 UNION ALL
+                 SELECT filing_id, 0, 2, '{{\"kind\": \"unit_principal\"}}'::jsonb, ARRAY[unit_principal_id],
+                        CASE WHEN approved_at IS NOT NULL THEN 'approved' END,
+                        CASE WHEN approved_at IS NOT NULL THEN unit_principal_id END, NULL, approved_at
+                 FROM demo_history WHERE requirement = 'approval';",
+                draft = draft_sql("t"),
+            ),
+        )?;
+        if rebuild {
+            self.exec(
+                "rebuild filings indexes",
+                "DO $$ DECLARE r record; BEGIN
+                   FOR r IN SELECT definition FROM demo_indexes LOOP EXECUTE r.definition; END LOOP;
+                 END $$;",
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Itinerary, border-crossing and attendance evidence for the May Day
+    /// window, imported per unit; optionally a working-day attendance register.
+    fn evidence(&mut self) -> Result<(), DemoError> {
+        let mainland = sql_array(MAINLAND);
+        let countries = sql_array(COUNTRIES);
+        let (nm, nc) = (MAINLAND.len(), COUNTRIES.len());
+        let days = attendance_days(self.options.evidence_days)?;
+        let days = if days.is_empty() {
+            "ARRAY[]::date[]".to_owned()
+        } else {
+            let listed: Vec<String> = days.iter().map(|d| format!("DATE '{d}'")).collect();
+            format!("ARRAY[{}]", listed.join(", "))
+        };
+        self.exec(
+            "evidence",
+            &format!(
+                "CREATE TEMP TABLE demo_ev (owner uuid NOT NULL, source text NOT NULL, n int NOT NULL,
+                   account_id uuid NOT NULL, unit_path uuid[] NOT NULL, date date NOT NULL, location_code text,
+                   direction text, status text) ON COMMIT DROP;
+                 -- Everyone who filed and went is where they filed on their trip days (some
+                 -- return late; some filed for Shanghai but were in Guangzhou).
+                 INSERT INTO demo_ev
+                 SELECT t.owner, 'itinerary', t.n, t.account_id, t.path, g::date,
+                        CASE WHEN t.differs AND (g::date > t.depart_on OR t.depart_on = t.return_on) THEN '440100'
+                             ELSE t.dest END, NULL, NULL
+                 FROM demo_trips t
+                 CROSS JOIN LATERAL generate_series(t.depart_on, t.return_on + t.late_days, interval '1 day') g
+                 WHERE t.travelled AND g::date BETWEEN DATE '{WINDOW_FROM}' AND DATE '{WINDOW_TO}';
+                 -- Trips abroad and to Hong Kong, Macau and Taiwan cross the border.
+                 INSERT INTO demo_ev
+                 SELECT t.owner, 'border_crossing', t.n, t.account_id, t.path, x.date, t.dest, x.direction, NULL
+                 FROM demo_trips t
+                 CROSS JOIN LATERAL (VALUES (t.depart_on, 'exit'), (t.return_on + t.late_days, 'entry')) x(date, direction)
+                 WHERE t.travelled AND t.kind <> 'leave_jurisdiction' AND x.date <= DATE '{WINDOW_TO}';
+                 -- In the problem quarter of the units, 1-3% of the staff left Beijing without filing.
+                 CREATE TEMP TABLE demo_leavers ON COMMIT DROP AS
+                 SELECT p.n, p.id, p.path, p.path[2] AS owner, x.h
+                 FROM demo_people p JOIN demo_units u ON u.unit_no = p.unit_no
+                 CROSS JOIN LATERAL (SELECT pg_temp.demo_h('leaver:' || p.n) AS h) x
+                 WHERE u.problem AND p.position = 'staff' AND x.h % 1000 < u.leaver_percent * 10
+                   AND NOT EXISTS (SELECT 1 FROM demo_trips t WHERE t.n = p.n);
+                 INSERT INTO demo_ev
+                 SELECT l.owner, 'itinerary', l.n, l.id, l.path, g::date,
+                        CASE WHEN l.h / 100000 % 10 = 0 THEN ({countries})[1 + (l.h / 1000000 % {nc})::int]
+                             ELSE ({mainland})[1 + (l.h / 1000000 % {nm})::int] END, NULL, NULL
+                 FROM demo_leavers l
+                 CROSS JOIN LATERAL generate_series(DATE '2026-05-01' + (l.h / 1000 % 3)::int,
+                                                    DATE '2026-05-01' + (l.h / 1000 % 3)::int + (l.h / 10000 % 4)::int,
+                                                    interval '1 day') g;
+                 -- And a few were absent on a working day before the holiday without filing.
+                 INSERT INTO demo_ev
+                 SELECT p.path[2], 'attendance', p.n, p.id, p.path, DATE '2026-04-29' + (x.h / 1000 % 2)::int,
+                        NULL, NULL, 'absent'
+                 FROM demo_people p JOIN demo_units u ON u.unit_no = p.unit_no
+                 CROSS JOIN LATERAL (SELECT pg_temp.demo_h('absent:' || p.n) AS h) x
+                 WHERE u.problem AND p.position = 'staff' AND x.h % 1000 < 6
+                   AND NOT EXISTS (SELECT 1 FROM demo_trips t WHERE t.n = p.n)
+                   AND NOT EXISTS (SELECT 1 FROM demo_leavers l WHERE l.n = p.n);
+                 -- The attendance register: present on each working day they were not away.
+                 INSERT INTO demo_ev
+                 SELECT p.path[least(2, cardinality(p.path))], 'attendance', p.n, p.id, p.path, d.day, NULL, NULL, 'present'
+                 FROM demo_people p CROSS JOIN unnest({days}) AS d(day)
+                 WHERE NOT EXISTS (SELECT 1 FROM demo_ev e
+                                   WHERE e.n = p.n AND e.date = d.day AND e.source <> 'attendance');
+                 INSERT INTO evidence_imports (id, batch_key, unit_id, source, imported_by, accepted, rejected, created_at)
+                 SELECT md5('demo:import:' || e.owner || ':' || e.source)::uuid,
+                        'demo-2026-05-' || e.source || '-' || nd.code, e.owner, e.source, md5('demo:admin')::uuid,
+                        count(*), '[]', TIMESTAMPTZ '2026-05-08 10:00:00+08'
+                 FROM demo_ev e JOIN demo_nodes nd ON nd.id = e.owner
+                 GROUP BY e.owner, e.source, nd.code
+                 ORDER BY nd.code, e.source;
+                 INSERT INTO evidence (import_id, row_number, account_id, unit_path, source, date, location_code,
+                                       direction, status)
+                 SELECT md5('demo:import:' || owner || ':' || source)::uuid,
+                        row_number() OVER (PARTITION BY owner, source ORDER BY n, date, direction DESC),
+                        account_id, unit_path, source, date, location_code, direction, status
+                 FROM demo_ev
+                 ORDER BY owner, source, n, date, direction DESC;"
+            ),
+        )
+    }
+
+    fn summary(&mut self, district: Uuid) -> Result<DemoSummary, DemoError> {
+        let conn = &mut *self.conn;
+        let grouped = |conn: &mut PgConnection, query: &str| -> QueryResult<Vec<(String, i64)>> {
+            diesel::sql_query(query)
+                .load::<Grouped>(conn)
+                .map(|rows| rows.into_iter().map(|r| (r.key, r.total)).collect())
+        };
+        let may_day_filings = grouped(
+            conn,
+            "SELECT status AS key, count(*) AS total FROM filings WHERE depart_on >= DATE '2026-04-28'
+             GROUP BY status ORDER BY count(*) DESC, status",
+        )?;
+        let evidence = grouped(
+            conn,
+            "SELECT source AS key, count(*) AS total FROM evidence GROUP BY source ORDER BY source",
+        )?;
+        let units_by_policy = grouped(
+            conn,
+            "SELECT policy AS key, count(*) AS total FROM demo_units GROUP BY policy",
+        )?;
+        let policy = |name: &str| {
+            units_by_policy
+                .iter()
+                .find(|(k, _)| k == name)
+                .map_or(0, |(_, n)| *n)
+        };
+        let ranks = ["clerk", "section", "division", "bureau"].map(|rank| {
+            count(
+                conn,
+                &format!("SELECT count(*) FROM demo_people WHERE rank = '{rank}'"),
+            )
+        });
+        let [clerk, section, division, bureau] = ranks;
+        let may_day: i64 = may_day_filings.iter().map(|(_, n)| n).sum();
+        let filings = count(conn, "SELECT count(*) FROM filings")?;
+        let first_filer: Option<String> = diesel::select(sql::<diesel::sql_types::Nullable<Text>>(
+            "(SELECT a.login FROM demo_trips t JOIN accounts a ON a.id = t.account_id
+              WHERE t.status = 'returned' AND t.position = 'staff' ORDER BY t.n LIMIT 1)",
+        ))
+        .get_result(conn)?;
+        let approver: Option<String> = diesel::select(sql::<diesel::sql_types::Nullable<Text>>(
+            "(SELECT a.login FROM demo_trips t JOIN accounts a ON a.id = t.head_id
+              WHERE t.status = 'pending' AND t.current_step = 1 ORDER BY t.n LIMIT 1)",
+        ))
+        .get_result(conn)?;
+        let unit7: String = diesel::select(sql::<Text>(
+            "(SELECT name FROM demo_units WHERE unit_no = 7)",
+        ))
+        .get_result(conn)?;
+        let mut logins = vec![
+            ("demo-admin".to_owned(), "system administrator".to_owned()),
+            (
+                "demo-inspector".to_owned(),
+                "inspector over the whole district".to_owned(),
+            ),
+            (
+                "demo-inspector-7".to_owned(),
+                format!("inspector over u-007 {unit7}"),
+            ),
+            (
+                "u-admin-001".to_owned(),
+                "unit admin of u-001 (u-admin-001 … u-admin-133)".to_owned(),
+            ),
+            ("u00001".to_owned(), "the district's principal".to_owned()),
+        ];
+        if let Some(login) = approver {
+            logins.push((
+                login,
+                "a department head with a pending approval".to_owned(),
+            ));
+        }
+        if let Some(login) = first_filer {
+            logins.push((login, "a cadre with a May Day trip".to_owned()));
+        }
+        Ok(DemoSummary {
+            district_id: district,
+            units: count(conn, "SELECT count(*) FROM units WHERE kind = 'unit'")?,
+            subunits: count(conn, "SELECT count(*) FROM units WHERE kind = 'subunit'")?,
+            departments: count(conn, "SELECT count(*) FROM units WHERE kind = 'department'")?,
+            accounts: count(conn, "SELECT count(*) FROM accounts")?,
+            cadres: count(conn, "SELECT count(*) FROM demo_people")?,
+            ranks: [clerk?, section?, division?, bureau?],
+            deputies: count(conn, "SELECT count(*) FROM unit_deputies")?,
+            role_grants: count(conn, "SELECT count(*) FROM role_grants")?,
+            policies: PolicyCounts {
+                complete: policy("complete"),
+                incomplete: policy("incomplete"),
+                none: policy("none"),
+                not_extended: policy("not_extended"),
+                rows: count(conn, "SELECT count(*) FROM policies")?,
+            },
+            special_periods: count(conn, "SELECT count(*) FROM special_periods")?,
+            may_day_filings,
+            historical_filings: filings - may_day,
+            filings,
+            filing_steps: count(conn, "SELECT count(*) FROM filing_steps")?,
+            filing_events: count(conn, "SELECT count(*) FROM filing_events")?,
+            evidence_imports: count(conn, "SELECT count(*) FROM evidence_imports")?,
+            evidence,
+            problem_units: count(conn, "SELECT count(*) FROM demo_units WHERE problem")?,
+            unreported: count(conn, "SELECT count(*) FROM demo_leavers")?,
+            unreported_units: count(conn, "SELECT count(DISTINCT owner) FROM demo_leavers")?,
+            logins,
+            password: self.options.password.clone(),
+            seconds: 0.0,
+        })
+    }
+}
+
+#[derive(QueryableByName)]
+struct Grouped {
+    #[diesel(sql_type = Text)]
+    key: String,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+}
+
+/// The trip draft of a staged trip row `t`, shaped like API.md's.
+fn draft_sql(t: &str) -> String {
+    format!(
+        "jsonb_strip_nulls(jsonb_build_object(
+           'kind', {t}.kind, 'purpose', {t}.purpose,
+           'reason', CASE {t}.purpose WHEN 'visit_relatives' THEN '探望父母' WHEN 'tourism' THEN '假期旅游'
+                                      WHEN 'medical' THEN '陪同家人就医' WHEN 'personal_affairs' THEN '处理家庭事务'
+                                      ELSE '参加亲属婚礼' END,
+           'destinations', jsonb_build_array(jsonb_build_object('code', {t}.dest)),
+           'depart_on', {t}.depart_on, 'return_on', {t}.return_on,
+           'contact_phone', {t}.mobile, 'substitute_id', {t}.substitute_id,
+           'companions', CASE WHEN {t}.purpose = 'tourism' THEN '配偶、子女' END,
+           'late_reason', CASE WHEN {t}.submitted_at >= {t}.depart_start THEN '临时决定出行，出发后补报。' END))"
+    )
+}

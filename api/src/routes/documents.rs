@@ -1,0 +1,699 @@
+//! Travel documents in the unit's custody: passports and passes registered per
+//! person, their numbers sealed at rest (ChaCha20-Poly1305 with a key from
+//! configuration) and masked in every answer except to the unit
+//! administrators of the holder's scope; checked out only against an
+//! approved filing of the matching kind, due back a configured number of days
+//! after the trip's return.
+
+use crate::error::ApiError;
+use crate::extract::{AppState, Json, Principal, etag};
+use crate::page::{PageParams, paginate};
+use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
+use crate::scope::{self, ADMINS, READERS};
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::IssueCode;
+use whereabouts_core::assessment::DocumentKind;
+
+/// The trip kind a document serves.
+fn trip_kind_of(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::Passport => "abroad_private",
+        DocumentKind::HkMacauPass => "hk_macau_private",
+        DocumentKind::TaiwanPass => "taiwan_private",
+    }
+}
+
+fn kind_str(kind: DocumentKind) -> &'static str {
+    match kind {
+        DocumentKind::Passport => "passport",
+        DocumentKind::HkMacauPass => "hk_macau_pass",
+        DocumentKind::TaiwanPass => "taiwan_pass",
+    }
+}
+
+/// Seals a document number; the document's id is bound in as associated data,
+/// so a sealed number cannot be moved to another row. Stored as nonce and
+/// ciphertext.
+fn seal(key: &[u8; 32], id: Uuid, number: &str) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
+    let sealed =
+        crate::seal::seal(key, id.as_bytes(), number.as_bytes()).ok_or(ApiError::Internal)?;
+    let (nonce, body) = sealed.split_at(12);
+    Ok((body.to_vec(), nonce.to_vec()))
+}
+
+fn open(key: &[u8; 32], id: Uuid, sealed: &[u8], nonce: &[u8]) -> Result<String, ApiError> {
+    let mut whole = nonce.to_vec();
+    whole.extend_from_slice(sealed);
+    let plain = crate::seal::open(key, id.as_bytes(), &whole).ok_or_else(|| {
+        tracing::error!(document = %id, "a document number does not open with the configured key");
+        ApiError::Internal
+    })?;
+    String::from_utf8(plain).map_err(|_| ApiError::Internal)
+}
+
+/// The number with all but its first and last three characters hidden.
+pub fn mask(number: &str) -> String {
+    let chars: Vec<char> = number.chars().collect();
+    if chars.len() <= 4 {
+        return "*".repeat(chars.len());
+    }
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 || i + 3 >= chars.len() {
+                *c
+            } else {
+                '*'
+            }
+        })
+        .collect()
+}
+
+/// A document to register.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DocumentInput {
+    /// The holder.
+    pub account_id: Uuid,
+    /// `passport`, `hk_macau_pass` or `taiwan_pass`.
+    pub kind: DocumentKind,
+    /// The document number: 5 to 20 letters and digits.
+    pub number: String,
+    /// Issued on.
+    pub issued_on: NaiveDate,
+    /// Expires on.
+    pub expires_on: NaiveDate,
+    /// Whether the unit keeps it (the holder's rules require custody; default true).
+    #[serde(default)]
+    pub in_custody: Option<bool>,
+}
+
+/// The current checkout of a document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Checkout {
+    /// The checkout.
+    pub id: Uuid,
+    /// The filing it was taken out for.
+    pub filing_id: Uuid,
+    /// Who handed it out.
+    pub checked_out_by: Uuid,
+    /// When.
+    pub checked_out_at: DateTime<Utc>,
+    /// Due back on (the trip's return plus the configured days).
+    pub due_on: NaiveDate,
+    /// Not back and past `due_on`.
+    pub overdue: bool,
+}
+
+/// A travel document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Document {
+    /// Id.
+    pub id: Uuid,
+    /// The holder.
+    pub account_id: Uuid,
+    /// The holder's name.
+    pub display_name: String,
+    /// Its kind.
+    pub kind: DocumentKind,
+    /// The number: whole only for unit administrators of the holder's scope,
+    /// otherwise masked (`E*****678`).
+    pub number: String,
+    /// Whether `number` is masked.
+    pub number_masked: bool,
+    /// Issued on.
+    pub issued_on: NaiveDate,
+    /// Expires on.
+    pub expires_on: NaiveDate,
+    /// Whether the unit keeps it.
+    pub in_custody: bool,
+    /// `held` (in the unit's safe), `checked_out`, or `with_holder` (not in custody).
+    pub state: String,
+    /// The current checkout, if out.
+    pub checkout: Option<Checkout>,
+    /// Version, also the `ETag`.
+    pub version: i32,
+    /// Registered.
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = travel_documents)]
+struct Row {
+    id: Uuid,
+    account_id: Uuid,
+    unit_path: Vec<Uuid>,
+    kind: String,
+    number_sealed: Vec<u8>,
+    number_nonce: Vec<u8>,
+    issued_on: NaiveDate,
+    expires_on: NaiveDate,
+    in_custody: bool,
+    version: i32,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = document_checkouts)]
+struct CheckoutRow {
+    id: Uuid,
+    document_id: Uuid,
+    filing_id: Uuid,
+    checked_out_by: Uuid,
+    checked_out_at: DateTime<Utc>,
+    due_on: NaiveDate,
+}
+
+/// Builds the answers, unmasking only what the caller administers.
+fn to_documents(
+    conn: &mut PgConnection,
+    state: &AppState,
+    who: &Principal,
+    rows: Vec<Row>,
+) -> Result<Vec<Document>, ApiError> {
+    let today = state
+        .config
+        .now()
+        .with_timezone(&state.config.time_zone)
+        .date_naive();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let holders: Vec<Uuid> = rows.iter().map(|r| r.account_id).collect();
+    let names: HashMap<Uuid, String> = accounts::table
+        .filter(accounts::id.eq_any(&holders))
+        .select((accounts::id, accounts::display_name))
+        .load::<(Uuid, String)>(conn)?
+        .into_iter()
+        .collect();
+    let open_checkouts: HashMap<Uuid, CheckoutRow> = document_checkouts::table
+        .filter(document_checkouts::document_id.eq_any(&ids))
+        .filter(document_checkouts::returned_at.is_null())
+        .select(CheckoutRow::as_select())
+        .load::<CheckoutRow>(conn)?
+        .into_iter()
+        .map(|c| (c.document_id, c))
+        .collect();
+    let admin_roots = who.roots(ADMINS);
+    let administers = |path: &[Uuid]| {
+        who.has_any(ADMINS)
+            && match &admin_roots {
+                None => true,
+                Some(roots) => roots.iter().any(|r| path.contains(r)),
+            }
+    };
+    let mut out = Vec::new();
+    for row in rows {
+        let unmasked = administers(&row.unit_path);
+        let number = open(
+            &state.config.document_key,
+            row.id,
+            &row.number_sealed,
+            &row.number_nonce,
+        )?;
+        let checkout = open_checkouts.get(&row.id).map(|c| Checkout {
+            id: c.id,
+            filing_id: c.filing_id,
+            checked_out_by: c.checked_out_by,
+            checked_out_at: c.checked_out_at,
+            due_on: c.due_on,
+            overdue: c.due_on < today,
+        });
+        out.push(Document {
+            id: row.id,
+            account_id: row.account_id,
+            display_name: names.get(&row.account_id).cloned().unwrap_or_default(),
+            kind: crate::routes::units::parse_enum(&row.kind)?,
+            number: if unmasked { number } else { mask(&number) },
+            number_masked: !unmasked,
+            issued_on: row.issued_on,
+            expires_on: row.expires_on,
+            in_custody: row.in_custody,
+            state: match (&checkout, row.in_custody) {
+                (Some(_), _) => "checked_out",
+                (None, true) => "held",
+                (None, false) => "with_holder",
+            }
+            .to_owned(),
+            checkout,
+            version: row.version,
+            created_at: row.created_at,
+        });
+    }
+    Ok(out)
+}
+
+fn load_row(conn: &mut PgConnection, id: Uuid) -> Result<Row, ApiError> {
+    Ok(travel_documents::table
+        .find(id)
+        .select(Row::as_select())
+        .first(conn)?)
+}
+
+fn one(
+    conn: &mut PgConnection,
+    state: &AppState,
+    who: &Principal,
+    id: Uuid,
+) -> Result<Document, ApiError> {
+    let row = load_row(conn, id)?;
+    to_documents(conn, state, who, vec![row])?
+        .pop()
+        .ok_or(ApiError::Internal)
+}
+
+/// What the audit chain keeps of a document: never the number.
+fn audit_state(d: &Document) -> serde_json::Value {
+    json!({"id": d.id, "account_id": d.account_id, "kind": d.kind, "issued_on": d.issued_on,
+           "expires_on": d.expires_on, "in_custody": d.in_custody, "state": d.state, "version": d.version})
+}
+
+/// Registers a passport or pass for a person (unit administrators of the
+/// person's scope). The number is sealed before it reaches the database and
+/// never logged.
+#[utoipa::path(post, path = "/api/v1/documents", tag = "documents", request_body = DocumentInput,
+    responses((status = 201, body = Document), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn create(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<DocumentInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.0;
+    scope::require_role(&who, ADMINS)?;
+    let number: String = input.number.trim().to_uppercase();
+    let mut issues = Vec::new();
+    if !(5..=20).contains(&number.chars().count())
+        || !number.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        issues.push(whereabouts_core::Issue::new(
+            IssueCode::Invalid,
+            Some("number".into()),
+            json!({"reason": "5_to_20_letters_and_digits"}),
+        ));
+    }
+    if input.expires_on <= input.issued_on {
+        issues.push(whereabouts_core::Issue::new(
+            IssueCode::OutOfRange,
+            Some("expires_on".into()),
+            json!({"min": input.issued_on}),
+        ));
+    }
+    if !issues.is_empty() {
+        return Err(ApiError::Validation(issues));
+    }
+    let st = state.clone();
+    let document = state
+        .db
+        .transaction(move |conn| {
+            let holder: Option<(Option<Uuid>, Option<Vec<Uuid>>)> = accounts::table
+                .left_join(units::table)
+                .filter(accounts::id.eq(input.account_id))
+                .select((accounts::unit_id, units::path.nullable()))
+                .first(conn)
+                .optional()?;
+            let Some((Some(unit), Some(path))) = holder else {
+                return Err(ApiError::invalid(
+                    IssueCode::UnknownPerson,
+                    "account_id",
+                    json!({}),
+                ));
+            };
+            if !scope::covers(conn, &who, ADMINS, unit)? {
+                return Err(ApiError::invalid(
+                    IssueCode::UnknownPerson,
+                    "account_id",
+                    json!({}),
+                ));
+            }
+            let id = Uuid::new_v4();
+            let (sealed, nonce) = seal(&st.config.document_key, id, &number)?;
+            diesel::insert_into(travel_documents::table)
+                .values((
+                    travel_documents::id.eq(id),
+                    travel_documents::account_id.eq(input.account_id),
+                    travel_documents::unit_path.eq(&path),
+                    travel_documents::kind.eq(kind_str(input.kind)),
+                    travel_documents::number_sealed.eq(&sealed),
+                    travel_documents::number_nonce.eq(&nonce),
+                    travel_documents::issued_on.eq(input.issued_on),
+                    travel_documents::expires_on.eq(input.expires_on),
+                    travel_documents::in_custody.eq(input.in_custody.unwrap_or(true)),
+                    travel_documents::registered_by.eq(who.account_id),
+                ))
+                .execute(conn)?;
+            let document = one(conn, &st, &who, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "document",
+                Some(id),
+                "create",
+                audit_state(&document),
+            )?;
+            Ok(document)
+        })
+        .await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("ETag", etag(document.version)))
+        .json(document))
+}
+
+/// Which documents to list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DocumentParams {
+    /// A subtree (default: the caller's whole scope).
+    pub unit_id: Option<Uuid>,
+    /// One holder.
+    pub account_id: Option<Uuid>,
+    /// Only those checked out and past their due day.
+    pub overdue: Option<bool>,
+    /// Only those expiring within this many days from today (0 to 3,650).
+    pub expiring_within_days: Option<i64>,
+}
+
+/// A page of documents.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DocumentPage {
+    /// Documents, by expiry then id.
+    pub items: Vec<Document>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists documents in the caller's scope (unit administrators and inspectors).
+#[utoipa::path(get, path = "/api/v1/documents", tag = "documents", params(DocumentParams, PageParams),
+    responses((status = 200, body = DocumentPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<DocumentParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<DocumentPage>, ApiError> {
+    scope::require_role(&who, READERS)?;
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let filter = filter.into_inner();
+    if filter
+        .expiring_within_days
+        .is_some_and(|d| !(0..=3650).contains(&d))
+    {
+        return Err(ApiError::invalid(
+            IssueCode::OutOfRange,
+            "expiring_within_days",
+            json!({"min": 0, "max": 3650}),
+        ));
+    }
+    let st = state.clone();
+    let page = state
+        .db
+        .run(move |conn| {
+            let today = st
+                .config
+                .now()
+                .with_timezone(&st.config.time_zone)
+                .date_naive();
+            let mut query = travel_documents::table
+                .select(Row::as_select())
+                .into_boxed();
+            if let Some(unit) = filter.unit_id {
+                scope::authorize(conn, &who, READERS, unit)?;
+                query = query.filter(
+                    sql::<Bool>("travel_documents.unit_path @> ")
+                        .bind::<Array<SqlUuid>, _>(vec![unit]),
+                );
+            } else if let Some(roots) = who.roots(READERS) {
+                query = query.filter(
+                    sql::<Bool>("travel_documents.unit_path && ").bind::<Array<SqlUuid>, _>(roots),
+                );
+            }
+            if let Some(account) = filter.account_id {
+                query = query.filter(travel_documents::account_id.eq(account));
+            }
+            if let Some(days) = filter.expiring_within_days {
+                query = query.filter(travel_documents::expires_on.le(today + Duration::days(days)));
+            }
+            if let Some(overdue) = filter.overdue {
+                let out_and_late = document_checkouts::table
+                    .filter(document_checkouts::document_id.eq(travel_documents::id))
+                    .filter(document_checkouts::returned_at.is_null())
+                    .filter(document_checkouts::due_on.lt(today));
+                query = if overdue {
+                    query.filter(diesel::dsl::exists(out_and_late))
+                } else {
+                    query.filter(diesel::dsl::not(diesel::dsl::exists(out_and_late)))
+                };
+            }
+            if let Some(after) = after {
+                let (day, id) = after
+                    .split_once('|')
+                    .and_then(|(d, id)| {
+                        Some((d.parse::<NaiveDate>().ok()?, id.parse::<Uuid>().ok()?))
+                    })
+                    .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
+                query = query.filter(
+                    travel_documents::expires_on
+                        .gt(day)
+                        .or(travel_documents::expires_on
+                            .eq(day)
+                            .and(travel_documents::id.gt(id))),
+                );
+            }
+            let rows: Vec<Row> = query
+                .order((travel_documents::expires_on, travel_documents::id))
+                .limit(limit + 1)
+                .load(conn)?;
+            let (rows, next_cursor) =
+                paginate(rows, limit, |r| format!("{}|{}", r.expires_on, r.id));
+            Ok(DocumentPage {
+                items: to_documents(conn, &st, &who, rows)?,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// Reads a document: its holder, and readers of the holder's scope.
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Document), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let st = state.clone();
+    let document = state
+        .db
+        .run(move |conn| {
+            let row = load_row(conn, id)?;
+            let holder = row.account_id == who.account_id;
+            let reader = who.has_any(READERS)
+                && match who.roots(READERS) {
+                    None => true,
+                    Some(roots) => roots.iter().any(|r| row.unit_path.contains(r)),
+                };
+            if !holder && !reader {
+                return Err(ApiError::NotFound);
+            }
+            to_documents(conn, &st, &who, vec![row])?
+                .pop()
+                .ok_or(ApiError::Internal)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(document.version)))
+        .json(document))
+}
+
+/// The filing a checkout is for.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckoutInput {
+    /// An approved filing of the holder, of the kind the document serves.
+    pub filing_id: Uuid,
+}
+
+/// Loads a document for a unit administrator of its holder, locked.
+fn administered(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Row, ApiError> {
+    let row: Row = travel_documents::table
+        .find(id)
+        .select(Row::as_select())
+        .for_update()
+        .first(conn)?;
+    let admin = who.has_any(ADMINS)
+        && match who.roots(ADMINS) {
+            None => true,
+            Some(roots) => roots.iter().any(|r| row.unit_path.contains(r)),
+        };
+    if !admin {
+        return Err(ApiError::NotFound);
+    }
+    Ok(row)
+}
+
+/// Hands a document in custody to its holder for an approved trip of the
+/// matching kind (a passport for a trip abroad, the pass for Hong Kong and
+/// Macau or for Taiwan). Refused when the filing is not approved (409
+/// `filing_not_approved`), of another kind or person (422), or the document
+/// is already out (409 `already_checked_out`) or not in custody (409
+/// `not_in_custody`).
+#[utoipa::path(post, path = "/api/v1/documents/{id}/checkout", tag = "documents", params(("id" = Uuid, Path)), request_body = CheckoutInput,
+    responses((status = 200, body = Document), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn checkout(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    body: Json<CheckoutInput>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let filing_id = body.0.filing_id;
+    scope::require_role(&who, ADMINS)?;
+    let st = state.clone();
+    let document = state
+        .db
+        .transaction(move |conn| {
+            let row = administered(conn, &who, id)?;
+            if !row.in_custody {
+                return Err(ApiError::Conflict("not_in_custody"));
+            }
+            let out: bool = diesel::select(diesel::dsl::exists(
+                document_checkouts::table
+                    .filter(document_checkouts::document_id.eq(id))
+                    .filter(document_checkouts::returned_at.is_null()),
+            ))
+            .get_result(conn)?;
+            if out {
+                return Err(ApiError::Conflict("already_checked_out"));
+            }
+            let filing: Option<(Uuid, String, Option<String>, Option<NaiveDate>)> = filings::table
+                .find(filing_id)
+                .select((
+                    filings::account_id,
+                    filings::status,
+                    filings::kind,
+                    filings::return_on,
+                ))
+                .first(conn)
+                .optional()?;
+            let Some((holder, status, kind, return_on)) = filing else {
+                return Err(ApiError::invalid(
+                    IssueCode::Invalid,
+                    "filing_id",
+                    json!({"reason": "unknown_filing"}),
+                ));
+            };
+            if holder != row.account_id {
+                return Err(ApiError::invalid(
+                    IssueCode::Invalid,
+                    "filing_id",
+                    json!({"reason": "another_persons_filing"}),
+                ));
+            }
+            let document_kind: DocumentKind = crate::routes::units::parse_enum(&row.kind)?;
+            if kind.as_deref() != Some(trip_kind_of(document_kind)) {
+                return Err(ApiError::invalid(
+                    IssueCode::Invalid,
+                    "filing_id",
+                    json!({"reason": "kind_mismatch", "needs": trip_kind_of(document_kind)}),
+                ));
+            }
+            if status != "approved" {
+                return Err(ApiError::Conflict("filing_not_approved"));
+            }
+            let return_on = return_on.ok_or(ApiError::Internal)?;
+            diesel::insert_into(document_checkouts::table)
+                .values((
+                    document_checkouts::id.eq(Uuid::new_v4()),
+                    document_checkouts::document_id.eq(id),
+                    document_checkouts::filing_id.eq(filing_id),
+                    document_checkouts::checked_out_by.eq(who.account_id),
+                    document_checkouts::checked_out_at.eq(st.config.now()),
+                    document_checkouts::due_on
+                        .eq(return_on + Duration::days(st.config.document_return_days)),
+                ))
+                .execute(conn)?;
+            diesel::update(travel_documents::table.find(id))
+                .set((
+                    travel_documents::version.eq(row.version + 1),
+                    travel_documents::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)?;
+            let document = one(conn, &st, &who, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "document",
+                Some(id),
+                "checkout",
+                audit_state(&document),
+            )?;
+            Ok(document)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(document.version)))
+        .json(document))
+}
+
+/// Takes a checked-out document back into custody (409 `not_checked_out` otherwise).
+#[utoipa::path(post, path = "/api/v1/documents/{id}/return", tag = "documents", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Document), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn return_(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    scope::require_role(&who, ADMINS)?;
+    let st = state.clone();
+    let document = state
+        .db
+        .transaction(move |conn| {
+            let row = administered(conn, &who, id)?;
+            let returned = diesel::update(
+                document_checkouts::table
+                    .filter(document_checkouts::document_id.eq(id))
+                    .filter(document_checkouts::returned_at.is_null()),
+            )
+            .set((
+                document_checkouts::returned_by.eq(who.account_id),
+                document_checkouts::returned_at.eq(st.config.now()),
+            ))
+            .execute(conn)?;
+            if returned == 0 {
+                return Err(ApiError::Conflict("not_checked_out"));
+            }
+            diesel::update(travel_documents::table.find(id))
+                .set((
+                    travel_documents::version.eq(row.version + 1),
+                    travel_documents::updated_at.eq(diesel::dsl::now),
+                ))
+                .execute(conn)?;
+            let document = one(conn, &st, &who, id)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "document",
+                Some(id),
+                "return",
+                audit_state(&document),
+            )?;
+            Ok(document)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(document.version)))
+        .json(document))
+}

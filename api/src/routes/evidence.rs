@@ -1,0 +1,1360 @@
+//! Evidence of where people were (itineraries, border crossings, attendance),
+//! imported per unit subtree in batches, and reconciled against filings to
+//! find people who left without reporting (API.md, "Evidence and
+//! reconciliation"). Discrepancies are then explained or confirmed by the
+//! unit's administrators; inspectors read them all.
+
+use crate::error::ApiError;
+use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag, parse_json};
+use crate::page::{PageParams, paginate};
+use crate::routes::calendar::custom_years;
+use crate::schema::{
+    accounts, discrepancies, evidence, evidence_imports, filings, reconciliations, units,
+};
+use crate::scope::{self, ADMINS, READERS};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::assessment::start_of_day;
+use whereabouts_core::reconcile::{
+    self, AttendanceStatus, Context, Direction, DiscrepancyKind, Evidence, EvidenceSource, Found,
+    TripFiling,
+};
+use whereabouts_core::{FilingStatus, Issue, IssueCode, Lang, TripDraft};
+
+/// The largest evidence upload accepted, in bytes.
+pub const MAX_EVIDENCE_BYTES: usize = 32 * 1024 * 1024;
+/// The most records one import may carry.
+pub const MAX_EVIDENCE_ROWS: usize = 500_000;
+/// The longest window one reconciliation covers, in days.
+pub const MAX_WINDOW_DAYS: i64 = 366;
+
+/// One evidence record as imported (JSON, or a CSV row under the same column names).
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+pub struct EvidenceRecordInput {
+    /// The person's employee number (or give `login`).
+    #[serde(default)]
+    pub employee_no: Option<String>,
+    /// The person's login (when there is no employee number).
+    #[serde(default)]
+    pub login: Option<String>,
+    /// The day, `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Itinerary: where the person was; border crossing: the country of an exit.
+    #[serde(default)]
+    pub location_code: Option<String>,
+    /// Border crossing: `exit` or `entry`.
+    #[serde(default)]
+    pub direction: Option<String>,
+    /// Attendance: `present`, `out`, `absent` or `leave`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// An evidence import: one batch of one source for one unit subtree.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EvidenceImportInput {
+    /// The batch's key: importing the same key again for the unit changes
+    /// nothing and answers the first import's result.
+    pub batch_key: String,
+    /// The subtree the records belong to.
+    pub unit_id: Uuid,
+    /// `itinerary`, `border_crossing` or `attendance`.
+    pub source: EvidenceSource,
+    /// The period the batch covers (optional); records outside it are rejected.
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
+    /// Last day of that period.
+    #[serde(default)]
+    pub to: Option<NaiveDate>,
+    /// The records.
+    pub records: Vec<EvidenceRecordInput>,
+}
+
+/// The query string of a CSV import (the CSV body holds only the records).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct EvidenceImportParams {
+    /// The batch's key.
+    pub batch_key: Option<String>,
+    /// The subtree.
+    pub unit_id: Option<Uuid>,
+    /// The source.
+    pub source: Option<EvidenceSource>,
+    /// First day of the batch's period (optional).
+    pub from: Option<NaiveDate>,
+    /// Last day (optional).
+    pub to: Option<NaiveDate>,
+}
+
+/// A record the import refused.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RejectedRow {
+    /// Its position: the record's index from 1 (JSON), or the CSV line (the header is line 1).
+    pub row: i32,
+    /// Stable code (`required`, `invalid`, `unknown_person`, `out_of_range`, `destination_unknown`).
+    pub code: IssueCode,
+    /// The field at fault.
+    pub field: Option<String>,
+    /// What is wrong, in the request's language.
+    pub message: String,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceImportResult {
+    /// The import.
+    pub id: Uuid,
+    /// Its batch key.
+    pub batch_key: String,
+    /// The subtree.
+    pub unit_id: Uuid,
+    /// The source.
+    pub source: EvidenceSource,
+    /// Records stored.
+    pub accepted: i32,
+    /// Records refused, with why.
+    pub rejected: Vec<RejectedRow>,
+    /// When it was imported.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A record accepted, ready to store.
+struct Accepted {
+    row: i32,
+    account_id: Uuid,
+    unit_path: Vec<Uuid>,
+    date: NaiveDate,
+    location_code: Option<String>,
+    direction: Option<&'static str>,
+    status: Option<&'static str>,
+}
+
+fn reject(
+    row: i32,
+    code: IssueCode,
+    field: &str,
+    params: serde_json::Value,
+    lang: Lang,
+) -> RejectedRow {
+    let issue = Issue::new(code, Some(field.to_owned()), params).localized(lang);
+    RejectedRow {
+        row,
+        code,
+        field: issue.field,
+        message: issue.message,
+    }
+}
+
+fn text(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// A record's checked fields: day, location, direction, attendance status.
+type Checked = (
+    NaiveDate,
+    Option<String>,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
+/// A CSV record by line number, or `Err` when the line does not parse.
+type CsvRow = (i32, Result<EvidenceRecordInput, ()>);
+
+/// Checks one record's own fields (not yet who it names).
+fn check_record(
+    row: i32,
+    source: EvidenceSource,
+    window: (Option<NaiveDate>, Option<NaiveDate>),
+    record: &EvidenceRecordInput,
+    lang: Lang,
+) -> Result<Checked, RejectedRow> {
+    if text(&record.employee_no).is_none() && text(&record.login).is_none() {
+        return Err(reject(
+            row,
+            IssueCode::Required,
+            "employee_no",
+            json!({}),
+            lang,
+        ));
+    }
+    let Some(date) = text(&record.date) else {
+        return Err(reject(row, IssueCode::Required, "date", json!({}), lang));
+    };
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").map_err(|_| {
+        reject(
+            row,
+            IssueCode::Invalid,
+            "date",
+            json!({"reason": "not_a_date"}),
+            lang,
+        )
+    })?;
+    let (from, to) = window;
+    if from.is_some_and(|f| date < f) || to.is_some_and(|t| date > t) {
+        return Err(reject(
+            row,
+            IssueCode::OutOfRange,
+            "date",
+            json!({"min": from, "max": to}),
+            lang,
+        ));
+    }
+    let location = text(&record.location_code).map(str::to_owned);
+    if let Some(code) = &location
+        && !reconcile::is_known_location(code)
+    {
+        return Err(reject(
+            row,
+            IssueCode::DestinationUnknown,
+            "location_code",
+            json!({"code": code}),
+            lang,
+        ));
+    }
+    match source {
+        EvidenceSource::Itinerary => {
+            if location.is_none() {
+                return Err(reject(
+                    row,
+                    IssueCode::Required,
+                    "location_code",
+                    json!({}),
+                    lang,
+                ));
+            }
+            Ok((date, location, None, None))
+        }
+        EvidenceSource::BorderCrossing => {
+            let direction = match text(&record.direction) {
+                None => {
+                    return Err(reject(
+                        row,
+                        IssueCode::Required,
+                        "direction",
+                        json!({}),
+                        lang,
+                    ));
+                }
+                Some("exit") => "exit",
+                Some("entry") => "entry",
+                Some(_) => {
+                    return Err(reject(
+                        row,
+                        IssueCode::Invalid,
+                        "direction",
+                        json!({"allowed": ["exit", "entry"]}),
+                        lang,
+                    ));
+                }
+            };
+            if direction == "exit" && location.is_none() {
+                return Err(reject(
+                    row,
+                    IssueCode::Required,
+                    "location_code",
+                    json!({}),
+                    lang,
+                ));
+            }
+            Ok((date, location, Some(direction), None))
+        }
+        EvidenceSource::Attendance => {
+            let status = match text(&record.status) {
+                None => return Err(reject(row, IssueCode::Required, "status", json!({}), lang)),
+                Some("present") => "present",
+                Some("out") => "out",
+                Some("absent") => "absent",
+                Some("leave") => "leave",
+                Some(_) => {
+                    return Err(reject(
+                        row,
+                        IssueCode::Invalid,
+                        "status",
+                        json!({"allowed": ["present", "out", "absent", "leave"]}),
+                        lang,
+                    ));
+                }
+            };
+            Ok((date, location, None, Some(status)))
+        }
+    }
+}
+
+fn source_str(source: EvidenceSource) -> &'static str {
+    match source {
+        EvidenceSource::Itinerary => "itinerary",
+        EvidenceSource::BorderCrossing => "border_crossing",
+        EvidenceSource::Attendance => "attendance",
+    }
+}
+
+fn parse_source(s: &str) -> Result<EvidenceSource, ApiError> {
+    serde_json::from_value(json!(s)).map_err(|_| ApiError::Internal)
+}
+
+#[derive(Queryable)]
+struct ImportRow {
+    id: Uuid,
+    batch_key: String,
+    unit_id: Uuid,
+    source: String,
+    accepted: i32,
+    rejected: serde_json::Value,
+    created_at: DateTime<Utc>,
+}
+
+fn to_result(row: ImportRow) -> Result<EvidenceImportResult, ApiError> {
+    Ok(EvidenceImportResult {
+        id: row.id,
+        batch_key: row.batch_key,
+        unit_id: row.unit_id,
+        source: parse_source(&row.source)?,
+        accepted: row.accepted,
+        rejected: serde_json::from_value(row.rejected).map_err(|_| ApiError::Internal)?,
+        created_at: row.created_at,
+    })
+}
+
+fn load_import(
+    conn: &mut PgConnection,
+    unit_id: Uuid,
+    batch_key: &str,
+) -> QueryResult<Option<ImportRow>> {
+    evidence_imports::table
+        .filter(evidence_imports::unit_id.eq(unit_id))
+        .filter(evidence_imports::batch_key.eq(batch_key))
+        .select((
+            evidence_imports::id,
+            evidence_imports::batch_key,
+            evidence_imports::unit_id,
+            evidence_imports::source,
+            evidence_imports::accepted,
+            evidence_imports::rejected,
+            evidence_imports::created_at,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Reads a CSV body into records, each with its line number.
+fn read_csv(body: &[u8]) -> Result<Vec<CsvRow>, ApiError> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::Malformed("the CSV is not UTF-8".into()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(true)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|_| ApiError::Malformed("the CSV has no header row".into()))?
+        .clone();
+    if !headers.iter().any(|h| h == "date")
+        || !headers.iter().any(|h| h == "employee_no" || h == "login")
+    {
+        return Err(ApiError::Malformed(
+            "the CSV header needs date and employee_no or login".into(),
+        ));
+    }
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let line = i32::try_from(i + 2).unwrap_or(i32::MAX);
+        let parsed = record
+            .ok()
+            .filter(|r| r.len() == headers.len())
+            .and_then(|r| r.deserialize::<EvidenceRecordInput>(Some(&headers)).ok())
+            .ok_or(());
+        rows.push((line, parsed));
+        if rows.len() > MAX_EVIDENCE_ROWS {
+            return Err(ApiError::PayloadTooLarge);
+        }
+    }
+    Ok(rows)
+}
+
+fn is_media(req: &HttpRequest, media: &str) -> bool {
+    req.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with(media))
+}
+
+/// Imports evidence for a unit subtree: JSON (`application/json`, the whole
+/// import) or CSV (`text/csv`, the records with a header row; `batch_key`,
+/// `unit_id` and `source` in the query string). Each record names its person
+/// by `employee_no` or `login` within the subtree; refused records are listed
+/// with their row, code and message and the rest are stored. A repeated
+/// `batch_key` for the unit changes nothing and answers the first result (200).
+#[utoipa::path(post, path = "/api/v1/evidence/imports", tag = "supervision", params(EvidenceImportParams),
+    request_body(content(
+        (EvidenceImportInput = "application/json"),
+        (String = "text/csv")
+    )),
+    responses((status = 201, body = EvidenceImportResult), (status = 200, body = EvidenceImportResult, description = "The batch was imported before; nothing changed"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn import(
+    state: web::Data<AppState>,
+    who: Principal,
+    lang: RequestLang,
+    req: HttpRequest,
+    params: web::Query<EvidenceImportParams>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    scope::require_role(&who, READERS)?;
+    if body.len() > MAX_EVIDENCE_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    let lang = lang.0;
+    let (batch_key, unit_id, source, window, rows) = if is_media(&req, "application/json") {
+        let input: EvidenceImportInput = parse_json(&body)?;
+        if input.records.len() > MAX_EVIDENCE_ROWS {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        let rows = input
+            .records
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| (i32::try_from(i + 1).unwrap_or(i32::MAX), Ok(r)))
+            .collect();
+        (
+            input.batch_key,
+            input.unit_id,
+            input.source,
+            (input.from, input.to),
+            rows,
+        )
+    } else if is_media(&req, "text/csv") {
+        let params = params.into_inner();
+        let mut missing = Vec::new();
+        if params.batch_key.is_none() {
+            missing.push(Issue::new(
+                IssueCode::Required,
+                Some("batch_key".into()),
+                json!({}),
+            ));
+        }
+        if params.unit_id.is_none() {
+            missing.push(Issue::new(
+                IssueCode::Required,
+                Some("unit_id".into()),
+                json!({}),
+            ));
+        }
+        if params.source.is_none() {
+            missing.push(Issue::new(
+                IssueCode::Required,
+                Some("source".into()),
+                json!({}),
+            ));
+        }
+        let (Some(batch_key), Some(unit_id), Some(source)) =
+            (params.batch_key, params.unit_id, params.source)
+        else {
+            return Err(ApiError::Validation(missing));
+        };
+        (
+            batch_key,
+            unit_id,
+            source,
+            (params.from, params.to),
+            read_csv(&body)?,
+        )
+    } else {
+        return Err(ApiError::UnsupportedMediaType);
+    };
+    let batch_key = batch_key.trim().to_owned();
+    if batch_key.is_empty() || batch_key.chars().count() > 200 {
+        return Err(ApiError::invalid(
+            IssueCode::OutOfRange,
+            "batch_key",
+            json!({"min": 1, "max": 200}),
+        ));
+    }
+    if let (Some(from), Some(to)) = window
+        && to < from
+    {
+        return Err(ApiError::invalid(
+            IssueCode::ReturnBeforeDeparture,
+            "to",
+            json!({}),
+        ));
+    }
+
+    let mut rejected = Vec::new();
+    let mut checked = Vec::new();
+    for (row, record) in rows {
+        match record {
+            Err(()) => rejected.push(reject(
+                row,
+                IssueCode::Invalid,
+                "row",
+                json!({"reason": "row_shape"}),
+                lang,
+            )),
+            Ok(record) => match check_record(row, source, window, &record, lang) {
+                Err(r) => rejected.push(r),
+                Ok(fields) => checked.push((row, record, fields)),
+            },
+        }
+    }
+    let replay = state
+        .db
+        .transaction(move |conn| {
+            scope::authorize(conn, &who, READERS, unit_id)?;
+            if let Some(first) = load_import(conn, unit_id, &batch_key)? {
+                return Ok((StatusCode::OK, to_result(first)?));
+            }
+            // Who the records name: by employee number or login, inside the subtree.
+            let numbers: Vec<String> = checked
+                .iter()
+                .filter_map(|(_, r, _)| text(&r.employee_no).map(str::to_owned))
+                .collect();
+            let logins: Vec<String> = checked
+                .iter()
+                .filter_map(|(_, r, _)| text(&r.login).map(str::to_owned))
+                .collect();
+            let people: Vec<(Uuid, Option<String>, String, Vec<Uuid>)> = accounts::table
+                .inner_join(units::table)
+                .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit_id]))
+                .filter(
+                    accounts::employee_no
+                        .eq_any(&numbers)
+                        .or(accounts::login.eq_any(&logins)),
+                )
+                .select((
+                    accounts::id,
+                    accounts::employee_no,
+                    accounts::login,
+                    units::path,
+                ))
+                .load(conn)?;
+            let by_number: HashMap<&str, (Uuid, &Vec<Uuid>)> = people
+                .iter()
+                .filter_map(|(id, no, _, path)| no.as_deref().map(|n| (n, (*id, path))))
+                .collect();
+            let by_login: HashMap<&str, (Uuid, &Vec<Uuid>)> = people
+                .iter()
+                .map(|(id, _, login, path)| (login.as_str(), (*id, path)))
+                .collect();
+            let mut accepted = Vec::new();
+            for (row, record, (date, location_code, direction, status)) in checked {
+                let person = match (text(&record.employee_no), text(&record.login)) {
+                    (Some(no), _) => by_number.get(no).ok_or("employee_no"),
+                    (None, Some(login)) => by_login.get(login).ok_or("login"),
+                    (None, None) => Err("employee_no"),
+                };
+                match person {
+                    Ok((account_id, path)) => accepted.push(Accepted {
+                        row,
+                        account_id: *account_id,
+                        unit_path: (*path).clone(),
+                        date,
+                        location_code,
+                        direction,
+                        status,
+                    }),
+                    Err(field) => rejected.push(reject(
+                        row,
+                        IssueCode::UnknownPerson,
+                        field,
+                        json!({}),
+                        lang,
+                    )),
+                }
+            }
+            rejected.sort_by_key(|r| r.row);
+            let id = Uuid::new_v4();
+            let count = i32::try_from(accepted.len()).map_err(|_| ApiError::PayloadTooLarge)?;
+            let rejected_json = serde_json::to_value(&rejected).map_err(|_| ApiError::Internal)?;
+            diesel::insert_into(evidence_imports::table)
+                .values((
+                    evidence_imports::id.eq(id),
+                    evidence_imports::batch_key.eq(&batch_key),
+                    evidence_imports::unit_id.eq(unit_id),
+                    evidence_imports::source.eq(source_str(source)),
+                    evidence_imports::imported_by.eq(who.account_id),
+                    evidence_imports::accepted.eq(count),
+                    evidence_imports::rejected.eq(&rejected_json),
+                ))
+                .execute(conn)?;
+            for chunk in accepted.chunks(5_000) {
+                let values: Vec<_> = chunk
+                    .iter()
+                    .map(|a| {
+                        (
+                            evidence::import_id.eq(id),
+                            evidence::row_number.eq(a.row),
+                            evidence::account_id.eq(a.account_id),
+                            evidence::unit_path.eq(&a.unit_path),
+                            evidence::source.eq(source_str(source)),
+                            evidence::date.eq(a.date),
+                            evidence::location_code.eq(&a.location_code),
+                            evidence::direction.eq(a.direction),
+                            evidence::status.eq(a.status),
+                        )
+                    })
+                    .collect();
+                diesel::insert_into(evidence::table)
+                    .values(values)
+                    .execute(conn)?;
+            }
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "evidence_import",
+                Some(id),
+                "create",
+                json!({"batch_key": batch_key, "unit_id": unit_id, "source": source_str(source),
+                       "accepted": count, "rejected": rejected.len()}),
+            )?;
+            let row = load_import(conn, unit_id, &batch_key)?.ok_or(ApiError::Internal)?;
+            Ok((StatusCode::CREATED, to_result(row)?))
+        })
+        .await?;
+    let (status, result) = replay;
+    Ok(HttpResponse::build(status).json(result))
+}
+
+/// A reconciliation to run.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReconciliationInput {
+    /// The subtree.
+    pub unit_id: Uuid,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day, inclusive (at most 366 days after `from`).
+    pub to: NaiveDate,
+}
+
+/// One evidence record behind a discrepancy.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceItem {
+    /// The record.
+    pub id: i64,
+    /// Its source.
+    pub source: EvidenceSource,
+    /// The day.
+    pub date: NaiveDate,
+    /// Where, or the country of a border crossing.
+    pub location_code: Option<String>,
+    /// `exit` or `entry`.
+    pub direction: Option<Direction>,
+    /// The attendance mark.
+    pub status: Option<AttendanceStatus>,
+    /// The import it came in.
+    pub import_id: Uuid,
+}
+
+/// Where a discrepancy stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancyStatus {
+    /// Nobody has answered it.
+    Open,
+    /// The unit has explained it.
+    Explained,
+    /// The unit has confirmed it.
+    Confirmed,
+}
+
+/// A run of days on which the evidence and the filings of one person disagree.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Discrepancy {
+    /// Id.
+    pub id: Uuid,
+    /// Whose.
+    pub account_id: Uuid,
+    /// Their node.
+    pub unit_id: Uuid,
+    /// Which kind.
+    pub kind: DiscrepancyKind,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// Where it stands.
+    pub status: DiscrepancyStatus,
+    /// The filing concerned, if any.
+    pub filing_id: Option<Uuid>,
+    /// The evidence behind it.
+    pub evidence: Vec<EvidenceItem>,
+    /// The unit's explanation.
+    pub explanation: Option<String>,
+    /// Who explained.
+    pub explained_by: Option<Uuid>,
+    /// When.
+    pub explained_at: Option<DateTime<Utc>>,
+    /// Who confirmed.
+    pub confirmed_by: Option<Uuid>,
+    /// When.
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Version, also the `ETag`.
+    pub version: i32,
+    /// Found on.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a reconciliation found.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReconciliationResult {
+    /// The run.
+    pub id: Uuid,
+    /// The subtree.
+    pub unit_id: Uuid,
+    /// First day.
+    pub from: NaiveDate,
+    /// Last day.
+    pub to: NaiveDate,
+    /// People with evidence in the window.
+    pub people: i32,
+    /// Discrepancies new in this run (0 when run again over the same data).
+    pub created: i32,
+    /// Every discrepancy of the subtree and window, new or found before.
+    pub discrepancies: Vec<Discrepancy>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = discrepancies)]
+struct DiscrepancyRow {
+    id: Uuid,
+    account_id: Uuid,
+    unit_id: Uuid,
+    kind: String,
+    from_on: NaiveDate,
+    to_on: NaiveDate,
+    filing_id: Option<Uuid>,
+    evidence_ids: Vec<i64>,
+    status: String,
+    explanation: Option<String>,
+    explained_by: Option<Uuid>,
+    explained_at: Option<DateTime<Utc>>,
+    confirmed_by: Option<Uuid>,
+    confirmed_at: Option<DateTime<Utc>>,
+    version: i32,
+    created_at: DateTime<Utc>,
+}
+
+type EvidenceTuple = (
+    i64,
+    Uuid,
+    String,
+    NaiveDate,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Uuid,
+);
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
+    serde_json::from_value(json!(s)).map_err(|_| ApiError::Internal)
+}
+
+fn to_discrepancies(
+    conn: &mut PgConnection,
+    rows: Vec<DiscrepancyRow>,
+) -> Result<Vec<Discrepancy>, ApiError> {
+    let ids: Vec<i64> = rows
+        .iter()
+        .flat_map(|r| r.evidence_ids.iter().copied())
+        .collect();
+    let records: Vec<EvidenceTuple> = evidence::table
+        .filter(evidence::id.eq_any(&ids))
+        .select((
+            evidence::id,
+            evidence::account_id,
+            evidence::source,
+            evidence::date,
+            evidence::location_code,
+            evidence::direction,
+            evidence::status,
+            evidence::import_id,
+        ))
+        .load(conn)?;
+    let mut items: HashMap<i64, EvidenceItem> = HashMap::new();
+    for (id, _, source, date, location_code, direction, status, import_id) in records {
+        items.insert(
+            id,
+            EvidenceItem {
+                id,
+                source: parse(&source)?,
+                date,
+                location_code,
+                direction: direction.as_deref().map(parse).transpose()?,
+                status: status.as_deref().map(parse).transpose()?,
+                import_id,
+            },
+        );
+    }
+    rows.into_iter()
+        .map(|r| {
+            Ok(Discrepancy {
+                id: r.id,
+                account_id: r.account_id,
+                unit_id: r.unit_id,
+                kind: parse(&r.kind)?,
+                from: r.from_on,
+                to: r.to_on,
+                status: parse(&r.status)?,
+                filing_id: r.filing_id,
+                evidence: r
+                    .evidence_ids
+                    .iter()
+                    .filter_map(|id| items.get(id).cloned())
+                    .collect(),
+                explanation: r.explanation,
+                explained_by: r.explained_by,
+                explained_at: r.explained_at,
+                confirmed_by: r.confirmed_by,
+                confirmed_at: r.confirmed_at,
+                version: r.version,
+                created_at: r.created_at,
+            })
+        })
+        .collect()
+}
+
+#[derive(Queryable)]
+struct FilingSlice {
+    id: Uuid,
+    account_id: Uuid,
+    status: String,
+    depart_on: Option<NaiveDate>,
+    return_on: Option<NaiveDate>,
+    draft: serde_json::Value,
+    requirement: Option<String>,
+    approved_at: Option<DateTime<Utc>>,
+}
+
+/// Reconciles the evidence of a subtree over a window with its filings, as
+/// API.md defines it, and stores each discrepancy once: running it again over
+/// the same data creates nothing new.
+#[utoipa::path(post, path = "/api/v1/reconciliations", tag = "supervision", request_body = ReconciliationInput,
+    responses((status = 201, body = ReconciliationResult), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn reconcile(
+    state: web::Data<AppState>,
+    who: Principal,
+    body: Json<ReconciliationInput>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body.0;
+    scope::require_role(&who, READERS)?;
+    if input.to < input.from {
+        return Err(ApiError::invalid(
+            IssueCode::ReturnBeforeDeparture,
+            "to",
+            json!({}),
+        ));
+    }
+    if (input.to - input.from).num_days() > MAX_WINDOW_DAYS {
+        return Err(ApiError::invalid(
+            IssueCode::OutOfRange,
+            "to",
+            json!({"min": 0, "max": MAX_WINDOW_DAYS}),
+        ));
+    }
+    let st = state.clone();
+    let result = state
+        .db
+        .transaction(move |conn| {
+            scope::authorize(conn, &who, READERS, input.unit_id)?;
+            let run = Uuid::new_v4();
+            // The run first: its discrepancies refer to it.
+            diesel::insert_into(reconciliations::table)
+                .values((
+                    reconciliations::id.eq(run),
+                    reconciliations::unit_id.eq(input.unit_id),
+                    reconciliations::from_on.eq(input.from),
+                    reconciliations::to_on.eq(input.to),
+                    reconciliations::run_by.eq(who.account_id),
+                    reconciliations::people.eq(0),
+                    reconciliations::created.eq(0),
+                ))
+                .execute(conn)?;
+            let (people, found) = find(conn, &st, &input)?;
+            // A run that overlaps one found before (an earlier, overlapping
+            // window) is the same discrepancy: an open one grows to cover both
+            // runs and their evidence; an answered one keeps its days.
+            let people_found: Vec<Uuid> = found.iter().map(|(a, _, _, _)| *a).collect();
+            let earlier: Vec<EarlierRow> = discrepancies::table
+                .filter(discrepancies::account_id.eq_any(&people_found))
+                .filter(discrepancies::from_on.le(input.to))
+                .filter(discrepancies::to_on.ge(input.from))
+                .select((
+                    discrepancies::id,
+                    discrepancies::account_id,
+                    discrepancies::kind,
+                    discrepancies::from_on,
+                    discrepancies::to_on,
+                    discrepancies::evidence_ids,
+                    discrepancies::status,
+                ))
+                .load(conn)?;
+            let mut fresh = Vec::new();
+            for (account_id, unit_id, path, f) in found {
+                let overlapping = earlier.iter().find(|e| {
+                    e.1 == account_id && e.2 == f.kind.as_str() && e.3 <= f.to && f.from <= e.4
+                });
+                let Some(e) = overlapping else {
+                    fresh.push((account_id, unit_id, path, f));
+                    continue;
+                };
+                if e.6 == "open" {
+                    let mut evidence = e.5.clone();
+                    evidence.extend(f.evidence.iter().filter(|id| !e.5.contains(id)));
+                    evidence.sort_unstable();
+                    if f.from < e.3 || f.to > e.4 || evidence.len() > e.5.len() {
+                        diesel::update(discrepancies::table.find(e.0))
+                            .set((
+                                discrepancies::from_on.eq(e.3.min(f.from)),
+                                discrepancies::to_on.eq(e.4.max(f.to)),
+                                discrepancies::evidence_ids.eq(evidence),
+                                discrepancies::updated_at.eq(diesel::dsl::now),
+                            ))
+                            .execute(conn)?;
+                    }
+                } else {
+                    // An answered discrepancy keeps its days; days beyond them
+                    // are a new discrepancy.
+                    if f.from < e.3 {
+                        fresh.push((account_id, unit_id, path.clone(), Found { to: e.3 - Duration::days(1), ..f.clone() }));
+                    }
+                    if f.to > e.4 {
+                        fresh.push((account_id, unit_id, path, Found { from: e.4 + Duration::days(1), ..f }));
+                    }
+                }
+            }
+            let mut created = 0;
+            for chunk in fresh.chunks(2_000) {
+                let values: Vec<_> = chunk
+                    .iter()
+                    .map(|(account_id, unit_id, path, f)| {
+                        (
+                            discrepancies::id.eq(Uuid::new_v4()),
+                            discrepancies::account_id.eq(*account_id),
+                            discrepancies::unit_id.eq(*unit_id),
+                            discrepancies::unit_path.eq(path),
+                            discrepancies::kind.eq(f.kind.as_str()),
+                            discrepancies::from_on.eq(f.from),
+                            discrepancies::to_on.eq(f.to),
+                            discrepancies::filing_id.eq(f.filing_id),
+                            discrepancies::evidence_ids.eq(&f.evidence),
+                            discrepancies::reconciliation_id.eq(run),
+                        )
+                    })
+                    .collect();
+                created += diesel::insert_into(discrepancies::table)
+                    .values(values)
+                    .on_conflict_do_nothing()
+                    .execute(conn)?;
+            }
+            let created = i32::try_from(created).map_err(|_| ApiError::Internal)?;
+            let people = i32::try_from(people).map_err(|_| ApiError::Internal)?;
+            diesel::update(reconciliations::table.find(run))
+                .set((
+                    reconciliations::people.eq(people),
+                    reconciliations::created.eq(created),
+                ))
+                .execute(conn)?;
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "reconciliation",
+                Some(run),
+                "create",
+                json!({"unit_id": input.unit_id, "from": input.from, "to": input.to, "people": people, "created": created}),
+            )?;
+            let rows: Vec<DiscrepancyRow> = discrepancies::table
+                .filter(sql::<Bool>("discrepancies.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![input.unit_id]))
+                .filter(discrepancies::from_on.le(input.to))
+                .filter(discrepancies::to_on.ge(input.from))
+                .order((discrepancies::account_id, discrepancies::from_on, discrepancies::kind))
+                .select(DiscrepancyRow::as_select())
+                .load(conn)?;
+            Ok(ReconciliationResult {
+                id: run,
+                unit_id: input.unit_id,
+                from: input.from,
+                to: input.to,
+                people,
+                created,
+                discrepancies: to_discrepancies(conn, rows)?,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Created().json(result))
+}
+
+type Finding = (Uuid, Uuid, Vec<Uuid>, Found);
+
+/// A discrepancy found before: id, person, kind, first and last day, evidence, status.
+type EarlierRow = (Uuid, Uuid, String, NaiveDate, NaiveDate, Vec<i64>, String);
+
+/// The discrepancies of a subtree and window, and how many people had evidence.
+fn find(
+    conn: &mut PgConnection,
+    state: &AppState,
+    input: &ReconciliationInput,
+) -> Result<(usize, Vec<Finding>), ApiError> {
+    // The window's records, and border crossings up to a year before it (an
+    // abroad stretch may have begun earlier).
+    let records: Vec<EvidenceTuple> = evidence::table
+        .filter(
+            sql::<Bool>("evidence.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![input.unit_id]),
+        )
+        .filter(evidence::date.le(input.to))
+        .filter(
+            evidence::date.ge(input.from).or(evidence::source
+                .eq("border_crossing")
+                .and(evidence::date.ge(input.from - Duration::days(366)))),
+        )
+        .select((
+            evidence::id,
+            evidence::account_id,
+            evidence::source,
+            evidence::date,
+            evidence::location_code,
+            evidence::direction,
+            evidence::status,
+            evidence::import_id,
+        ))
+        .load(conn)?;
+    let mut by_person: BTreeMap<Uuid, Vec<Evidence>> = BTreeMap::new();
+    for (id, account_id, source, date, location_code, direction, status, _) in records {
+        by_person.entry(account_id).or_default().push(Evidence {
+            id,
+            source: parse(&source)?,
+            date,
+            location_code,
+            direction: direction.as_deref().map(parse).transpose()?,
+            status: status.as_deref().map(parse).transpose()?,
+        });
+    }
+    let people: Vec<Uuid> = by_person.keys().copied().collect();
+    let slices: Vec<FilingSlice> = filings::table
+        .filter(filings::account_id.eq_any(&people))
+        .filter(filings::status.eq_any([
+            "recorded", "approved", "away", "returned", "pending", "rejected",
+        ]))
+        .filter(filings::depart_on.le(input.to))
+        .filter(filings::return_on.ge(input.from - Duration::days(reconcile::RETURN_GRACE_DAYS)))
+        .select((
+            filings::id,
+            filings::account_id,
+            filings::status,
+            filings::depart_on,
+            filings::return_on,
+            filings::draft,
+            filings::requirement,
+            filings::approved_at,
+        ))
+        .load(conn)?;
+    let mut trips: HashMap<Uuid, Vec<TripFiling>> = HashMap::new();
+    for f in slices {
+        let (Some(depart_on), Some(return_on)) = (f.depart_on, f.return_on) else {
+            continue;
+        };
+        let draft: TripDraft = serde_json::from_value(f.draft).map_err(|_| ApiError::Internal)?;
+        trips.entry(f.account_id).or_default().push(TripFiling {
+            id: f.id,
+            status: parse::<FilingStatus>(&f.status)?,
+            depart_on,
+            return_on,
+            destinations: draft.destinations.into_iter().map(|d| d.code).collect(),
+            approved_at: f.approved_at,
+            needs_approval: f.requirement.as_deref() == Some("approval"),
+        });
+    }
+    let homes: Vec<(Uuid, Option<Uuid>, Vec<Uuid>)> = accounts::table
+        .inner_join(units::table)
+        .filter(accounts::id.eq_any(&people))
+        .select((accounts::id, accounts::unit_id, units::path))
+        .load(conn)?;
+    let homes: HashMap<Uuid, (Option<Uuid>, Vec<Uuid>)> = homes
+        .into_iter()
+        .map(|(id, unit, path)| (id, (unit, path)))
+        .collect();
+
+    let calendar = custom_years(conn)?;
+    let tz = state.config.time_zone;
+    let day_end = move |day: NaiveDate| start_of_day(tz, day + Duration::days(1)).to_utc();
+    let home_code = state.config.home_code.clone();
+    let ctx = Context {
+        home_code: &home_code,
+        calendar: &calendar,
+        from: input.from,
+        to: input.to,
+        day_end: &day_end,
+    };
+    let mut found = Vec::new();
+    let none = Vec::new();
+    for (account_id, records) in &by_person {
+        let Some((Some(unit_id), path)) = homes.get(account_id) else {
+            continue;
+        };
+        let filed = trips.get(account_id).unwrap_or(&none);
+        for f in reconcile::reconcile_person(ctx, records, filed) {
+            found.push((*account_id, *unit_id, path.clone(), f));
+        }
+    }
+    Ok((by_person.len(), found))
+}
+
+/// Which discrepancies to list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DiscrepancyParams {
+    /// A subtree (default: the caller's whole scope).
+    pub unit_id: Option<Uuid>,
+    /// Only these.
+    pub status: Option<DiscrepancyStatus>,
+    /// Only this kind.
+    pub kind: Option<DiscrepancyKind>,
+    /// Overlapping days from.
+    pub from: Option<NaiveDate>,
+    /// Overlapping days to.
+    pub to: Option<NaiveDate>,
+}
+
+/// A page of discrepancies.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DiscrepancyPage {
+    /// The discrepancies, by first day then id.
+    pub items: Vec<Discrepancy>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+fn status_str(status: DiscrepancyStatus) -> &'static str {
+    match status {
+        DiscrepancyStatus::Open => "open",
+        DiscrepancyStatus::Explained => "explained",
+        DiscrepancyStatus::Confirmed => "confirmed",
+    }
+}
+
+/// Lists discrepancies in the caller's scope (unit admins and inspectors).
+#[utoipa::path(get, path = "/api/v1/discrepancies", tag = "supervision", params(DiscrepancyParams, PageParams),
+    responses((status = 200, body = DiscrepancyPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn list(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<DiscrepancyParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<DiscrepancyPage>, ApiError> {
+    scope::require_role(&who, READERS)?;
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let filter = filter.into_inner();
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut query = discrepancies::table
+                .select(DiscrepancyRow::as_select())
+                .into_boxed();
+            if let Some(unit) = filter.unit_id {
+                scope::authorize(conn, &who, READERS, unit)?;
+                query = query.filter(
+                    sql::<Bool>("discrepancies.unit_path @> ")
+                        .bind::<Array<SqlUuid>, _>(vec![unit]),
+                );
+            } else if let Some(roots) = who.roots(READERS) {
+                query = query.filter(
+                    sql::<Bool>("discrepancies.unit_path && ").bind::<Array<SqlUuid>, _>(roots),
+                );
+            }
+            if let Some(status) = filter.status {
+                query = query.filter(discrepancies::status.eq(status_str(status)));
+            }
+            if let Some(kind) = filter.kind {
+                query = query.filter(discrepancies::kind.eq(kind.as_str()));
+            }
+            if let Some(from) = filter.from {
+                query = query.filter(discrepancies::to_on.ge(from));
+            }
+            if let Some(to) = filter.to {
+                query = query.filter(discrepancies::from_on.le(to));
+            }
+            if let Some(after) = after {
+                let (day, id) = after
+                    .split_once('|')
+                    .and_then(|(d, id)| {
+                        Some((d.parse::<NaiveDate>().ok()?, id.parse::<Uuid>().ok()?))
+                    })
+                    .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
+                query = query.filter(
+                    discrepancies::from_on
+                        .gt(day)
+                        .or(discrepancies::from_on.eq(day).and(discrepancies::id.gt(id))),
+                );
+            }
+            let rows: Vec<DiscrepancyRow> = query
+                .order((discrepancies::from_on, discrepancies::id))
+                .limit(limit + 1)
+                .load(conn)?;
+            let (rows, next_cursor) = paginate(rows, limit, |r| format!("{}|{}", r.from_on, r.id));
+            Ok(DiscrepancyPage {
+                items: to_discrepancies(conn, rows)?,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// The unit's explanation of a discrepancy.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Explanation {
+    /// What happened, 1 to 2,000 characters.
+    pub explanation: String,
+}
+
+/// A confirmation, with an optional note.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Confirmation {
+    /// A note, up to 2,000 characters.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
+enum Answer {
+    Explain(String),
+    Confirm(Option<String>),
+}
+
+async fn answer(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: Uuid,
+    if_match: IfMatch,
+    answer: Answer,
+) -> Result<HttpResponse, ApiError> {
+    scope::require_role(&who, ADMINS)?;
+    let now = state.config.now();
+    let text = match &answer {
+        Answer::Explain(t) => Some(("explanation", t.trim().to_owned(), true)),
+        Answer::Confirm(c) => c.as_ref().map(|c| ("comment", c.trim().to_owned(), false)),
+    };
+    if let Some((field, t, required)) = &text {
+        if *required && t.is_empty() {
+            return Err(ApiError::invalid(IssueCode::Required, field, json!({})));
+        }
+        if t.chars().count() > 2000 {
+            return Err(ApiError::invalid(
+                IssueCode::TooLong,
+                field,
+                json!({"max": 2000}),
+            ));
+        }
+    }
+    let updated = state
+        .db
+        .transaction(move |conn| {
+            let row: DiscrepancyRow = discrepancies::table
+                .find(id)
+                .select(DiscrepancyRow::as_select())
+                .for_update()
+                .first(conn)?;
+            scope::authorize(conn, &who, ADMINS, row.unit_id)?;
+            if_match.check(row.version)?;
+            if row.status == "confirmed" {
+                return Err(ApiError::Conflict("invalid_transition"));
+            }
+            let note = text.map(|(_, t, _)| t).filter(|t| !t.is_empty());
+            let action = match answer {
+                Answer::Explain(_) => {
+                    diesel::update(discrepancies::table.find(id))
+                        .set((
+                            discrepancies::status.eq("explained"),
+                            discrepancies::explanation.eq(&note),
+                            discrepancies::explained_by.eq(who.account_id),
+                            discrepancies::explained_at.eq(now),
+                            discrepancies::version.eq(row.version + 1),
+                            discrepancies::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    "explain"
+                }
+                Answer::Confirm(_) => {
+                    diesel::update(discrepancies::table.find(id))
+                        .set((
+                            discrepancies::status.eq("confirmed"),
+                            discrepancies::confirmed_by.eq(who.account_id),
+                            discrepancies::confirmed_at.eq(now),
+                            discrepancies::version.eq(row.version + 1),
+                            discrepancies::updated_at.eq(now),
+                        ))
+                        .execute(conn)?;
+                    "confirm"
+                }
+            };
+            crate::audit::append(
+                conn,
+                Some(who.account_id),
+                "discrepancy",
+                Some(id),
+                action,
+                json!({"from": row.status, "note": note}),
+            )?;
+            let row: DiscrepancyRow = discrepancies::table
+                .find(id)
+                .select(DiscrepancyRow::as_select())
+                .first(conn)?;
+            to_discrepancies(conn, vec![row])?
+                .pop()
+                .ok_or(ApiError::Internal)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(updated.version)))
+        .json(updated))
+}
+
+/// The unit explains a discrepancy (open or explained before); it becomes `explained`.
+#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/explain", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Explanation,
+    responses((status = 200, body = Discrepancy), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn explain(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<Explanation>,
+) -> Result<HttpResponse, ApiError> {
+    answer(
+        state,
+        who,
+        id.into_inner(),
+        if_match,
+        Answer::Explain(body.0.explanation),
+    )
+    .await
+}
+
+/// The unit confirms a discrepancy (a person did leave without reporting); final.
+#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/confirm", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Confirmation,
+    responses((status = 200, body = Discrepancy), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn confirm(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<Confirmation>,
+) -> Result<HttpResponse, ApiError> {
+    answer(
+        state,
+        who,
+        id.into_inner(),
+        if_match,
+        Answer::Confirm(body.0.comment),
+    )
+    .await
+}

@@ -1,0 +1,778 @@
+//! The ledger: filings across a unit subtree, filtered by window, status,
+//! kind, rank and the derived flags, page by page with counts, or exported
+//! whole as CSV or XLSX (streamed, so memory stays flat however many rows).
+
+use crate::error::ApiError;
+use crate::extract::{AppState, Principal, RequestLang};
+use crate::page::{PageParams, cursor_after};
+use crate::scope::{self, READERS};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{
+    Array, BigInt, Bool, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use whereabouts_core::{FilingStatus, IssueCode, Lang, Position, Rank, TripKind};
+
+/// Rows fetched per round trip while exporting.
+const EXPORT_BATCH: i64 = 2_000;
+/// The most rows one XLSX export writes (a worksheet holds 1,048,576).
+const XLSX_MAX_ROWS: usize = 1_000_000;
+
+/// Which filings the ledger shows.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+pub struct LedgerParams {
+    /// A subtree (default: the caller's whole scope).
+    pub unit_id: Option<Uuid>,
+    /// Trips overlapping this window: returning on or after `from`.
+    pub from: Option<NaiveDate>,
+    /// … and departing on or before `to`.
+    pub to: Option<NaiveDate>,
+    /// Only this status.
+    pub status: Option<FilingStatus>,
+    /// Only this kind of trip.
+    pub kind: Option<TripKind>,
+    /// Only filers of this rank.
+    pub rank: Option<Rank>,
+    /// Only late filings (or only on-time ones with `false`).
+    pub late: Option<bool>,
+    /// Only overdue ones.
+    pub overdue: Option<bool>,
+    /// Only those departed before approval.
+    pub departed_before_approval: Option<bool>,
+    /// `json` (default), `csv` or `xlsx`; `Accept: text/csv` also exports CSV.
+    pub format: Option<String>,
+}
+
+/// One filing in the ledger.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LedgerEntry {
+    /// The filing.
+    pub filing_id: Uuid,
+    /// The filer.
+    pub account_id: Uuid,
+    /// Their name.
+    pub display_name: String,
+    /// Their employee number.
+    pub employee_no: Option<String>,
+    /// Their rank.
+    pub rank: Rank,
+    /// Their position.
+    pub position: Position,
+    /// Their node.
+    pub unit_id: Uuid,
+    /// Its name.
+    pub unit_name: String,
+    /// The filing's status.
+    pub status: FilingStatus,
+    /// The kind of trip.
+    pub kind: Option<TripKind>,
+    /// Destination codes.
+    pub destinations: Vec<String>,
+    /// Planned departure.
+    pub depart_on: Option<NaiveDate>,
+    /// Planned return (with approved extensions).
+    pub return_on: Option<NaiveDate>,
+    /// `none`, `report` or `approval`.
+    pub requirement: Option<String>,
+    /// Submitted.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// Approved.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// Departure reported.
+    pub departed_at: Option<DateTime<Utc>>,
+    /// Return reported.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// Filed after its deadline.
+    pub late: bool,
+    /// Still away past the return (with grace).
+    pub overdue: bool,
+    /// Left before the approval.
+    pub departed_before_approval: bool,
+}
+
+/// How many filings match, in all and by flag and status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct LedgerCounts {
+    /// Every matching filing.
+    pub total: i64,
+    /// Late ones.
+    pub late: i64,
+    /// Overdue ones.
+    pub overdue: i64,
+    /// Departed before approval.
+    pub departed_before_approval: i64,
+    /// By status.
+    pub by_status: BTreeMap<String, i64>,
+}
+
+/// A page of the ledger.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LedgerPage {
+    /// Filings, latest departure first.
+    pub items: Vec<LedgerEntry>,
+    /// Counts over every page.
+    pub counts: LedgerCounts,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = SqlUuid)]
+    id: Uuid,
+    #[diesel(sql_type = SqlUuid)]
+    account_id: Uuid,
+    #[diesel(sql_type = Text)]
+    display_name: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    employee_no: Option<String>,
+    #[diesel(sql_type = Text)]
+    rank: String,
+    #[diesel(sql_type = Text)]
+    position: String,
+    #[diesel(sql_type = SqlUuid)]
+    unit_id: Uuid,
+    #[diesel(sql_type = Text)]
+    unit_name: String,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    kind: Option<String>,
+    #[diesel(sql_type = Nullable<Jsonb>)]
+    destinations: Option<serde_json::Value>,
+    #[diesel(sql_type = Nullable<Date>)]
+    depart_on: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Date>)]
+    return_on: Option<NaiveDate>,
+    #[diesel(sql_type = Nullable<Text>)]
+    requirement: Option<String>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    submitted_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    approved_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    departed_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    returned_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Bool)]
+    late: bool,
+    #[diesel(sql_type = Bool)]
+    overdue: bool,
+    #[diesel(sql_type = Bool)]
+    departed_before_approval: bool,
+}
+
+#[derive(QueryableByName)]
+struct CountRow {
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = BigInt)]
+    total: i64,
+    #[diesel(sql_type = BigInt)]
+    late: i64,
+    #[diesel(sql_type = BigInt)]
+    overdue: i64,
+    #[diesel(sql_type = BigInt)]
+    departed_before_approval: i64,
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
+    serde_json::from_value(json!(s)).map_err(|_| ApiError::Internal)
+}
+
+impl Row {
+    fn entry(self) -> Result<LedgerEntry, ApiError> {
+        let destinations = self
+            .destinations
+            .and_then(|d| d.as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|d| d.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+            .collect();
+        Ok(LedgerEntry {
+            filing_id: self.id,
+            account_id: self.account_id,
+            display_name: self.display_name,
+            employee_no: self.employee_no,
+            rank: parse(&self.rank)?,
+            position: parse(&self.position)?,
+            unit_id: self.unit_id,
+            unit_name: self.unit_name,
+            status: parse(&self.status)?,
+            kind: self.kind.as_deref().map(parse).transpose()?,
+            destinations,
+            depart_on: self.depart_on,
+            return_on: self.return_on,
+            requirement: self.requirement,
+            submitted_at: self.submitted_at,
+            approved_at: self.approved_at,
+            departed_at: self.departed_at,
+            returned_at: self.returned_at,
+            late: self.late,
+            overdue: self.overdue,
+            departed_before_approval: self.departed_before_approval,
+        })
+    }
+}
+
+/// The derived flags as SQL over `filings` (the same rules as core's `flags`).
+pub struct FlagSql {
+    /// Filed after its deadline.
+    pub late: String,
+    /// Still away past the return with grace.
+    pub overdue: String,
+    /// Left before approval.
+    pub departed_before_approval: String,
+}
+
+/// The flags over the alias `f` of `filings`, at the server's now.
+pub fn flag_sql(state: &AppState) -> FlagSql {
+    // The zone name and the instant come from our own configuration, never
+    // from the request; the name holds only letters, digits, '/', '_', '-', '+'.
+    let tz: String = state
+        .config
+        .time_zone
+        .name()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
+        .collect();
+    let now = state.config.now().to_rfc3339();
+    let grace = state.config.overdue_grace_hours;
+    let starts = format!("(f.depart_on::timestamp AT TIME ZONE '{tz}')");
+    FlagSql {
+        late: format!(
+            "(f.submitted_at IS NOT NULL AND ((f.submit_by IS NOT NULL AND f.submitted_at > f.submit_by) OR f.submitted_at >= {starts}))"
+        ),
+        overdue: format!(
+            "(f.status = 'away' AND TIMESTAMPTZ '{now}' > ((f.return_on + 1)::timestamp AT TIME ZONE '{tz}') + make_interval(hours => {grace}))"
+        ),
+        departed_before_approval: format!(
+            "(f.requirement = 'approval' AND ((f.approved_at IS NOT NULL AND f.approved_at > {starts}) OR (f.approved_at IS NULL AND f.status = 'pending' AND TIMESTAMPTZ '{now}' >= {starts})))"
+        ),
+    }
+}
+
+/// One bound value of the WHERE clause.
+enum Bind {
+    Uuids(Vec<Uuid>),
+    Date(NaiveDate),
+    Text(String),
+    Uuid(Uuid),
+}
+
+/// The WHERE clause of a ledger query and its values.
+struct Filter {
+    clauses: Vec<String>,
+    binds: Vec<Bind>,
+}
+
+impl Filter {
+    fn push(&mut self, clause: impl Fn(usize) -> String, bind: Bind) {
+        self.binds.push(bind);
+        self.clauses.push(clause(self.binds.len()));
+    }
+
+    fn sql(&self) -> String {
+        self.clauses.join(" AND ")
+    }
+
+    fn bound(
+        &self,
+        sql: String,
+    ) -> diesel::query_builder::BoxedSqlQuery<
+        'static,
+        diesel::pg::Pg,
+        diesel::query_builder::SqlQuery,
+    > {
+        let mut query = diesel::sql_query(sql).into_boxed();
+        for bind in &self.binds {
+            query = match bind {
+                Bind::Uuids(v) => query.bind::<Array<SqlUuid>, _>(v.clone()),
+                Bind::Date(d) => query.bind::<Date, _>(*d),
+                Bind::Text(t) => query.bind::<Text, _>(t.clone()),
+                Bind::Uuid(u) => query.bind::<SqlUuid, _>(*u),
+            };
+        }
+        query
+    }
+}
+
+fn build_filter(params: &LedgerParams, roots: Option<Vec<Uuid>>, flags: &FlagSql) -> Filter {
+    let mut f = Filter {
+        clauses: vec!["f.status <> 'draft'".to_owned()],
+        binds: Vec::new(),
+    };
+    if let Some(unit) = params.unit_id {
+        f.push(|n| format!("f.unit_path @> ${n}"), Bind::Uuids(vec![unit]));
+    } else if let Some(roots) = roots {
+        f.push(|n| format!("f.unit_path && ${n}"), Bind::Uuids(roots));
+    }
+    if let Some(from) = params.from {
+        f.push(|n| format!("f.return_on >= ${n}"), Bind::Date(from));
+    }
+    if let Some(to) = params.to {
+        f.push(|n| format!("f.depart_on <= ${n}"), Bind::Date(to));
+    }
+    if let Some(status) = params.status {
+        f.push(
+            |n| format!("f.status = ${n}"),
+            Bind::Text(status.as_str().to_owned()),
+        );
+    }
+    if let Some(kind) = params.kind {
+        f.push(
+            |n| format!("f.kind = ${n}"),
+            Bind::Text(kind.as_str().to_owned()),
+        );
+    }
+    if let Some(rank) = params.rank {
+        f.push(
+            |n| format!("a.rank = ${n}"),
+            Bind::Text(rank.as_str().to_owned()),
+        );
+    }
+    for (wanted, sql) in [
+        (params.late, &flags.late),
+        (params.overdue, &flags.overdue),
+        (
+            params.departed_before_approval,
+            &flags.departed_before_approval,
+        ),
+    ] {
+        if let Some(wanted) = wanted {
+            f.clauses.push(if wanted {
+                sql.clone()
+            } else {
+                format!("NOT {sql}")
+            });
+        }
+    }
+    f
+}
+
+fn select_sql(flags: &FlagSql, filter: &str, extra: &str, limit: i64) -> String {
+    format!(
+        "SELECT f.id, f.account_id, a.display_name, a.employee_no, a.rank, a.position, f.unit_id, u.name AS unit_name,
+                f.status, f.kind, f.draft -> 'destinations' AS destinations, f.depart_on, f.return_on, f.requirement,
+                f.submitted_at, f.approved_at, f.departed_at, f.returned_at,
+                {} AS late, {} AS overdue, {} AS departed_before_approval
+         FROM filings f JOIN accounts a ON a.id = f.account_id JOIN units u ON u.id = f.unit_id
+         WHERE {filter}{extra}
+         ORDER BY f.depart_on DESC NULLS LAST, f.id DESC
+         LIMIT {limit}",
+        flags.late, flags.overdue, flags.departed_before_approval
+    )
+}
+
+/// A page's keyset condition after the row `(depart_on, id)`.
+fn after_clause(filter: &mut Filter, day: NaiveDate, id: Uuid) -> String {
+    filter.binds.push(Bind::Date(day));
+    let d = filter.binds.len();
+    filter.binds.push(Bind::Uuid(id));
+    let i = filter.binds.len();
+    format!(" AND (f.depart_on < ${d} OR (f.depart_on = ${d} AND f.id < ${i}))")
+}
+
+fn parse_cursor(after: &str) -> Result<(NaiveDate, Uuid), ApiError> {
+    after
+        .split_once('|')
+        .and_then(|(d, id)| Some((d.parse().ok()?, id.parse().ok()?)))
+        .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))
+}
+
+fn check(params: &LedgerParams) -> Result<(), ApiError> {
+    if let (Some(from), Some(to)) = (params.from, params.to)
+        && to < from
+    {
+        return Err(ApiError::invalid(
+            IssueCode::ReturnBeforeDeparture,
+            "to",
+            json!({}),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+fn format_of(params: &LedgerParams, req: &HttpRequest) -> Result<Format, ApiError> {
+    match params.format.as_deref() {
+        Some("json") => Ok(Format::Json),
+        Some("csv") => Ok(Format::Csv),
+        Some("xlsx") => Ok(Format::Xlsx),
+        Some(_) => Err(ApiError::invalid(
+            IssueCode::Invalid,
+            "format",
+            json!({"allowed": ["json", "csv", "xlsx"]}),
+        )),
+        None => {
+            let accept = req
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            Ok(if accept.contains("text/csv") {
+                Format::Csv
+            } else if accept.contains("spreadsheetml") {
+                Format::Xlsx
+            } else {
+                Format::Json
+            })
+        }
+    }
+}
+
+/// Filings across a unit subtree (unit admins and inspectors, in scope): a
+/// page with counts over all pages, or with `format=csv|xlsx` (or `Accept:
+/// text/csv`) every matching row as a download, headed in zh-CN unless the
+/// request asks for English (`Accept-Language: en`).
+#[utoipa::path(get, path = "/api/v1/ledger", tag = "supervision", params(LedgerParams, PageParams),
+    responses(
+        (status = 200, description = "A page (JSON), or the export", content(
+            (LedgerPage = "application/json"),
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        )),
+        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn ledger(
+    state: web::Data<AppState>,
+    who: Principal,
+    lang: RequestLang,
+    req: HttpRequest,
+    params: web::Query<LedgerParams>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    scope::require_role(&who, READERS)?;
+    let params = params.into_inner();
+    check(&params)?;
+    let format = format_of(&params, &req)?;
+    let limit = page.limit()?;
+    let after = page.after()?.map(|a| parse_cursor(&a)).transpose()?;
+    let roots = who.roots(READERS);
+    if let Some(unit) = params.unit_id {
+        let who = who.clone();
+        state
+            .db
+            .run(move |conn| scope::authorize(conn, &who, READERS, unit))
+            .await?;
+    }
+    let flags = flag_sql(&state);
+    let filter = build_filter(&params, roots, &flags);
+    match format {
+        Format::Json => {
+            let page = state
+                .db
+                .run(move |conn| {
+                    let mut filter = filter;
+                    let counts_sql = format!(
+                        "SELECT f.status, count(*) AS total,
+                                count(*) FILTER (WHERE {}) AS late,
+                                count(*) FILTER (WHERE {}) AS overdue,
+                                count(*) FILTER (WHERE {}) AS departed_before_approval
+                         FROM filings f JOIN accounts a ON a.id = f.account_id
+                         WHERE {} GROUP BY f.status",
+                        flags.late,
+                        flags.overdue,
+                        flags.departed_before_approval,
+                        filter.sql()
+                    );
+                    let rows: Vec<CountRow> = filter.bound(counts_sql).load(conn)?;
+                    let mut counts = LedgerCounts::default();
+                    for r in rows {
+                        counts.total += r.total;
+                        counts.late += r.late;
+                        counts.overdue += r.overdue;
+                        counts.departed_before_approval += r.departed_before_approval;
+                        counts.by_status.insert(r.status, r.total);
+                    }
+                    let extra = match after {
+                        Some((day, id)) => after_clause(&mut filter, day, id),
+                        None => String::new(),
+                    };
+                    let sql = select_sql(&flags, &filter.sql(), &extra, limit + 1);
+                    let mut rows: Vec<Row> = filter.bound(sql).load(conn)?;
+                    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+                    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                    let next_cursor = if more {
+                        rows.last().and_then(|r| {
+                            r.depart_on.map(|d| cursor_after(&format!("{d}|{}", r.id)))
+                        })
+                    } else {
+                        None
+                    };
+                    let items = rows.into_iter().map(Row::entry).collect::<Result<_, _>>()?;
+                    Ok(LedgerPage {
+                        items,
+                        counts,
+                        next_cursor,
+                    })
+                })
+                .await?;
+            Ok(HttpResponse::Ok().json(page))
+        }
+        Format::Csv => Ok(export_csv(state, filter, flags, lang.0)),
+        Format::Xlsx => export_xlsx(state, filter, flags, lang.0).await,
+    }
+}
+
+/// Column headings, in zh-CN or en.
+fn headings(lang: Lang) -> [&'static str; 20] {
+    [
+        lang.pick("申报编号", "filing_id"),
+        lang.pick("姓名", "name"),
+        lang.pick("工号", "employee_no"),
+        lang.pick("职级", "rank"),
+        lang.pick("职务", "position"),
+        lang.pick("单位", "unit"),
+        lang.pick("状态", "status"),
+        lang.pick("类型", "kind"),
+        lang.pick("目的地", "destinations"),
+        lang.pick("出发日期", "depart_on"),
+        lang.pick("返回日期", "return_on"),
+        lang.pick("要求", "requirement"),
+        lang.pick("提交时间", "submitted_at"),
+        lang.pick("批准时间", "approved_at"),
+        lang.pick("出发时间", "departed_at"),
+        lang.pick("返回时间", "returned_at"),
+        lang.pick("迟报", "late"),
+        lang.pick("逾期未归", "overdue"),
+        lang.pick("未批先行", "departed_before_approval"),
+        lang.pick("人员编号", "account_id"),
+    ]
+}
+
+fn cells(e: &LedgerEntry, lang: Lang) -> [String; 20] {
+    let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
+    let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
+    let yes = |b: bool| {
+        lang.pick(if b { "是" } else { "否" }, if b { "yes" } else { "no" })
+            .to_owned()
+    };
+    [
+        e.filing_id.to_string(),
+        e.display_name.clone(),
+        e.employee_no.clone().unwrap_or_default(),
+        e.rank.as_str().to_owned(),
+        e.position.as_str().to_owned(),
+        e.unit_name.clone(),
+        e.status.as_str().to_owned(),
+        e.kind.map(|k| k.as_str().to_owned()).unwrap_or_default(),
+        e.destinations.join(" "),
+        date(e.depart_on),
+        date(e.return_on),
+        e.requirement.clone().unwrap_or_default(),
+        time(e.submitted_at),
+        time(e.approved_at),
+        time(e.departed_at),
+        time(e.returned_at),
+        yes(e.late),
+        yes(e.overdue),
+        yes(e.departed_before_approval),
+        e.account_id.to_string(),
+    ]
+}
+
+/// Loads the next batch of an export after a keyset position.
+fn batch(
+    conn: &mut PgConnection,
+    filter: &Filter,
+    flags: &FlagSql,
+    after: Option<(NaiveDate, Uuid)>,
+) -> Result<Vec<LedgerEntry>, ApiError> {
+    let mut filter = Filter {
+        clauses: filter.clauses.clone(),
+        binds: filter
+            .binds
+            .iter()
+            .map(|b| match b {
+                Bind::Uuids(v) => Bind::Uuids(v.clone()),
+                Bind::Date(d) => Bind::Date(*d),
+                Bind::Text(t) => Bind::Text(t.clone()),
+                Bind::Uuid(u) => Bind::Uuid(*u),
+            })
+            .collect(),
+    };
+    let extra = match after {
+        Some((day, id)) => after_clause(&mut filter, day, id),
+        None => String::new(),
+    };
+    // Filings without dates are drafts, which the ledger never shows; the
+    // keyset walks by departure day and id.
+    let sql = select_sql(flags, &filter.sql(), &extra, EXPORT_BATCH);
+    let rows: Vec<Row> = filter.bound(sql).load(conn)?;
+    rows.into_iter().map(Row::entry).collect()
+}
+
+fn position_of(entries: &[LedgerEntry]) -> Option<(NaiveDate, Uuid)> {
+    entries
+        .last()
+        .and_then(|e| e.depart_on.map(|d| (d, e.filing_id)))
+}
+
+fn csv_bytes(rows: &[[String; 20]]) -> Result<Vec<u8>, ApiError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        writer.write_record(row).map_err(|_| ApiError::Internal)?;
+    }
+    writer.into_inner().map_err(|_| ApiError::Internal)
+}
+
+/// Streams the CSV: a batch is read only when the client has taken the last.
+fn export_csv(
+    state: web::Data<AppState>,
+    filter: Filter,
+    flags: FlagSql,
+    lang: Lang,
+) -> HttpResponse {
+    let shared = std::sync::Arc::new((filter, flags));
+    let head = match csv_bytes(&[headings(lang).map(str::to_owned)]) {
+        Ok(mut h) => {
+            // A byte order mark, so spreadsheet programs read the UTF-8.
+            let mut bom = "\u{feff}".as_bytes().to_vec();
+            bom.append(&mut h);
+            bom
+        }
+        Err(_) => Vec::new(),
+    };
+    enum Step {
+        Head,
+        After(Option<(NaiveDate, Uuid)>),
+        Done,
+    }
+    let stream = futures_util::stream::unfold(Step::Head, move |step| {
+        let state = state.clone();
+        let shared = shared.clone();
+        let head = head.clone();
+        async move {
+            match step {
+                Step::Done => None,
+                Step::Head => Some((Ok::<_, ApiError>(web::Bytes::from(head)), Step::After(None))),
+                Step::After(after) => {
+                    let loaded = state
+                        .db
+                        .run(move |conn| batch(conn, &shared.0, &shared.1, after))
+                        .await;
+                    match loaded {
+                        Err(e) => {
+                            tracing::error!(error = %e, "a ledger export stopped");
+                            Some((Err(e), Step::Done))
+                        }
+                        Ok(entries) if entries.is_empty() => None,
+                        Ok(entries) => {
+                            let next = if entries.len()
+                                < usize::try_from(EXPORT_BATCH).unwrap_or(usize::MAX)
+                            {
+                                Step::Done
+                            } else {
+                                Step::After(position_of(&entries))
+                            };
+                            let rows: Vec<[String; 20]> =
+                                entries.iter().map(|e| cells(e, lang)).collect();
+                            Some((csv_bytes(&rows).map(web::Bytes::from), next))
+                        }
+                    }
+                }
+            }
+        }
+    });
+    HttpResponse::Ok()
+        .content_type("text/csv; charset=utf-8")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"ledger.csv\"",
+        ))
+        .streaming(stream)
+}
+
+/// Writes the XLSX in constant memory to a temporary file, then streams it.
+async fn export_xlsx(
+    state: web::Data<AppState>,
+    filter: Filter,
+    flags: FlagSql,
+    lang: Lang,
+) -> Result<HttpResponse, ApiError> {
+    let path = std::env::temp_dir().join(format!("whereabouts-ledger-{}.xlsx", Uuid::new_v4()));
+    let target = path.clone();
+    let db = state.db.clone();
+    web::block(move || -> Result<(), ApiError> {
+        let mut conn = db.get().map_err(|_| ApiError::Unavailable)?;
+        let mut workbook = rust_xlsxwriter::Workbook::new();
+        let sheet = workbook.add_worksheet_with_constant_memory();
+        let bad = |_| ApiError::Internal;
+        for (col, title) in headings(lang).iter().enumerate() {
+            sheet
+                .write_string(
+                    0,
+                    u16::try_from(col).map_err(|_| ApiError::Internal)?,
+                    *title,
+                )
+                .map_err(bad)?;
+        }
+        let mut row: u32 = 1;
+        let mut after = None;
+        loop {
+            let entries = batch(&mut conn, &filter, &flags, after)?;
+            for e in &entries {
+                for (col, value) in cells(e, lang).iter().enumerate() {
+                    sheet
+                        .write_string(
+                            row,
+                            u16::try_from(col).map_err(|_| ApiError::Internal)?,
+                            value,
+                        )
+                        .map_err(bad)?;
+                }
+                row += 1;
+                if usize::try_from(row).unwrap_or(usize::MAX) > XLSX_MAX_ROWS {
+                    return Err(ApiError::PayloadTooLarge);
+                }
+            }
+            if entries.len() < usize::try_from(EXPORT_BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+            after = position_of(&entries);
+        }
+        workbook.save(&target).map_err(bad)?;
+        Ok(())
+    })
+    .await
+    .map_err(|_| ApiError::Internal)??;
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|_| ApiError::Internal)?;
+    // The file is unlinked at once; the open handle keeps it readable.
+    let _ = tokio::fs::remove_file(&path).await;
+    let stream = futures_util::stream::unfold(file, |mut file| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 * 1024];
+        match file.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(web::Bytes::from(buf)), file))
+            }
+            Err(e) => Some((Err(e), file)),
+        }
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            "attachment; filename=\"ledger.xlsx\"",
+        ))
+        .streaming(stream))
+}

@@ -1,0 +1,4 @@
+DROP TABLE discrepancies;
+DROP TABLE reconciliations;
+DROP TABLE evidence;
+DROP TABLE evidence_imports;

@@ -1,0 +1,3 @@
+DROP TABLE rectifications;
+DROP TABLE inspection_findings;
+DROP TABLE inspections;

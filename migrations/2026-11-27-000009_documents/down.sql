@@ -1,0 +1,2 @@
+DROP TABLE document_checkouts;
+DROP TABLE travel_documents;
