@@ -38,12 +38,27 @@ pub enum SetupError {
     Migration(String),
 }
 
+/// Session settings of every pooled connection: no JIT compilation. The
+/// server's queries are short or index-driven; JIT only pays off for long
+/// analytic scans and costs tens to hundreds of milliseconds when a plan's
+/// estimate crosses its threshold (the ledger's counts did).
+#[derive(Debug, Clone, Copy)]
+struct Session;
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Session {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        conn.batch_execute("SET jit = off")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
 impl Db {
     /// Opens a pool of `size` connections.
     pub fn connect(url: &str, size: u32) -> Result<Self, SetupError> {
         let manager = ConnectionManager::<PgConnection>::new(url);
         let pool = Pool::builder()
             .max_size(size)
+            .connection_customizer(Box::new(Session))
             .connection_timeout(Duration::from_secs(5))
             .build(manager)
             .map_err(|e| SetupError::Connection(e.to_string()))?;

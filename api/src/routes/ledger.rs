@@ -5,6 +5,7 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal, RequestLang};
 use crate::page::{PageParams, cursor_after};
+use crate::schema::units;
 use crate::scope::{self, READERS};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -304,21 +305,28 @@ impl Filter {
     }
 }
 
-fn build_filter(params: &LedgerParams, roots: Option<Vec<Uuid>>, flags: &FlagSql) -> Filter {
+/// The filter: `scope` is every node the caller may read here (`None`: all).
+fn build_filter(params: &LedgerParams, scope: Option<Vec<Uuid>>, flags: &FlagSql) -> Filter {
     let mut f = Filter {
         clauses: vec!["f.status <> 'draft'".to_owned()],
         binds: Vec::new(),
     };
-    if let Some(unit) = params.unit_id {
-        f.push(|n| format!("f.unit_path @> ${n}"), Bind::Uuids(vec![unit]));
-    } else if let Some(roots) = roots {
-        f.push(|n| format!("f.unit_path && ${n}"), Bind::Uuids(roots));
+    if let Some(nodes) = scope {
+        f.push(|n| format!("f.unit_id = ANY(${n})"), Bind::Uuids(nodes));
+    }
+    // Trips overlapping the window. The departure's lower bound (the window's
+    // start less the longest trip on record) lets counting read the window
+    // index alone.
+    const LONGEST: &str = "(SELECT coalesce(max(l.return_on - l.depart_on), 0) FROM filings l WHERE l.status <> 'draft')";
+    if let Some(to) = params.to {
+        f.push(|n| format!("f.depart_on <= ${n}"), Bind::Date(to));
     }
     if let Some(from) = params.from {
         f.push(|n| format!("f.return_on >= ${n}"), Bind::Date(from));
-    }
-    if let Some(to) = params.to {
-        f.push(|n| format!("f.depart_on <= ${n}"), Bind::Date(to));
+        f.push(
+            |n| format!("f.depart_on >= ${n}::date - {LONGEST}"),
+            Bind::Date(from),
+        );
     }
     if let Some(status) = params.status {
         f.push(
@@ -377,7 +385,7 @@ fn after_clause(filter: &mut Filter, day: NaiveDate, id: Uuid) -> String {
     let d = filter.binds.len();
     filter.binds.push(Bind::Uuid(id));
     let i = filter.binds.len();
-    format!(" AND (f.depart_on < ${d} OR (f.depart_on = ${d} AND f.id < ${i}))")
+    format!(" AND (f.depart_on, f.id) < (${d}, ${i})")
 }
 
 fn parse_cursor(after: &str) -> Result<(NaiveDate, Uuid), ApiError> {
@@ -462,16 +470,35 @@ pub async fn ledger(
     let format = format_of(&params, &req)?;
     let limit = page.limit()?;
     let after = page.after()?.map(|a| parse_cursor(&a)).transpose()?;
-    let roots = who.roots(READERS);
-    if let Some(unit) = params.unit_id {
-        let who = who.clone();
-        state
-            .db
-            .run(move |conn| scope::authorize(conn, &who, READERS, unit))
-            .await?;
-    }
+    // The nodes in scope, by the tree's path index: filings are then matched
+    // by their node, which the window index carries.
+    let roots = match params.unit_id {
+        Some(unit) => Some(vec![unit]),
+        None => who.roots(READERS),
+    };
+    let unit = params.unit_id;
+    let nodes = state
+        .db
+        .run(move |conn| {
+            if let Some(unit) = unit {
+                scope::authorize(conn, &who, READERS, unit)?;
+            }
+            match roots {
+                None => Ok(None),
+                Some(roots) => Ok(Some(
+                    units::table
+                        .filter(
+                            diesel::dsl::sql::<Bool>("units.path && ")
+                                .bind::<Array<SqlUuid>, _>(roots),
+                        )
+                        .select(units::id)
+                        .load::<Uuid>(conn)?,
+                )),
+            }
+        })
+        .await?;
     let flags = flag_sql(&state);
-    let filter = build_filter(&params, roots, &flags);
+    let filter = build_filter(&params, nodes, &flags);
     match format {
         Format::Json => {
             let page = state
@@ -483,11 +510,17 @@ pub async fn ledger(
                                 count(*) FILTER (WHERE {}) AS late,
                                 count(*) FILTER (WHERE {}) AS overdue,
                                 count(*) FILTER (WHERE {}) AS departed_before_approval
-                         FROM filings f JOIN accounts a ON a.id = f.account_id
+                         FROM filings f{}
                          WHERE {} GROUP BY f.status",
                         flags.late,
                         flags.overdue,
                         flags.departed_before_approval,
+                        // The filer's rank is the only column counts need from accounts.
+                        if params.rank.is_some() {
+                            " JOIN accounts a ON a.id = f.account_id"
+                        } else {
+                            ""
+                        },
                         filter.sql()
                     );
                     let rows: Vec<CountRow> = filter.bound(counts_sql).load(conn)?;
