@@ -95,23 +95,26 @@ for _ in 1 2 3; do
 done
 jq -r '.overall | "   units \(.units), with problems \(.units_with_problems) (\(.share_with_problems * 100 | floor)%), members \(.members), filings \(.filings), late \(.late_filings), unreported by rank \(.people_unreported_by_rank)"' "$WORK/report.json"
 
-echo "== EXPLAIN ANALYZE"
-psql "$DATABASE_URL" -q <<SQL | grep -vE "^-+$|QUERY PLAN|^\(|^$" | head -60 | sed 's/^/   /'
+echo "== EXPLAIN ANALYZE (prepared with parameters, as the server sends them; no per-node timing)"
+NODES=$(psql "$DATABASE_URL" -Atc "SELECT '{' || string_agg(id::text, ',') || '}' FROM units WHERE path @> ARRAY['$DISTRICT']::uuid[]")
+psql "$DATABASE_URL" -q <<SQL | grep -vE "^-+$|QUERY PLAN|^\(|^$" | sed -E "s/ANY \('\{[^}]*\}'/ANY ('{…the subtree's nodes…}'/" | head -80 | sed 's/^/   /'
 -- The server's sessions run without JIT (api/src/db.rs).
 SET jit = off;
-\echo '-- ledger counts, whole district, June 2025 (as the handler asks, flags left out)'
-EXPLAIN ANALYZE SELECT f.status, count(*) FROM filings f
-  WHERE f.status <> 'draft' AND f.unit_id = ANY(ARRAY(SELECT id FROM units WHERE path @> ARRAY['$DISTRICT']::uuid[]))
-    AND f.depart_on <= '2025-06-30' AND f.return_on >= '2025-06-01'
-    AND f.depart_on >= DATE '2025-06-01' - (SELECT coalesce(max(l.return_on - l.depart_on), 0) FROM filings l WHERE l.status <> 'draft')
+PREPARE counts(uuid[], date, date) AS
+  SELECT f.status, count(*) FROM filings f
+  WHERE f.status <> 'draft' AND f.unit_id = ANY(\$1) AND f.depart_on <= \$3 AND f.return_on >= \$2
+    AND f.depart_on >= \$2::date - (SELECT coalesce(max(l.return_on - l.depart_on), 0) FROM filings l WHERE l.status <> 'draft')
   GROUP BY f.status;
-\echo '-- ledger page'
-EXPLAIN ANALYZE SELECT f.id FROM filings f JOIN accounts a ON a.id = f.account_id JOIN units u ON u.id = f.unit_id
-  WHERE f.status <> 'draft' AND f.unit_id = ANY(ARRAY(SELECT id FROM units WHERE path @> ARRAY['$DISTRICT']::uuid[]))
-    AND f.depart_on <= '2025-06-30' AND f.return_on >= '2025-06-01'
-    AND f.depart_on >= DATE '2025-06-01' - (SELECT coalesce(max(l.return_on - l.depart_on), 0) FROM filings l WHERE l.status <> 'draft')
+PREPARE page(uuid[], date, date) AS
+  SELECT f.id FROM filings f JOIN accounts a ON a.id = f.account_id JOIN units u ON u.id = f.unit_id
+  WHERE f.status <> 'draft' AND f.unit_id = ANY(\$1) AND f.depart_on <= \$3 AND f.return_on >= \$2
+    AND f.depart_on >= \$2::date - (SELECT coalesce(max(l.return_on - l.depart_on), 0) FROM filings l WHERE l.status <> 'draft')
   ORDER BY f.depart_on DESC NULLS LAST, f.id DESC LIMIT 51;
+\echo '-- ledger counts, whole district, June 2025 (flags left out)'
+EXPLAIN (ANALYZE, TIMING OFF) EXECUTE counts('$NODES', '2025-06-01', '2025-06-30');
+\echo '-- ledger page'
+EXPLAIN (ANALYZE, TIMING OFF) EXECUTE page('$NODES', '2025-06-01', '2025-06-30');
 \echo '-- reconciliation: the window evidence'
-EXPLAIN ANALYZE SELECT id FROM evidence WHERE unit_path @> ARRAY['$DISTRICT']::uuid[] AND date <= '2026-05-15'
+EXPLAIN (ANALYZE, TIMING OFF) SELECT id FROM evidence WHERE unit_path @> ARRAY['$DISTRICT']::uuid[] AND date <= '2026-05-15'
   AND (date >= '2026-05-06' OR (source = 'border_crossing' AND date >= '2025-05-05'));
 SQL

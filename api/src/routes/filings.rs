@@ -274,12 +274,12 @@ pub fn to_filings(
 
 fn build(
     state: &AppState,
-    row: FilingRow,
+    mut row: FilingRow,
     steps: Vec<StepRow>,
     extensions: Vec<Extension>,
 ) -> Result<Filing, ApiError> {
     let flags = flags_of(state, &row)?;
-    let assessment: Option<Assessment> = row.assessment.clone().map(decode).transpose()?;
+    let assessment: Option<Assessment> = row.assessment.take().map(decode).transpose()?;
     Ok(Filing {
         id: row.id,
         account_id: row.account_id,
