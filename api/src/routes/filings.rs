@@ -144,7 +144,10 @@ pub struct Filing {
     /// Planned return, moved by approved extensions.
     pub return_on: Option<NaiveDate>,
     /// The assessment stored with it (at submission; for drafts, the latest).
-    pub assessment: Option<Assessment>,
+    // Written through as stored (it was built from core's `Assessment`),
+    // not decoded and encoded again for every filing of a list.
+    #[schema(value_type = Option<Assessment>)]
+    pub assessment: Option<serde_json::Value>,
     /// What it requires.
     pub requirement: Option<Requirement>,
     /// Who it is filed with.
@@ -279,7 +282,11 @@ fn build(
     extensions: Vec<Extension>,
 ) -> Result<Filing, ApiError> {
     let flags = flags_of(state, &row)?;
-    let assessment: Option<Assessment> = row.assessment.take().map(decode).transpose()?;
+    let assessment = row.assessment.take();
+    let filed_with: Vec<FiledWith> = match assessment.as_ref().and_then(|a| a.get("filed_with")) {
+        Some(list) => decode(list.clone())?,
+        None => Vec::new(),
+    };
     Ok(Filing {
         id: row.id,
         account_id: row.account_id,
@@ -289,10 +296,7 @@ fn build(
         extension_pending: row.extension_pending,
         draft: decode(row.draft)?,
         return_on: row.return_on,
-        filed_with: assessment
-            .as_ref()
-            .map(|a| a.filed_with.clone())
-            .unwrap_or_default(),
+        filed_with,
         assessment,
         requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
         approvals: steps
