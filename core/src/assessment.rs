@@ -128,6 +128,26 @@ pub enum DocumentKind {
     TaiwanPass,
 }
 
+impl DocumentKind {
+    /// The travel document a kind of trip needs, if any.
+    pub fn for_trip(kind: TripKind) -> Option<Self> {
+        match kind {
+            TripKind::LeaveJurisdiction => None,
+            TripKind::AbroadPrivate => Some(DocumentKind::Passport),
+            TripKind::HkMacauPrivate => Some(DocumentKind::HkMacauPass),
+            TripKind::TaiwanPrivate => Some(DocumentKind::TaiwanPass),
+        }
+    }
+
+    /// The kind of trip this document serves.
+    pub fn trip_kind(self) -> TripKind {
+        TripKind::ALL
+            .into_iter()
+            .find(|k| Self::for_trip(*k) == Some(self))
+            .unwrap_or(TripKind::AbroadPrivate)
+    }
+}
+
 /// The answer: what the trip requires, and what is wrong with the draft.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -576,12 +596,7 @@ impl<'a> Assessor<'a> {
         }
 
         if rule.is_some_and(|r| r.documents_required) {
-            out.documents_required = match kind {
-                TripKind::LeaveJurisdiction => Vec::new(),
-                TripKind::AbroadPrivate => vec![DocumentKind::Passport],
-                TripKind::HkMacauPrivate => vec![DocumentKind::HkMacauPass],
-                TripKind::TaiwanPrivate => vec![DocumentKind::TaiwanPass],
-            };
+            out.documents_required = DocumentKind::for_trip(kind).into_iter().collect();
         }
 
         out.period = Some(period);
@@ -661,5 +676,25 @@ impl<'a> Assessor<'a> {
             });
         }
         chain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_document_serves_the_one_kind_of_trip_that_needs_it() {
+        for kind in TripKind::ALL {
+            if let Some(document) = DocumentKind::for_trip(kind) {
+                assert_eq!(document.trip_kind(), kind);
+            }
+        }
+        assert_eq!(DocumentKind::for_trip(TripKind::LeaveJurisdiction), None);
+        assert_eq!(DocumentKind::Passport.trip_kind(), TripKind::AbroadPrivate);
+        assert_eq!(
+            DocumentKind::TaiwanPass.trip_kind(),
+            TripKind::TaiwanPrivate
+        );
     }
 }

@@ -23,23 +23,6 @@ use uuid::Uuid;
 use whereabouts_core::IssueCode;
 use whereabouts_core::assessment::DocumentKind;
 
-/// The trip kind a document serves.
-fn trip_kind_of(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::Passport => "abroad_private",
-        DocumentKind::HkMacauPass => "hk_macau_private",
-        DocumentKind::TaiwanPass => "taiwan_private",
-    }
-}
-
-fn kind_str(kind: DocumentKind) -> &'static str {
-    match kind {
-        DocumentKind::Passport => "passport",
-        DocumentKind::HkMacauPass => "hk_macau_pass",
-        DocumentKind::TaiwanPass => "taiwan_pass",
-    }
-}
-
 /// Seals a document number; the document's id is bound in as associated data,
 /// so a sealed number cannot be moved to another row. Stored as nonce and
 /// ciphertext.
@@ -340,7 +323,7 @@ pub async fn create(
                     travel_documents::id.eq(id),
                     travel_documents::account_id.eq(input.account_id),
                     travel_documents::unit_path.eq(&path),
-                    travel_documents::kind.eq(kind_str(input.kind)),
+                    travel_documents::kind.eq(crate::routes::units::enum_name(&input.kind)),
                     travel_documents::number_sealed.eq(&sealed),
                     travel_documents::number_nonce.eq(&nonce),
                     travel_documents::issued_on.eq(input.issued_on),
@@ -601,11 +584,16 @@ pub async fn checkout(
                 ));
             }
             let document_kind: DocumentKind = crate::routes::units::parse_enum(&row.kind)?;
-            if kind.as_deref() != Some(trip_kind_of(document_kind)) {
+            let serves = kind
+                .as_deref()
+                .map(crate::routes::units::parse_enum::<whereabouts_core::TripKind>)
+                .transpose()?
+                .and_then(DocumentKind::for_trip);
+            if serves != Some(document_kind) {
                 return Err(ApiError::invalid(
                     IssueCode::Invalid,
                     "filing_id",
-                    json!({"reason": "kind_mismatch", "needs": trip_kind_of(document_kind)}),
+                    json!({"reason": "kind_mismatch", "needs": document_kind.trip_kind()}),
                 ));
             }
             if status != "approved" {

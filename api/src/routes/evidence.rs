@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag, parse_json};
 use crate::page::{PageParams, paginate};
 use crate::routes::calendar::custom_years;
+use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{
     accounts, discrepancies, evidence, evidence_imports, filings, reconciliations, units,
 };
@@ -289,18 +290,6 @@ fn check_record(
     }
 }
 
-fn source_str(source: EvidenceSource) -> &'static str {
-    match source {
-        EvidenceSource::Itinerary => "itinerary",
-        EvidenceSource::BorderCrossing => "border_crossing",
-        EvidenceSource::Attendance => "attendance",
-    }
-}
-
-fn parse_source(s: &str) -> Result<EvidenceSource, ApiError> {
-    serde_json::from_value(json!(s)).map_err(|_| ApiError::Internal)
-}
-
 #[derive(Queryable)]
 struct ImportRow {
     id: Uuid,
@@ -317,7 +306,7 @@ fn to_result(row: ImportRow) -> Result<EvidenceImportResult, ApiError> {
         id: row.id,
         batch_key: row.batch_key,
         unit_id: row.unit_id,
-        source: parse_source(&row.source)?,
+        source: parse_enum(&row.source)?,
         accepted: row.accepted,
         rejected: serde_json::from_value(row.rejected).map_err(|_| ApiError::Internal)?,
         created_at: row.created_at,
@@ -579,7 +568,7 @@ pub async fn import(
                     evidence_imports::id.eq(id),
                     evidence_imports::batch_key.eq(&batch_key),
                     evidence_imports::unit_id.eq(unit_id),
-                    evidence_imports::source.eq(source_str(source)),
+                    evidence_imports::source.eq(enum_name(&source)),
                     evidence_imports::imported_by.eq(who.account_id),
                     evidence_imports::accepted.eq(count),
                     evidence_imports::rejected.eq(&rejected_json),
@@ -594,7 +583,7 @@ pub async fn import(
                             evidence::row_number.eq(a.row),
                             evidence::account_id.eq(a.account_id),
                             evidence::unit_path.eq(&a.unit_path),
-                            evidence::source.eq(source_str(source)),
+                            evidence::source.eq(enum_name(&source)),
                             evidence::date.eq(a.date),
                             evidence::location_code.eq(&a.location_code),
                             evidence::direction.eq(a.direction),
@@ -612,7 +601,7 @@ pub async fn import(
                 "evidence_import",
                 Some(id),
                 "create",
-                json!({"batch_key": batch_key, "unit_id": unit_id, "source": source_str(source),
+                json!({"batch_key": batch_key, "unit_id": unit_id, "source": enum_name(&source),
                        "accepted": count, "rejected": rejected.len()}),
             )?;
             let row = load_import(conn, unit_id, &batch_key)?.ok_or(ApiError::Internal)?;
@@ -753,10 +742,6 @@ type EvidenceTuple = (
     Uuid,
 );
 
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
-    serde_json::from_value(json!(s)).map_err(|_| ApiError::Internal)
-}
-
 fn to_discrepancies(
     conn: &mut PgConnection,
     rows: Vec<DiscrepancyRow>,
@@ -784,11 +769,11 @@ fn to_discrepancies(
             id,
             EvidenceItem {
                 id,
-                source: parse(&source)?,
+                source: parse_enum(&source)?,
                 date,
                 location_code,
-                direction: direction.as_deref().map(parse).transpose()?,
-                status: status.as_deref().map(parse).transpose()?,
+                direction: direction.as_deref().map(parse_enum).transpose()?,
+                status: status.as_deref().map(parse_enum).transpose()?,
                 import_id,
             },
         );
@@ -799,10 +784,10 @@ fn to_discrepancies(
                 id: r.id,
                 account_id: r.account_id,
                 unit_id: r.unit_id,
-                kind: parse(&r.kind)?,
+                kind: parse_enum(&r.kind)?,
                 from: r.from_on,
                 to: r.to_on,
-                status: parse(&r.status)?,
+                status: parse_enum(&r.status)?,
                 filing_id: r.filing_id,
                 evidence: r
                     .evidence_ids
@@ -1030,11 +1015,11 @@ fn find(
     for (id, account_id, source, date, location_code, direction, status, _) in records {
         by_person.entry(account_id).or_default().push(Evidence {
             id,
-            source: parse(&source)?,
+            source: parse_enum(&source)?,
             date,
             location_code,
-            direction: direction.as_deref().map(parse).transpose()?,
-            status: status.as_deref().map(parse).transpose()?,
+            direction: direction.as_deref().map(parse_enum).transpose()?,
+            status: status.as_deref().map(parse_enum).transpose()?,
         });
     }
     let people: Vec<Uuid> = by_person.keys().copied().collect();
@@ -1064,7 +1049,7 @@ fn find(
         let draft: TripDraft = serde_json::from_value(f.draft).map_err(|_| ApiError::Internal)?;
         trips.entry(f.account_id).or_default().push(TripFiling {
             id: f.id,
-            status: parse::<FilingStatus>(&f.status)?,
+            status: parse_enum::<FilingStatus>(&f.status)?,
             depart_on,
             return_on,
             destinations: draft.destinations.into_iter().map(|d| d.code).collect(),
@@ -1131,14 +1116,6 @@ pub struct DiscrepancyPage {
     pub next_cursor: Option<String>,
 }
 
-fn status_str(status: DiscrepancyStatus) -> &'static str {
-    match status {
-        DiscrepancyStatus::Open => "open",
-        DiscrepancyStatus::Explained => "explained",
-        DiscrepancyStatus::Confirmed => "confirmed",
-    }
-}
-
 /// Lists discrepancies in the caller's scope (unit admins and inspectors).
 #[utoipa::path(get, path = "/api/v1/discrepancies", tag = "supervision", params(DiscrepancyParams, PageParams),
     responses((status = 200, body = DiscrepancyPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
@@ -1171,7 +1148,7 @@ pub async fn list(
                 );
             }
             if let Some(status) = filter.status {
-                query = query.filter(discrepancies::status.eq(status_str(status)));
+                query = query.filter(discrepancies::status.eq(enum_name(&status)));
             }
             if let Some(kind) = filter.kind {
                 query = query.filter(discrepancies::kind.eq(kind.as_str()));

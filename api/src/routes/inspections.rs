@@ -10,6 +10,7 @@ use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::routes::ledger::flag_sql;
 use crate::routes::policies::{CoverageSource, subtree_coverage};
+use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{inspection_findings, inspections, rectifications, units};
 use crate::scope::{self, ADMINS, READERS};
 use actix_web::{HttpResponse, web};
@@ -656,14 +657,6 @@ pub enum RectificationStatus {
     Completed,
 }
 
-fn wire<T: Serialize>(value: &T) -> String {
-    crate::routes::units::enum_name(value)
-}
-
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
-    crate::routes::units::parse_enum(s)
-}
-
 /// A rectification item.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Rectification {
@@ -752,7 +745,7 @@ struct RectificationRow {
 }
 
 fn to_rectification(r: RectificationRow, today: NaiveDate) -> Result<Rectification, ApiError> {
-    let status: RectificationStatus = parse(&r.status)?;
+    let status: RectificationStatus = parse_enum(&r.status)?;
     Ok(Rectification {
         id: r.id,
         finding_id: r.finding_id,
@@ -798,12 +791,12 @@ fn to_findings(
                 id: r.id,
                 inspection_id: r.inspection_id,
                 unit_id: r.unit_id,
-                category: parse(&r.category)?,
+                category: parse_enum(&r.category)?,
                 description: r.description,
                 measures: r
                     .measures
                     .iter()
-                    .map(|m| parse(m))
+                    .map(|m| parse_enum(m))
                     .collect::<Result<_, _>>()?,
                 rectifications: by_finding.remove(&r.id).unwrap_or_default(),
                 created_by: r.created_by,
@@ -873,7 +866,7 @@ pub struct FindingPatch {
 
 fn measures_of(measures: &[Measure]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for m in measures.iter().map(wire) {
+    for m in measures.iter().map(enum_name) {
         if !out.contains(&m) {
             out.push(m);
         }
@@ -919,7 +912,7 @@ pub async fn create_finding(
                     inspection_findings::id.eq(finding_id),
                     inspection_findings::inspection_id.eq(id),
                     inspection_findings::unit_id.eq(input.unit_id),
-                    inspection_findings::category.eq(wire(&input.category)),
+                    inspection_findings::category.eq(enum_name(&input.category)),
                     inspection_findings::description.eq(&description),
                     inspection_findings::measures.eq(measures_of(&input.measures)),
                     inspection_findings::created_by.eq(who.account_id),
@@ -1023,7 +1016,7 @@ pub async fn update_finding(
             diesel::update(inspection_findings::table.find(finding_id))
                 .set((
                     inspection_findings::category
-                        .eq(wire(&patch.category.unwrap_or(current.category))),
+                        .eq(enum_name(&patch.category.unwrap_or(current.category))),
                     inspection_findings::description
                         .eq(description.unwrap_or(current.description.clone())),
                     inspection_findings::measures.eq(measures_of(
@@ -1213,7 +1206,7 @@ pub async fn update_rectification(
             };
             diesel::update(rectifications::table.find(item_id))
                 .set((
-                    rectifications::status.eq(wire(&status)),
+                    rectifications::status.eq(enum_name(&status)),
                     rectifications::evidence.eq(&evidence),
                     rectifications::deadline.eq(deadline),
                     rectifications::review_on.eq(review_on),

@@ -5,6 +5,7 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal, RequestLang};
 use crate::page::{PageParams, cursor_after};
+use crate::routes::units::parse_enum;
 use crate::schema::units;
 use crate::scope::{self, READERS};
 use actix_web::http::header;
@@ -184,10 +185,6 @@ struct CountRow {
     departed_before_approval: i64,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, ApiError> {
-    serde_json::from_value(json!(s)).map_err(|_| ApiError::Internal)
-}
-
 impl Row {
     fn entry(self) -> Result<LedgerEntry, ApiError> {
         let destinations = self
@@ -202,12 +199,12 @@ impl Row {
             account_id: self.account_id,
             display_name: self.display_name,
             employee_no: self.employee_no,
-            rank: parse(&self.rank)?,
-            position: parse(&self.position)?,
+            rank: parse_enum(&self.rank)?,
+            position: parse_enum(&self.position)?,
             unit_id: self.unit_id,
             unit_name: self.unit_name,
-            status: parse(&self.status)?,
-            kind: self.kind.as_deref().map(parse).transpose()?,
+            status: parse_enum(&self.status)?,
+            kind: self.kind.as_deref().map(parse_enum).transpose()?,
             destinations,
             depart_on: self.depart_on,
             return_on: self.return_on,
