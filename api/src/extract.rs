@@ -1,7 +1,7 @@
 //! Request extractors: the JSON body (size-limited, with field paths in errors),
 //! the authenticated principal, the caller's language and `If-Match`.
 
-use crate::auth::{Keys, TokenError};
+use crate::auth::{Claims, Keys, TokenError};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
@@ -233,13 +233,6 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-#[derive(Queryable)]
-struct AccountAuth {
-    unit_id: Option<Uuid>,
-    status: String,
-    credentials_changed_at: DateTime<Utc>,
-}
-
 /// Loads the grants of an account.
 pub fn load_grants(conn: &mut PgConnection, account_id: Uuid) -> QueryResult<Vec<Grant>> {
     let rows: Vec<(String, Option<Uuid>)> = role_grants::table
@@ -248,12 +241,89 @@ pub fn load_grants(conn: &mut PgConnection, account_id: Uuid) -> QueryResult<Vec
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .filter_map(|(role, unit_id)| {
-            serde_json::from_value::<Role>(serde_json::Value::String(role))
-                .ok()
-                .map(|role| Grant { role, unit_id })
-        })
+        .filter_map(|(role, unit_id)| grant(role, unit_id))
         .collect())
+}
+
+fn grant(role: String, unit_id: Option<Uuid>) -> Option<Grant> {
+    serde_json::from_value::<Role>(serde_json::Value::String(role))
+        .ok()
+        .map(|role| Grant { role, unit_id })
+}
+
+/// An account's unit, status and credential change, with one of its grants.
+type AccountGrant = (
+    Option<Uuid>,
+    String,
+    DateTime<Utc>,
+    Option<String>,
+    Option<Uuid>,
+);
+
+/// A caller whose bearer token verifies. The account behind it is not read
+/// yet: [`Authenticated::load`] reads it on the handler's own connection, so a
+/// hot read route checks the caller and answers in one trip to the database.
+/// Handlers that take [`Principal`] get both done before they run.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    claims: Claims,
+}
+
+impl Authenticated {
+    /// The caller as of now: refused when the account is gone or suspended,
+    /// or when the token is older than the account's last credential change.
+    pub fn load(&self, conn: &mut PgConnection) -> Result<Principal, ApiError> {
+        // The account and its grants in one query: one row per grant, or one
+        // row with no grant.
+        let rows: Vec<AccountGrant> = accounts::table
+            .left_join(role_grants::table)
+            .filter(accounts::id.eq(self.claims.sub))
+            .select((
+                accounts::unit_id,
+                accounts::status,
+                accounts::credentials_changed_at,
+                role_grants::role.nullable(),
+                role_grants::unit_id.nullable(),
+            ))
+            .load(conn)?;
+        let Some((unit_id, status, credentials_changed_at, _, _)) = rows.first() else {
+            return Err(ApiError::Unauthorized("invalid_token"));
+        };
+        if status != "active" {
+            return Err(ApiError::Unauthorized("account_suspended"));
+        }
+        if credentials_changed_at.timestamp_micros() != self.claims.cv {
+            return Err(ApiError::Unauthorized("token_revoked"));
+        }
+        let unit_id = *unit_id;
+        Ok(Principal {
+            account_id: self.claims.sub,
+            unit_id,
+            grants: rows
+                .into_iter()
+                .filter_map(|(_, _, _, role, grant_unit)| grant(role?, grant_unit))
+                .collect(),
+        })
+    }
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+    let state = state(req)?;
+    let token = bearer(req).ok_or(ApiError::Unauthorized("unauthorized"))?;
+    let claims = state.keys.verify(&token).map_err(|e| match e {
+        TokenError::Expired => ApiError::Unauthorized("token_expired"),
+        TokenError::Invalid => ApiError::Unauthorized("invalid_token"),
+    })?;
+    Ok(Authenticated { claims })
 }
 
 impl FromRequest for Principal {
@@ -261,43 +331,11 @@ impl FromRequest for Principal {
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer(req);
-        let state = state(req).cloned();
+        let caller = authenticate(req);
+        let db = state(req).map(|state| state.db.clone());
         Box::pin(async move {
-            let state = state?;
-            let token = token.ok_or(ApiError::Unauthorized("unauthorized"))?;
-            let claims = state.keys.verify(&token).map_err(|e| match e {
-                TokenError::Expired => ApiError::Unauthorized("token_expired"),
-                TokenError::Invalid => ApiError::Unauthorized("invalid_token"),
-            })?;
-            state
-                .db
-                .run(move |conn| {
-                    let account: Option<AccountAuth> = accounts::table
-                        .find(claims.sub)
-                        .select((
-                            accounts::unit_id,
-                            accounts::status,
-                            accounts::credentials_changed_at,
-                        ))
-                        .first(conn)
-                        .optional()?;
-                    let Some(account) = account else {
-                        return Err(ApiError::Unauthorized("invalid_token"));
-                    };
-                    if account.status != "active" {
-                        return Err(ApiError::Unauthorized("account_suspended"));
-                    }
-                    if account.credentials_changed_at.timestamp_micros() != claims.cv {
-                        return Err(ApiError::Unauthorized("token_revoked"));
-                    }
-                    Ok(Principal {
-                        account_id: claims.sub,
-                        unit_id: account.unit_id,
-                        grants: load_grants(conn, claims.sub)?,
-                    })
-                })
-                .await
+            let caller = caller?;
+            db?.run(move |conn| caller.load(conn)).await
         })
     }
 }

@@ -17,5 +17,6 @@ pub mod routes;
 pub mod schema;
 pub mod scope;
 pub mod seal;
+pub mod stored;
 pub mod testing;
 pub mod worker;

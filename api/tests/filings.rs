@@ -483,3 +483,90 @@ async fn an_idempotency_key_is_claimed_with_the_change_so_a_retry_never_files_tw
     retry.assert_problem(409, "idempotency_key_in_progress");
     assert_eq!(app.count("filings"), before);
 }
+
+#[actix_web::test]
+async fn the_inbox_pages_by_cursor_and_checks_its_caller_before_anything_else() {
+    use base64::Engine;
+    let (app, d) = setup("2027-04-20T02:00:00Z").await;
+    let mut filed = Vec::new();
+    for day in ["2027-05-10", "2027-05-17", "2027-05-24"] {
+        let res = app
+            .post(
+                "/api/v1/filings",
+                d.token("clerk"),
+                json!({"draft": draft(day, day), "submit": true}),
+            )
+            .await;
+        assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+        filed.push(res.str("/id"));
+    }
+    filed.sort();
+
+    // Pages of two, in id order, until the cursor runs out.
+    let first = app
+        .get("/api/v1/approvals/pending?limit=2", d.token("head"))
+        .await;
+    assert_eq!(first.status.as_u16(), 200, "{}", first.body);
+    let cursor = first.str("/next_cursor");
+    let second = app
+        .get(
+            &format!("/api/v1/approvals/pending?limit=2&cursor={cursor}"),
+            d.token("head"),
+        )
+        .await;
+    assert_eq!(second.status.as_u16(), 200, "{}", second.body);
+    assert_eq!(second.body["next_cursor"], Value::Null);
+    let paged: Vec<String> = [&first, &second]
+        .iter()
+        .flat_map(|page| page.body["items"].as_array().unwrap().clone())
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(paged, filed);
+    // Each item is the whole filing, with its stored assessment.
+    assert_eq!(
+        first.body["items"][0]["assessment"]["requirement"],
+        "approval"
+    );
+    assert_eq!(
+        first.body["items"][0]["approvals"][0]["rule"]["kind"],
+        "department_head"
+    );
+
+    // A cursor that is not one, or a limit out of range, is refused.
+    let not_an_id = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("not-an-id");
+    for query in ["cursor=%21%21", &format!("cursor={not_an_id}")] {
+        let res = app
+            .get(
+                &format!("/api/v1/approvals/pending?{query}"),
+                d.token("head"),
+            )
+            .await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.body["errors"][0]["field"], "cursor", "{}", res.body);
+    }
+    app.get("/api/v1/approvals/pending?limit=0", d.token("head"))
+        .await
+        .assert_problem(422, "validation_failed");
+
+    // The caller is checked first: no token, a bad one, a suspended account.
+    app.get("/api/v1/approvals/pending", "")
+        .await
+        .assert_problem(401, "unauthorized");
+    app.get("/api/v1/approvals/pending", "not-a-token")
+        .await
+        .assert_problem(401, "invalid_token");
+    let res = app
+        .post(
+            &format!("/api/v1/accounts/{}/suspend", d.head),
+            d.token("unit-admin"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    app.get("/api/v1/approvals/pending", d.token("head"))
+        .await
+        .assert_problem(401, "account_suspended");
+    app.get("/api/v1/approvals/pending?cursor=%21%21", d.token("head"))
+        .await
+        .assert_problem(401, "account_suspended");
+}

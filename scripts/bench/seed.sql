@@ -41,9 +41,10 @@ INSERT INTO policies (unit_id, version, rules) VALUES ('00000000-0000-0000-0000-
 
 -- 500,000 filings over 2026: trips before 2 May returned (one in ten of the
 -- last week's still away), later ones approved; every 100th is still pending
--- at step 1 with the department head (the approver inboxes).
+-- at step 1 with the department head (the approver inboxes); the others were
+-- approved by the department head and then the unit principal.
 INSERT INTO filings (id, account_id, unit_id, unit_path, status, kind, depart_on, return_on, draft, requirement,
-                     current_step, steps, submitted_at, created_at)
+                     current_step, steps, submitted_at, approved_at, created_at)
 SELECT md5('filing' || f)::uuid, a.id, a.unit_id, u.path,
        CASE WHEN f % 100 = 0 THEN 'pending'
             WHEN day > DATE '2026-05-02' THEN 'approved'
@@ -53,7 +54,8 @@ SELECT md5('filing' || f)::uuid, a.id, a.unit_id, u.path,
        jsonb_build_object('kind', 'leave_jurisdiction', 'purpose', 'tourism', 'reason', 'earlier trip',
                           'destinations', jsonb_build_array(jsonb_build_object('code', '320500')),
                           'depart_on', day, 'return_on', day + (f % 5), 'contact_phone', '13800138000'),
-       'approval', CASE WHEN f % 100 = 0 THEN 1 END, 2, now(), now()
+       'approval', CASE WHEN f % 100 = 0 THEN 1 END, 2, now(),
+       CASE WHEN f % 100 <> 0 THEN (day - 2)::timestamptz END, now()
 FROM generate_series(1, 500000) f
 CROSS JOIN LATERAL (SELECT DATE '2026-01-01' + (f % 360) AS day) d
 JOIN accounts a ON a.id = md5('acct' || (400 + f % 39600))::uuid
@@ -63,5 +65,15 @@ INSERT INTO filing_steps (filing_id, round, step, rule, candidates)
 SELECT f.id, 0, 1, '{"kind": "department_head"}', ARRAY[d.principal_id]
 FROM filings f JOIN units d ON d.id = f.unit_id
 WHERE f.status = 'pending';
+
+-- The decided filings keep their two decided steps, as filing them leaves.
+INSERT INTO filing_steps (filing_id, round, step, rule, candidates, decision, decided_by, decided_at)
+SELECT f.id, 0, s.step, s.rule, ARRAY[s.approver], 'approved', s.approver, (f.depart_on - 2)::timestamptz
+FROM filings f
+JOIN units d ON d.id = f.unit_id
+JOIN units u ON u.id = d.parent_id
+CROSS JOIN LATERAL (VALUES (1, '{"kind": "department_head"}'::jsonb, d.principal_id),
+                           (2, '{"kind": "unit_principal"}'::jsonb, u.principal_id)) s(step, rule, approver)
+WHERE f.status <> 'pending';
 COMMIT;
 ANALYZE;

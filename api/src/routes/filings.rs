@@ -9,7 +9,7 @@
 
 use crate::audit;
 use crate::error::ApiError;
-use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag};
+use crate::extract::{AppState, Authenticated, IfMatch, Json, Principal, RequestLang, etag};
 use crate::page::{PageParams, paginate};
 use crate::routes::assessments::load_context;
 use crate::routes::units::parse_enum;
@@ -17,6 +17,7 @@ use crate::schema::{
     accounts, delegations, filing_events, filing_extensions, filing_steps, filings, units,
 };
 use crate::scope::{self, READERS};
+use crate::stored::RawJson;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -47,8 +48,8 @@ pub struct FilingRow {
     pub kind: Option<String>,
     pub depart_on: Option<NaiveDate>,
     pub return_on: Option<NaiveDate>,
-    pub draft: serde_json::Value,
-    pub assessment: Option<serde_json::Value>,
+    pub draft: RawJson,
+    pub assessment: Option<RawJson>,
     pub requirement: Option<String>,
     pub policy_unit_id: Option<Uuid>,
     pub policy_version: Option<i32>,
@@ -72,7 +73,7 @@ pub struct FilingRow {
 struct StepRow {
     round: i32,
     step: i32,
-    rule: serde_json::Value,
+    rule: RawJson,
     candidates: Vec<Uuid>,
     decision: Option<String>,
     decided_by: Option<Uuid>,
@@ -147,7 +148,7 @@ pub struct Filing {
     // Written through as stored (it was built from core's `Assessment`),
     // not decoded and encoded again for every filing of a list.
     #[schema(value_type = Option<Assessment>)]
-    pub assessment: Option<serde_json::Value>,
+    pub assessment: Option<RawJson>,
     /// What it requires.
     pub requirement: Option<Requirement>,
     /// Who it is filed with.
@@ -182,8 +183,15 @@ pub struct Filing {
     pub updated_at: DateTime<Utc>,
 }
 
-fn decode<T: serde::de::DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
-    serde_json::from_value(value).map_err(|e| {
+/// The recipients of a stored assessment, read without decoding the rest.
+#[derive(Deserialize)]
+struct FiledWithOf {
+    #[serde(default)]
+    filed_with: Vec<FiledWith>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(value: &RawJson) -> Result<T, ApiError> {
+    value.decode().map_err(|e| {
         tracing::error!(error = %e, "a stored filing does not parse");
         ApiError::Internal
     })
@@ -250,11 +258,17 @@ pub fn to_filings(
         ))
         .select((filing_steps::filing_id, StepRow::as_select()))
         .load(conn)?;
-    let mut extensions: Vec<(Uuid, Extension)> = filing_extensions::table
-        .filter(filing_extensions::filing_id.eq_any(&ids))
-        .order((filing_extensions::filing_id, filing_extensions::round))
-        .select((filing_extensions::filing_id, Extension::as_select()))
-        .load(conn)?;
+    // Asking for an extension opens a new round, so filings still in round 0
+    // have none.
+    let mut extensions: Vec<(Uuid, Extension)> = if rows.iter().any(|r| r.current_round > 0) {
+        filing_extensions::table
+            .filter(filing_extensions::filing_id.eq_any(&ids))
+            .order((filing_extensions::filing_id, filing_extensions::round))
+            .select((filing_extensions::filing_id, Extension::as_select()))
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
     rows.into_iter()
         .map(|row| {
             let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut steps)
@@ -283,8 +297,8 @@ fn build(
 ) -> Result<Filing, ApiError> {
     let flags = flags_of(state, &row)?;
     let assessment = row.assessment.take();
-    let filed_with: Vec<FiledWith> = match assessment.as_ref().and_then(|a| a.get("filed_with")) {
-        Some(list) => decode(list.clone())?,
+    let filed_with = match &assessment {
+        Some(assessment) => decode::<FiledWithOf>(assessment)?.filed_with,
         None => Vec::new(),
     };
     Ok(Filing {
@@ -294,7 +308,7 @@ fn build(
         status: parse_enum(&row.status)?,
         current_step: row.current_step,
         extension_pending: row.extension_pending,
-        draft: decode(row.draft)?,
+        draft: decode(&row.draft)?,
         return_on: row.return_on,
         filed_with,
         assessment,
@@ -305,7 +319,7 @@ fn build(
                 Ok(ApprovalStep {
                     round: s.round,
                     step: s.step,
-                    rule: decode(s.rule)?,
+                    rule: decode(&s.rule)?,
                     candidates: s.candidates,
                     decision: s.decision,
                     decided_by: s.decided_by,
@@ -375,8 +389,11 @@ fn can_read(
     if on_chain {
         return Ok(true);
     }
-    let assessment: Option<Assessment> = row.assessment.clone().map(decode).transpose()?;
-    for recipient in assessment.map(|a| a.filed_with).unwrap_or_default() {
+    let filed_with = match &row.assessment {
+        Some(assessment) => decode::<FiledWithOf>(assessment)?.filed_with,
+        None => Vec::new(),
+    };
+    for recipient in filed_with {
         let reads = match recipient {
             FiledWith::Account { account_id } => account_id == who.account_id,
             FiledWith::Unit { unit_id } => {
@@ -508,7 +525,7 @@ fn submit_row(
     lang: Lang,
     fresh: Option<Assessment>,
 ) -> Result<(), ApiError> {
-    let draft: TripDraft = decode(row.draft.clone())?;
+    let draft: TripDraft = decode(&row.draft)?;
     let assessment = match fresh {
         Some(assessment) => assessment,
         None => assess_for(conn, state, row.account_id, &draft, lang)?,
@@ -1289,17 +1306,25 @@ pub async fn reject(
     security(("bearer" = [])))]
 pub async fn pending(
     state: web::Data<AppState>,
-    who: Principal,
+    caller: Authenticated,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<FilingPage>, ApiError> {
-    let limit = params.limit()?;
-    let after = params.after()?;
     let st = state.clone();
+    // The inbox is read often: the caller, the page and its steps come over
+    // one connection, and the page's query has one shape (no cursor reads
+    // after the nil id), so it is prepared once per connection.
     let page = state
         .db
         .run(move |conn| {
+            let who = caller.load(conn)?;
+            let limit = params.limit()?;
+            let after = params
+                .after()?
+                .map(|after| after.parse::<Uuid>())
+                .transpose()
+                .map_err(|_| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
             let people = acting_as(conn, &st, &who)?;
-            let mut query = filings::table
+            let rows: Vec<FilingRow> = filings::table
                 .inner_join(
                     filing_steps::table.on(filing_steps::filing_id
                         .eq(filings::id)
@@ -1307,19 +1332,13 @@ pub async fn pending(
                         .and(filing_steps::step.nullable().eq(filings::current_step))),
                 )
                 .filter(filing_steps::decision.is_null())
-                .filter(
-                    sql::<Bool>("filing_steps.candidates && ").bind::<Array<SqlUuid>, _>(people),
-                )
+                .filter(filing_steps::candidates.overlaps_with(people))
                 .filter(filings::account_id.ne(who.account_id))
+                .filter(filings::id.gt(after.unwrap_or_default()))
                 .select(FilingRow::as_select())
-                .into_boxed();
-            if let Some(after) = after {
-                let id: Uuid = after
-                    .parse()
-                    .map_err(|_| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
-                query = query.filter(filings::id.gt(id));
-            }
-            let rows: Vec<FilingRow> = query.order(filings::id).limit(limit + 1).load(conn)?;
+                .order(filings::id)
+                .limit(limit + 1)
+                .load(conn)?;
             let (rows, next_cursor) = paginate(rows, limit, |r| r.id.to_string());
             let items = to_filings(conn, &st, rows)?;
             Ok(FilingPage { items, next_cursor })

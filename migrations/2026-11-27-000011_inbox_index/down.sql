@@ -1,0 +1,1 @@
+ALTER INDEX filing_steps_candidates_idx RESET (fastupdate);
