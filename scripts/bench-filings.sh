@@ -96,8 +96,17 @@ PACE="${PACE:-$(awk -v t="$TPS" 'BEGIN {printf "%d", t * 0.6 + 0.5}')}"
 echo "== POST /api/v1/filings (submit), 32 connections paced to $PACE/s (60% of pgbench), ${SECONDS_PER_RUN}s"
 run_paced "$PACE" "$WORK/submit.lua" "$API/filings"
 
+# The inbox of user1 (head of user400's department) gets as many filings as
+# pgbench's steps happened to give it; user400 files real trips until it holds
+# a full default page of 50, so every run reads the same page.
 HEAD_TOKEN=$(login user1)
-echo "   inbox of user1: $(curl -fsS "$API/approvals/pending?limit=500" -H "authorization: Bearer $HEAD_TOKEN" | jq '.items | length') filings"
+inbox_size() { curl -fsS "$API/approvals/pending?limit=500" -H "authorization: Bearer $HEAD_TOKEN" | jq '.items | length'; }
+FILER=$(login user400)
+for _ in $(seq "$(inbox_size)" 49); do
+  curl -fsS "$API/filings" -H "authorization: Bearer $FILER" -H "$J" -o /dev/null \
+    -d '{"submit":true,"draft":{"kind":"leave_jurisdiction","purpose":"tourism","reason":"bench","destinations":[{"code":"310000"}],"depart_on":"2027-06-01","return_on":"2027-06-03","contact_phone":"13800138000"}}'
+done
+echo "   inbox of user1: $(inbox_size) filings"
 cat >"$WORK/get.lua" <<LUA
 wrk.headers["authorization"] = "Bearer $HEAD_TOKEN"
 LUA

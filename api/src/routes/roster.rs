@@ -9,7 +9,7 @@ use actix_web::web;
 use chrono::NaiveDate;
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Date, Uuid as SqlUuid};
+use diesel::sql_types::{Bool, Date};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -126,20 +126,24 @@ pub async fn roster(
             if !reader {
                 return Err(ApiError::NotFound);
             }
-            // Filings first (by the subtree's path index), then the names of
-            // their filers and substitutes by primary key.
+            // The nodes of the subtree, then the trips of their members over
+            // the day (by the index over node and trip days; the status list
+            // is spelled out so the index's predicate matches) and people
+            // still away past their planned return (overdue), then the names
+            // of filers and substitutes by primary key.
+            let subtree: Vec<Uuid> = units::table
+                .filter(units::path.contains(vec![id]))
+                .select(units::id)
+                .load(conn)?;
             let rows: Vec<FilingSlice> = filings::table
-                .filter(sql::<Bool>("filings.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
-                // Trips over the day (by the trip-days index; the status list
-                // is spelled out so the index's predicate matches), and people
-                // still away past their planned return (overdue).
+                .filter(filings::unit_id.eq_any(&subtree))
                 .filter(
                     sql::<Bool>(
-                        "filings.status IN ('pending', 'approved', 'recorded', 'away', 'returned') \
-                         AND (daterange(filings.depart_on, filings.return_on, '[]') @> ",
+                        "((filings.status IN ('pending', 'approved', 'recorded', 'away', 'returned') \
+                         AND daterange(filings.depart_on, filings.return_on, '[]') @> ",
                     )
                     .bind::<Date, _>(on)
-                    .sql(" OR (filings.status = 'away' AND filings.depart_on <= ")
+                    .sql(") OR (filings.status = 'away' AND filings.depart_on <= ")
                     .bind::<Date, _>(on)
                     .sql("))"),
                 )
