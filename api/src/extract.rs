@@ -262,7 +262,7 @@ type AccountGrant = (
 
 /// A caller whose bearer token verifies. The account behind it is not read
 /// yet: [`Authenticated::load`] reads it on the handler's own connection, so a
-/// hot read route checks the caller and answers in one trip to the database.
+/// hot read route checks the caller and answers on one connection checkout.
 /// Handlers that take [`Principal`] get both done before they run.
 #[derive(Debug, Clone)]
 pub struct Authenticated {
