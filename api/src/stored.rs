@@ -31,13 +31,17 @@ impl RawJson {
 
 impl FromSql<Jsonb, Pg> for RawJson {
     fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
-        // The binary form of `jsonb` is a version byte (1) and the text.
-        match value.as_bytes().split_first() {
-            Some((1, text)) => Ok(RawJson(RawValue::from_string(
-                std::str::from_utf8(text)?.to_owned(),
-            )?)),
-            _ => Err("unsupported jsonb version".into()),
-        }
+        from_jsonb(value.as_bytes())
+    }
+}
+
+/// Reads the binary form of `jsonb`: a version byte (1) and the text.
+fn from_jsonb(bytes: &[u8]) -> deserialize::Result<RawJson> {
+    match bytes.split_first() {
+        Some((1, text)) => Ok(RawJson(RawValue::from_string(
+            std::str::from_utf8(text)?.to_owned(),
+        )?)),
+        _ => Err("unsupported jsonb version".into()),
     }
 }
 
@@ -56,5 +60,19 @@ mod tests {
         let value: serde_json::Value = raw.decode().unwrap();
         assert_eq!(value, json!({"a": null, "b": [1, 2]}));
         assert!(raw.decode::<Vec<u8>>().is_err());
+    }
+
+    #[test]
+    fn only_version_1_jsonb_holding_json_text_is_read() {
+        let raw = super::from_jsonb(b"\x01{\"a\": 1}").unwrap();
+        assert_eq!(raw.get(), r#"{"a": 1}"#);
+        for bytes in [
+            &b""[..],
+            &b"\x02{\"a\": 1}"[..],
+            &b"\x01\xff\xfe"[..],
+            &b"\x01{\"a\":"[..],
+        ] {
+            assert!(super::from_jsonb(bytes).is_err(), "{bytes:?}");
+        }
     }
 }
