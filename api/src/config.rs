@@ -56,6 +56,11 @@ pub struct Config {
     /// (`WHEREABOUTS_DOCUMENT_RETURN_DAYS`).
     pub document_return_days: i64,
     /// A fixed "now" for assessments instead of the clock (tests and
+    /// Heavy reads (ledger exports, campaign reports) served at once by this
+    /// server; more answer 429 with `Retry-After`.
+    pub heavy_read_slots: u32,
+    /// Statement timeout of heavy reads, in seconds.
+    pub heavy_read_timeout_seconds: u64,
     /// reproducible demos only; never set from the environment).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -170,6 +175,8 @@ impl Config {
             document_key,
             document_key_generated,
             document_return_days: parsed("WHEREABOUTS_DOCUMENT_RETURN_DAYS", 7)?,
+            heavy_read_slots: parsed("WHEREABOUTS_HEAVY_READ_SLOTS", 2)?,
+            heavy_read_timeout_seconds: parsed("WHEREABOUTS_HEAVY_READ_TIMEOUT_SECONDS", 300)?,
             fixed_now: None,
         })
     }
@@ -196,6 +203,8 @@ impl Config {
             document_key: *b"test-document-key-32-bytes-long!",
             document_key_generated: false,
             document_return_days: 7,
+            heavy_read_slots: 2,
+            heavy_read_timeout_seconds: 300,
             fixed_now: None,
         }
     }

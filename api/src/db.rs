@@ -41,13 +41,20 @@ pub enum SetupError {
 /// Session settings of every pooled connection: no JIT compilation. The
 /// server's queries are short or index-driven; JIT only pays off for long
 /// analytic scans and costs tens to hundreds of milliseconds when a plan's
-/// estimate crosses its threshold (the ledger's counts did).
+/// estimate crosses its threshold (the ledger's counts did). Heavy reads also
+/// get a statement timeout.
 #[derive(Debug, Clone, Copy)]
-struct Session;
+struct Session {
+    statement_timeout_ms: Option<u64>,
+}
 
 impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Session {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        conn.batch_execute("SET jit = off")
+        let sql = match self.statement_timeout_ms {
+            None => "SET jit = off".to_owned(),
+            Some(ms) => format!("SET jit = off; SET statement_timeout = {ms}"),
+        };
+        conn.batch_execute(&sql)
             .map_err(diesel::r2d2::Error::QueryError)
     }
 }
@@ -58,11 +65,30 @@ impl Db {
         let manager = ConnectionManager::<PgConnection>::new(url);
         let pool = Pool::builder()
             .max_size(size)
-            .connection_customizer(Box::new(Session))
+            .connection_customizer(Box::new(Session {
+                statement_timeout_ms: None,
+            }))
             .connection_timeout(Duration::from_secs(5))
             .build(manager)
             .map_err(|e| SetupError::Connection(e.to_string()))?;
         Ok(Self { pool })
+    }
+
+    /// A pool of its own for heavy reads (exports, large reports), so ordinary
+    /// requests never wait behind them: `size` connections, opened when first
+    /// needed, each with a statement timeout.
+    pub fn heavy(url: &str, size: u32, statement_timeout: Duration) -> Self {
+        let manager = ConnectionManager::<PgConnection>::new(url);
+        let millis = u64::try_from(statement_timeout.as_millis()).unwrap_or(u64::MAX);
+        let pool = Pool::builder()
+            .max_size(size.max(1))
+            .min_idle(Some(0))
+            .connection_customizer(Box::new(Session {
+                statement_timeout_ms: Some(millis.max(1)),
+            }))
+            .connection_timeout(Duration::from_secs(5))
+            .build_unchecked(manager);
+        Self { pool }
     }
 
     /// A pooled connection for blocking work outside requests (the worker).

@@ -33,6 +33,10 @@ pub enum ApiError {
     /// Authenticated, but holding no role that allows this.
     #[error("forbidden")]
     Forbidden,
+    /// Authenticated and in scope, but a rule refuses this (for example
+    /// `self_change_forbidden`).
+    #[error("refused: {0}")]
+    Refused(&'static str),
     /// Unknown id, or an id outside the caller's scope.
     #[error("not found")]
     NotFound,
@@ -83,6 +87,7 @@ impl ApiError {
             ApiError::Unprocessable(code, _) => code,
             ApiError::Unauthorized(code) => code,
             ApiError::Forbidden => "forbidden",
+            ApiError::Refused(code) => code,
             ApiError::NotFound => "not_found",
             ApiError::Conflict(code) => code,
             ApiError::PreconditionFailed => "precondition_failed",
@@ -100,7 +105,7 @@ impl ApiError {
             ApiError::Validation(_) => lang.pick("输入校验未通过", "Validation failed"),
             ApiError::Unprocessable(..) => lang.pick("请求无法处理", "Unprocessable request"),
             ApiError::Unauthorized(_) => lang.pick("未认证", "Unauthorized"),
-            ApiError::Forbidden => lang.pick("无权操作", "Forbidden"),
+            ApiError::Forbidden | ApiError::Refused(_) => lang.pick("无权操作", "Forbidden"),
             ApiError::NotFound => lang.pick("未找到", "Not found"),
             ApiError::Conflict(_) => lang.pick("冲突", "Conflict"),
             ApiError::PreconditionFailed => lang.pick("数据已被修改", "Precondition failed"),
@@ -151,6 +156,13 @@ impl ApiError {
                     "No such resource in your scope",
                 )
                 .to_owned(),
+            ApiError::Refused("self_change_forbidden") => lang
+                .pick(
+                    "不能变更本人的职级、职务、所在单位、角色或领导职务，须由上级办理",
+                    "No one changes their own rank, position, unit, roles or leadership; someone above must",
+                )
+                .to_owned(),
+            ApiError::Refused(code) => (*code).to_owned(),
             ApiError::Conflict(code) => (*code).to_owned(),
             ApiError::PreconditionFailed => lang
                 .pick(
@@ -241,7 +253,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::Forbidden | ApiError::Refused(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,

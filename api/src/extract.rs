@@ -29,17 +29,60 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Token keys.
     pub keys: Arc<Keys>,
+    /// Heavy reads: their own pool and a limit on how many run at once.
+    pub heavy: HeavyReads,
 }
 
 impl AppState {
     /// State for a configuration and pool.
     pub fn new(config: Config, db: Db) -> Self {
         let keys = Arc::new(Keys::new(&config.jwt_secret));
+        let heavy = HeavyReads::new(&config);
         Self {
             db,
             config: Arc::new(config),
             keys,
+            heavy,
         }
+    }
+}
+
+/// Seconds a client is told to wait when every heavy-read slot is taken.
+pub const HEAVY_READ_RETRY_SECONDS: u64 = 5;
+
+/// Heavy reads (ledger exports, campaign reports) run on a pool of their own,
+/// with a statement timeout, at most [`Config::heavy_read_slots`] at once per
+/// server: ordinary requests never wait behind them, and one caller cannot
+/// exhaust the server.
+#[derive(Clone)]
+pub struct HeavyReads {
+    /// The pool heavy reads use, as large as the number of slots.
+    pub db: Db,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl HeavyReads {
+    fn new(config: &Config) -> Self {
+        let slots = config.heavy_read_slots.max(1);
+        Self {
+            db: Db::heavy(
+                &config.database_url,
+                slots,
+                std::time::Duration::from_secs(config.heavy_read_timeout_seconds),
+            ),
+            slots: Arc::new(tokio::sync::Semaphore::new(
+                usize::try_from(slots).unwrap_or(1),
+            )),
+        }
+    }
+
+    /// Takes a slot, held until the permit is dropped (when the answer has been
+    /// sent or abandoned); 429 with `Retry-After` when none is free.
+    pub fn admit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+        self.slots
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| ApiError::RateLimited(HEAVY_READ_RETRY_SECONDS))
     }
 }
 
@@ -196,33 +239,6 @@ pub struct Principal {
     pub unit_id: Option<Uuid>,
     /// The caller's roles.
     pub grants: Vec<Grant>,
-}
-
-impl Principal {
-    /// Whether the caller holds any of these roles anywhere.
-    pub fn has_any(&self, roles: &[Role]) -> bool {
-        self.grants.iter().any(|g| roles.contains(&g.role))
-    }
-
-    /// Whether the caller is a system administrator over the whole tree.
-    pub fn is_global_admin(&self) -> bool {
-        self.grants
-            .iter()
-            .any(|g| g.role == Role::SystemAdmin && g.unit_id.is_none())
-    }
-
-    /// The subtree roots where the caller holds one of these roles; `None` when
-    /// one of them covers the whole tree.
-    pub fn roots(&self, roles: &[Role]) -> Option<Vec<Uuid>> {
-        let mut roots = Vec::new();
-        for grant in self.grants.iter().filter(|g| roles.contains(&g.role)) {
-            match grant.unit_id {
-                None => return None,
-                Some(id) => roots.push(id),
-            }
-        }
-        Some(roots)
-    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {

@@ -6,7 +6,9 @@
 use crate::error::ApiError;
 use crate::schema::{delegations, notifications, outbox, webhooks};
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Uuid as SqlUuid};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -84,10 +86,24 @@ pub fn notify(
     Ok(written)
 }
 
-/// Queues an event for every webhook that wants it.
-pub fn publish(conn: &mut PgConnection, event: &str, payload: &Value) -> Result<usize, ApiError> {
+/// Queues an event about a filing for every webhook that wants it: those over
+/// the whole tree and those whose subtree holds the filing's node.
+pub fn publish(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    event: &str,
+    payload: &Value,
+) -> Result<usize, ApiError> {
     let targets: Vec<(Uuid, Vec<String>)> = webhooks::table
         .filter(webhooks::deleted_at.is_null())
+        .filter(
+            webhooks::unit_id.is_null().or(sql::<Bool>(
+                "webhooks.unit_id = ANY (SELECT unnest(u.path) FROM filings f \
+                 JOIN units u ON u.id = f.unit_id WHERE f.id = ",
+            )
+            .bind::<SqlUuid, _>(filing)
+            .sql(")")),
+        )
         .select((webhooks::id, webhooks::events))
         .load(conn)?;
     let mut queued = 0;

@@ -273,6 +273,7 @@ diesel::table! {
         created_by -> Nullable<Uuid>,
         created_at -> Timestamptz,
         deleted_at -> Nullable<Timestamptz>,
+        unit_id -> Nullable<Uuid>,
     }
 }
 

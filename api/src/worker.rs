@@ -207,7 +207,7 @@ pub fn sweep(
                 Some(&format!("due:{filing}:{return_on}")),
             )?;
             if due > 0 {
-                notify::publish(conn, "filing.return_report_due", &data)?;
+                notify::publish(conn, filing, "filing.return_report_due", &data)?;
             }
             let ends = whereabouts_core::assessment::start_of_day(
                 tz,
@@ -224,7 +224,7 @@ pub fn sweep(
                     Some(&format!("overdue:{filing}:{return_on}")),
                 )?;
                 if overdue > 0 {
-                    notify::publish(conn, "filing.overdue", &data)?;
+                    notify::publish(conn, filing, "filing.overdue", &data)?;
                 }
             }
             written += due + overdue;

@@ -5,10 +5,10 @@ use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{AppState, Grant, IfMatch, Json, Principal, etag, load_grants};
 use crate::page::{PageParams, paginate};
+use crate::policy::{self, AccountChange, Action, Scope};
 use crate::routes::auth::revoke_all;
 use crate::routes::units::parse_enum;
 use crate::schema::{accounts, role_grants, units};
-use crate::scope::{self, ADMINS, READERS, SYSTEM};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -312,7 +312,7 @@ pub async fn create(
     body: Json<CreateAccount>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::ManageOrganisation)?;
     let issues = check_fields(
         Some(&body.login),
         Some(&body.display_name),
@@ -326,7 +326,7 @@ pub async fn create(
     let created = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, ADMINS, body.unit_id)?;
+            policy::authorize(conn, &who, Action::ManageOrganisation, body.unit_id)?;
             let (id, initial_password) = insert_account(conn, &body)?;
             Ok(CreatedAccount {
                 account: {
@@ -350,25 +350,42 @@ pub async fn create(
         .json(created))
 }
 
-/// Authorises `roles` over the account's unit; an account of no unit is only
-/// visible to system administrators over the whole tree.
-fn authorize_account(
+/// Loads an account the caller may read: readers of its home unit's scope; an
+/// account of no unit is only visible over the whole tree.
+fn readable_account(
     conn: &mut PgConnection,
     who: &Principal,
-    roles: &[Role],
     id: Uuid,
 ) -> Result<AccountRow, ApiError> {
-    scope::require_role(who, roles)?;
+    policy::require(who, Action::ReadOrganisation)?;
     let row: AccountRow = accounts::table
         .find(id)
         .select(AccountRow::as_select())
         .first(conn)?;
     match row.unit_id {
-        Some(unit) => scope::authorize(conn, who, roles, unit)?,
-        None if who.is_global_admin() => {}
+        Some(unit) => policy::authorize(conn, who, Action::ReadOrganisation, unit)?,
+        None if policy::scope(who, Action::ReadOrganisation) == Scope::Tree => {}
         None => return Err(ApiError::NotFound),
     }
     Ok(row)
+}
+
+/// Loads an account the caller may take `action` on, locked for the change:
+/// the policy weighs its home unit, its grants and its leadership.
+fn managed_account(
+    conn: &mut PgConnection,
+    who: &Principal,
+    action: Action,
+    id: Uuid,
+) -> Result<AccountRow, ApiError> {
+    policy::require(who, action)?;
+    let target = policy::AccountTarget::load(conn, id)?;
+    policy::act_on_account(who, action, &target)?;
+    Ok(accounts::table
+        .find(id)
+        .select(AccountRow::as_select())
+        .for_update()
+        .first(conn)?)
 }
 
 /// Reads an account.
@@ -384,7 +401,7 @@ pub async fn get(
     let account = state
         .db
         .run(move |conn| {
-            let row = authorize_account(conn, &who, READERS, id)?;
+            let row = readable_account(conn, &who, id)?;
             to_account(conn, row)
         })
         .await?;
@@ -427,7 +444,19 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::ManageAccount)?;
+    let change = if body.rank.is_some()
+        || body.position.is_some()
+        || body.unit_id.is_some()
+        || body.employee_no.is_some()
+        || body.party_member.is_some()
+        || body.public_official.is_some()
+        || body.key_post.is_some()
+    {
+        AccountChange::Standing
+    } else {
+        AccountChange::Details
+    };
     let issues = check_fields(
         None,
         body.display_name.as_deref(),
@@ -441,10 +470,16 @@ pub async fn update(
     let account = state
         .db
         .transaction(move |conn| {
-            let current = authorize_account(conn, &who, ADMINS, id)?;
+            let target = policy::AccountTarget::load(conn, id)?;
+            policy::change_account(&who, Action::ManageAccount, &target, change)?;
+            let current: AccountRow = accounts::table
+                .find(id)
+                .select(AccountRow::as_select())
+                .for_update()
+                .first(conn)?;
             if_match.check(current.version)?;
             if let Some(unit) = body.unit_id {
-                scope::authorize(conn, &who, ADMINS, unit)?;
+                policy::authorize(conn, &who, Action::ManageAccount, unit)?;
             }
             diesel::update(accounts::table.find(id))
                 .set((
@@ -520,7 +555,7 @@ pub async fn list(
     filter: web::Query<AccountListParams>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<AccountPage>, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::ReadOrganisation)?;
     crate::extract::clean_query("q", filter.q.as_deref())?;
     let limit = params.limit()?;
     let after = params.after()?;
@@ -532,11 +567,11 @@ pub async fn list(
                 .select(AccountRow::as_select())
                 .into_boxed();
             if let Some(unit) = filter.unit_id {
-                scope::authorize(conn, &who, READERS, unit)?;
+                policy::authorize(conn, &who, Action::ReadOrganisation, unit)?;
                 query = query
                     .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit]));
             }
-            if let Some(roots) = who.roots(READERS) {
+            if let Some(roots) = policy::scope(&who, Action::ReadOrganisation).roots() {
                 query =
                     query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
             }
@@ -579,11 +614,8 @@ fn set_status(
     status: &str,
     if_match: &IfMatch,
 ) -> Result<Account, ApiError> {
-    let current = authorize_account(conn, who, ADMINS, id)?;
+    let current = managed_account(conn, who, Action::ManageAccount, id)?;
     if_match.check(current.version)?;
-    if id == who.account_id {
-        return Err(ApiError::Conflict("cannot_change_own_status"));
-    }
     diesel::update(accounts::table.find(id))
         .set((
             accounts::status.eq(status),
@@ -688,7 +720,7 @@ pub async fn reset_password(
     state
         .db
         .transaction(move |conn| {
-            let current = authorize_account(conn, &who, ADMINS, id)?;
+            let current = managed_account(conn, &who, Action::ManageAccount, id)?;
             if_match.check(current.version)?;
             diesel::update(accounts::table.find(id))
                 .set((
@@ -726,7 +758,7 @@ pub async fn get_roles(
     let roles = state
         .db
         .run(move |conn| {
-            authorize_account(conn, &who, READERS, id)?;
+            readable_account(conn, &who, id)?;
             Ok(grants_body(load_grants(conn, id)?))
         })
         .await?;
@@ -766,16 +798,15 @@ pub async fn put_roles(
     let roles = state
         .db
         .transaction(move |conn| {
-            authorize_account(conn, &who, SYSTEM, id)?;
+            managed_account(conn, &who, Action::GrantRoles, id)?;
             for grant in &grants {
                 match grant.unit_id {
-                    None if !who.is_global_admin() => return Err(ApiError::Forbidden),
+                    None if policy::scope(&who, Action::GrantRoles) != Scope::Tree => {
+                        return Err(ApiError::Forbidden);
+                    }
                     None => {}
-                    Some(unit) => scope::authorize(conn, &who, SYSTEM, unit)?,
+                    Some(unit) => policy::authorize(conn, &who, Action::GrantRoles, unit)?,
                 }
-            }
-            if id == who.account_id && !grants.iter().any(|g| g.role == Role::SystemAdmin) {
-                return Err(ApiError::Conflict("cannot_drop_own_admin_role"));
             }
             diesel::delete(role_grants::table.filter(role_grants::account_id.eq(id)))
                 .execute(conn)?;
@@ -887,7 +918,7 @@ pub async fn import(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<web::Json<ImportResult>, ApiError> {
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::ManageOrganisation)?;
     let is_csv = req
         .headers()
         .get("content-type")
@@ -1025,7 +1056,11 @@ fn import_row(
             )]
         })?;
     let unit = match unit {
-        Some(unit) if scope::covers(conn, who, ADMINS, unit).unwrap_or(false) => Some(unit),
+        Some(unit)
+            if policy::covers(conn, who, Action::ManageOrganisation, unit).unwrap_or(false) =>
+        {
+            Some(unit)
+        }
         _ => {
             issues.push(Issue::new(
                 IssueCode::Invalid,

@@ -3,12 +3,12 @@
 
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal, RequestLang};
+use crate::policy::{self, Action};
 use crate::routes::calendar::custom_years;
 use crate::routes::policies::effective;
 use crate::routes::special_periods::in_scope_of;
 use crate::routes::units::{UnitRow, load_deputies, parse_enum};
 use crate::schema::{accounts, role_grants, units};
-use crate::scope::{self, READERS};
 use actix_web::web;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -201,13 +201,13 @@ pub async fn create(
         .db
         .run(move |conn| {
             if target != who.account_id {
-                scope::require_role(&who, READERS)?;
+                policy::require(&who, Action::Supervise)?;
                 let unit: Option<Uuid> = accounts::table
                     .find(target)
                     .select(accounts::unit_id)
                     .first(conn)?;
                 match unit {
-                    Some(unit) => scope::authorize(conn, &who, READERS, unit)?,
+                    Some(unit) => policy::authorize(conn, &who, Action::Supervise, unit)?,
                     None => return Err(ApiError::NotFound),
                 }
             }

@@ -3,7 +3,7 @@
 use crate::audit::{Verification, verify as verify_chain};
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal};
-use crate::scope::{self, SYSTEM};
+use crate::policy::{self, Action};
 use actix_web::web;
 
 /// Recomputes the audit chain and names the first row that does not fit.
@@ -15,7 +15,7 @@ pub async fn verify(
     state: web::Data<AppState>,
     who: Principal,
 ) -> Result<web::Json<Verification>, ApiError> {
-    scope::require_role(&who, SYSTEM)?;
+    policy::require(&who, Action::VerifyAudit)?;
     let result = state
         .db
         .run(|conn| verify_chain(conn).map_err(ApiError::from))

@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
+use crate::policy::{self, Action};
 use crate::schema::{calendar_days, calendar_years};
-use crate::scope::{self, SYSTEM};
 use actix_web::web;
 use chrono::{Datelike, NaiveDate};
 use diesel::prelude::*;
@@ -138,7 +138,7 @@ pub async fn put(
 ) -> Result<web::Json<CalendarYearBody>, ApiError> {
     let year = year.into_inner();
     check_year(year)?;
-    scope::require_role(&who, SYSTEM)?;
+    policy::require(&who, Action::EditCalendar)?;
     let days = body.0.days;
     let mut issues = Vec::new();
     for (i, day) in days.iter().enumerate() {

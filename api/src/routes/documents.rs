@@ -8,8 +8,8 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
+use crate::policy::{self, Action};
 use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
-use crate::scope::{self, ADMINS, READERS};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::dsl::sql;
@@ -184,14 +184,8 @@ fn to_documents(
         .into_iter()
         .map(|c| (c.document_id, c))
         .collect();
-    let admin_roots = who.roots(ADMINS);
-    let administers = |path: &[Uuid]| {
-        who.has_any(ADMINS)
-            && match &admin_roots {
-                None => true,
-                Some(roots) => roots.iter().any(|r| path.contains(r)),
-            }
-    };
+    let keeper = policy::scope(who, Action::KeepDocuments);
+    let administers = |path: &[Uuid]| keeper.holds(path);
     let mut out = Vec::new();
     for row in rows {
         let unmasked = administers(&row.unit_path);
@@ -270,7 +264,7 @@ pub async fn create(
     body: Json<DocumentInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::KeepDocuments)?;
     let number: String = input.number.trim().to_uppercase();
     let mut issues = Vec::new();
     if !(5..=20).contains(&number.chars().count())
@@ -309,7 +303,7 @@ pub async fn create(
                     json!({}),
                 ));
             };
-            if !scope::covers(conn, &who, ADMINS, unit)? {
+            if !policy::covers(conn, &who, Action::KeepDocuments, unit)? {
                 return Err(ApiError::invalid(
                     IssueCode::UnknownPerson,
                     "account_id",
@@ -381,7 +375,7 @@ pub async fn list(
     filter: web::Query<DocumentParams>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<DocumentPage>, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     let limit = params.limit()?;
     let after = params.after()?;
     let filter = filter.into_inner();
@@ -408,12 +402,12 @@ pub async fn list(
                 .select(Row::as_select())
                 .into_boxed();
             if let Some(unit) = filter.unit_id {
-                scope::authorize(conn, &who, READERS, unit)?;
+                policy::authorize(conn, &who, Action::Supervise, unit)?;
                 query = query.filter(
                     sql::<Bool>("travel_documents.unit_path @> ")
                         .bind::<Array<SqlUuid>, _>(vec![unit]),
                 );
-            } else if let Some(roots) = who.roots(READERS) {
+            } else if let Some(roots) = policy::scope(&who, Action::Supervise).roots() {
                 query = query.filter(
                     sql::<Bool>("travel_documents.unit_path && ").bind::<Array<SqlUuid>, _>(roots),
                 );
@@ -481,11 +475,7 @@ pub async fn get(
         .run(move |conn| {
             let row = load_row(conn, id)?;
             let holder = row.account_id == who.account_id;
-            let reader = who.has_any(READERS)
-                && match who.roots(READERS) {
-                    None => true,
-                    Some(roots) => roots.iter().any(|r| row.unit_path.contains(r)),
-                };
+            let reader = policy::scope(&who, Action::Supervise).holds(&row.unit_path);
             if !holder && !reader {
                 return Err(ApiError::NotFound);
             }
@@ -513,11 +503,7 @@ fn administered(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Ro
         .select(Row::as_select())
         .for_update()
         .first(conn)?;
-    let admin = who.has_any(ADMINS)
-        && match who.roots(ADMINS) {
-            None => true,
-            Some(roots) => roots.iter().any(|r| row.unit_path.contains(r)),
-        };
+    let admin = policy::scope(who, Action::KeepDocuments).holds(&row.unit_path);
     if !admin {
         return Err(ApiError::NotFound);
     }
@@ -541,7 +527,7 @@ pub async fn checkout(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let filing_id = body.0.filing_id;
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::KeepDocuments)?;
     let st = state.clone();
     let document = state
         .db
@@ -644,7 +630,7 @@ pub async fn return_(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::KeepDocuments)?;
     let st = state.clone();
     let document = state
         .db

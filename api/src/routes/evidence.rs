@@ -7,12 +7,12 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag, parse_json};
 use crate::page::{PageParams, paginate};
+use crate::policy::{self, Action};
 use crate::routes::calendar::custom_years;
 use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{
     accounts, discrepancies, evidence, evidence_imports, filings, reconciliations, units,
 };
-use crate::scope::{self, ADMINS, READERS};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -397,7 +397,7 @@ pub async fn import(
     params: web::Query<EvidenceImportParams>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     if body.len() > MAX_EVIDENCE_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
@@ -497,7 +497,7 @@ pub async fn import(
     let replay = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, READERS, unit_id)?;
+            policy::authorize(conn, &who, Action::Supervise, unit_id)?;
             if let Some(first) = load_import(conn, unit_id, &batch_key)? {
                 return Ok((StatusCode::OK, to_result(first)?));
             }
@@ -830,7 +830,7 @@ pub async fn reconcile(
     body: Json<ReconciliationInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     if input.to < input.from {
         return Err(ApiError::invalid(
             IssueCode::ReturnBeforeDeparture,
@@ -849,7 +849,7 @@ pub async fn reconcile(
     let result = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, READERS, input.unit_id)?;
+            policy::authorize(conn, &who, Action::Supervise, input.unit_id)?;
             let run = Uuid::new_v4();
             // The run first: its discrepancies refer to it.
             diesel::insert_into(reconciliations::table)
@@ -1126,7 +1126,7 @@ pub async fn list(
     filter: web::Query<DiscrepancyParams>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<DiscrepancyPage>, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     let limit = params.limit()?;
     let after = params.after()?;
     let filter = filter.into_inner();
@@ -1137,12 +1137,12 @@ pub async fn list(
                 .select(DiscrepancyRow::as_select())
                 .into_boxed();
             if let Some(unit) = filter.unit_id {
-                scope::authorize(conn, &who, READERS, unit)?;
+                policy::authorize(conn, &who, Action::Supervise, unit)?;
                 query = query.filter(
                     sql::<Bool>("discrepancies.unit_path @> ")
                         .bind::<Array<SqlUuid>, _>(vec![unit]),
                 );
-            } else if let Some(roots) = who.roots(READERS) {
+            } else if let Some(roots) = policy::scope(&who, Action::Supervise).roots() {
                 query = query.filter(
                     sql::<Bool>("discrepancies.unit_path && ").bind::<Array<SqlUuid>, _>(roots),
                 );
@@ -1213,7 +1213,7 @@ async fn answer(
     if_match: IfMatch,
     answer: Answer,
 ) -> Result<HttpResponse, ApiError> {
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::ReviewDiscrepancies)?;
     let now = state.config.now();
     let text = match &answer {
         Answer::Explain(t) => Some(("explanation", t.trim().to_owned(), true)),
@@ -1239,7 +1239,7 @@ async fn answer(
                 .select(DiscrepancyRow::as_select())
                 .for_update()
                 .first(conn)?;
-            scope::authorize(conn, &who, ADMINS, row.unit_id)?;
+            policy::authorize(conn, &who, Action::ReviewDiscrepancies, row.unit_id)?;
             if_match.check(row.version)?;
             if row.status == "confirmed" {
                 return Err(ApiError::Conflict("invalid_transition"));

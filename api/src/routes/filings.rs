@@ -11,12 +11,12 @@ use crate::audit;
 use crate::error::ApiError;
 use crate::extract::{AppState, Authenticated, IfMatch, Json, Principal, RequestLang, etag};
 use crate::page::{PageParams, paginate};
+use crate::policy::{self, Action as Access};
 use crate::routes::assessments::load_context;
 use crate::routes::units::parse_enum;
 use crate::schema::{
     accounts, delegations, filing_events, filing_extensions, filing_steps, filings, units,
 };
-use crate::scope::{self, READERS};
 use crate::stored::RawJson;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -398,14 +398,14 @@ fn can_read(
             FiledWith::Account { account_id } => account_id == who.account_id,
             FiledWith::Unit { unit_id } => {
                 who.unit_id == Some(unit_id)
-                    || scope::covers(conn, who, &[whereabouts_core::Role::UnitAdmin], unit_id)?
+                    || policy::covers(conn, who, Access::ReceiveFilings, unit_id)?
             }
         };
         if reads {
             return Ok(true);
         }
     }
-    Ok(who.has_any(READERS) && scope::covers(conn, who, READERS, row.unit_id)?)
+    Ok(policy::covers(conn, who, Access::Supervise, row.unit_id)?)
 }
 
 fn load_row(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<FilingRow, ApiError> {
@@ -508,6 +508,7 @@ fn publish_transition(
 ) -> Result<(), ApiError> {
     crate::notify::publish(
         conn,
+        filing,
         &format!("filing.{action}"),
         &json!({"filing_id": filing, "account_id": account, "action": action, "status": status, "round": round, "current_step": step}),
     )?;
@@ -750,7 +751,7 @@ pub async fn list(
     let after = params.after()?;
     let mine = filter.mine.unwrap_or(true);
     if !mine {
-        scope::require_role(&who, READERS)?;
+        policy::require(&who, Access::Supervise)?;
     }
     let st = state.clone();
     let page = state
@@ -759,7 +760,7 @@ pub async fn list(
             let mut query = filings::table.select(FilingRow::as_select()).into_boxed();
             if mine {
                 query = query.filter(filings::account_id.eq(who.account_id));
-            } else if let Some(roots) = who.roots(READERS) {
+            } else if let Some(roots) = policy::scope(&who, Access::Supervise).roots() {
                 query = query.filter(sql::<Bool>("unit_path && ").bind::<Array<SqlUuid>, _>(roots));
             }
             if let Some(status) = filter.status {
@@ -1360,7 +1361,7 @@ pub struct Delegation {
 
 /// Names a delegate for a window; replaces any earlier delegation.
 #[utoipa::path(put, path = "/api/v1/me/delegation", tag = "approvals", request_body = Delegation,
-    responses((status = 200, body = Delegation), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Delegation), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem, description = "Invalid, or `delegate_out_of_unit`: the delegate is neither in the caller's unit nor above it")),
     security(("bearer" = [])))]
 pub async fn put_delegation(
     state: web::Data<AppState>,
@@ -1389,6 +1390,7 @@ pub async fn put_delegation(
             if status.as_deref() != Some("active") {
                 return Err(ApiError::invalid(IssueCode::Invalid, "delegate_id", json!({"reason": "unknown_account"})));
             }
+            policy::delegate_to(conn, &who, body.delegate_id)?;
             diesel::insert_into(delegations::table)
                 .values((
                     delegations::account_id.eq(who.account_id),

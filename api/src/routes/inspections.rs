@@ -8,11 +8,11 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
+use crate::policy::{self, Action};
 use crate::routes::ledger::flag_sql;
 use crate::routes::policies::{CoverageSource, subtree_coverage};
 use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{inspection_findings, inspections, rectifications, units};
-use crate::scope::{self, ADMINS, READERS};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
@@ -23,10 +23,7 @@ use serde_json::json;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use whereabouts_core::{IssueCode, Rank, Role, UnitKind};
-
-/// Who opens campaigns and records findings.
-const INSPECTORS: &[Role] = &[Role::SystemAdmin, Role::Inspector];
+use whereabouts_core::{IssueCode, Rank, UnitKind};
 
 /// A campaign to open.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,9 +97,9 @@ fn load(conn: &mut PgConnection, id: Uuid) -> Result<Inspection, ApiError> {
 
 /// Loads a campaign the caller may read (READERS over its subtree), or 404.
 fn readable(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Inspection, ApiError> {
-    scope::require_role(who, READERS)?;
+    policy::require(who, Action::Supervise)?;
     let inspection = load(conn, id)?;
-    scope::authorize(conn, who, READERS, inspection.unit_id)?;
+    policy::authorize(conn, who, Action::Supervise, inspection.unit_id)?;
     Ok(inspection)
 }
 
@@ -116,7 +113,7 @@ pub async fn create(
     body: Json<InspectionInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
-    scope::require_role(&who, INSPECTORS)?;
+    policy::require(&who, Action::Inspect)?;
     let name = input.name.trim().to_owned();
     let mut issues = Vec::new();
     match name.chars().count() {
@@ -151,7 +148,7 @@ pub async fn create(
     let created = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, INSPECTORS, input.unit_id)?;
+            policy::authorize(conn, &who, Action::Inspect, input.unit_id)?;
             let id = Uuid::new_v4();
             diesel::insert_into(inspections::table)
                 .values((
@@ -214,7 +211,7 @@ pub async fn list(
     who: Principal,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<InspectionPage>, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     let limit = params.limit()?;
     let after = params.after()?;
     let page = state
@@ -224,7 +221,7 @@ pub async fn list(
                 .inner_join(units::table)
                 .select(InspectionRow::as_select())
                 .into_boxed();
-            if let Some(roots) = who.roots(READERS) {
+            if let Some(roots) = policy::scope(&who, Action::Supervise).roots() {
                 query =
                     query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
             }
@@ -594,7 +591,8 @@ pub fn report(
 
 /// The campaign's report, computed now.
 #[utoipa::path(get, path = "/api/v1/inspections/{id}/report", tag = "inspections", params(("id" = Uuid, Path)),
-    responses((status = 200, body = InspectionReport), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = InspectionReport), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn get_report(
     state: web::Data<AppState>,
@@ -602,13 +600,14 @@ pub async fn get_report(
     id: web::Path<Uuid>,
 ) -> Result<web::Json<InspectionReport>, ApiError> {
     let id = id.into_inner();
+    let inspection = state.db.run(move |conn| readable(conn, &who, id)).await?;
+    // A heavy read: its own pool and slot, after the caller is known to may.
+    let _slot = state.heavy.admit()?;
     let st = state.clone();
     let report = state
+        .heavy
         .db
-        .run(move |conn| {
-            let inspection = readable(conn, &who, id)?;
-            report(conn, &st, inspection)
-        })
+        .run(move |conn| report(conn, &st, inspection))
         .await?;
     Ok(web::Json(report))
 }
@@ -886,14 +885,14 @@ pub async fn create_finding(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let input = body.0;
-    scope::require_role(&who, INSPECTORS)?;
+    policy::require(&who, Action::Inspect)?;
     let description = check_text("description", &input.description, 4000)?;
     let st = state.clone();
     let finding = state
         .db
         .transaction(move |conn| {
             let inspection = load(conn, id)?;
-            scope::authorize(conn, &who, INSPECTORS, inspection.unit_id)?;
+            policy::authorize(conn, &who, Action::Inspect, inspection.unit_id)?;
             let path: Option<Vec<Uuid>> = units::table
                 .find(input.unit_id)
                 .select(units::path)
@@ -953,7 +952,7 @@ pub async fn list_findings(
     id: web::Path<Uuid>,
 ) -> Result<web::Json<FindingList>, ApiError> {
     let id = id.into_inner();
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     let st = state.clone();
     let list = state
         .db
@@ -964,12 +963,12 @@ pub async fn list_findings(
                 .order((inspection_findings::created_at, inspection_findings::id))
                 .select(FindingRow::as_select())
                 .load(conn)?;
-            let rows = if scope::covers(conn, &who, READERS, inspection.unit_id)? {
+            let rows = if policy::covers(conn, &who, Action::Supervise, inspection.unit_id)? {
                 rows
             } else {
                 let mut mine = Vec::new();
                 for row in rows {
-                    if scope::covers(conn, &who, ADMINS, row.unit_id)? {
+                    if policy::covers(conn, &who, Action::Rectify, row.unit_id)? {
                         mine.push(row);
                     }
                 }
@@ -999,7 +998,7 @@ pub async fn update_finding(
 ) -> Result<HttpResponse, ApiError> {
     let (id, finding_id) = path.into_inner();
     let patch = body.0;
-    scope::require_role(&who, INSPECTORS)?;
+    policy::require(&who, Action::Inspect)?;
     let description = patch
         .description
         .as_deref()
@@ -1010,7 +1009,7 @@ pub async fn update_finding(
         .db
         .transaction(move |conn| {
             let inspection = load(conn, id)?;
-            scope::authorize(conn, &who, INSPECTORS, inspection.unit_id)?;
+            policy::authorize(conn, &who, Action::Inspect, inspection.unit_id)?;
             let current = load_finding(conn, &st, id, finding_id)?;
             if_match.check(current.version)?;
             diesel::update(inspection_findings::table.find(finding_id))
@@ -1080,7 +1079,7 @@ pub async fn create_rectification(
 ) -> Result<HttpResponse, ApiError> {
     let (id, finding_id) = path.into_inner();
     let input = body.0;
-    scope::require_role(&who, INSPECTORS)?;
+    policy::require(&who, Action::Inspect)?;
     let description = check_text("description", &input.description, 4000)?;
     if input.review_on.is_some_and(|r| r < input.deadline) {
         return Err(ApiError::invalid(
@@ -1094,7 +1093,7 @@ pub async fn create_rectification(
         .db
         .transaction(move |conn| {
             let inspection = load(conn, id)?;
-            scope::authorize(conn, &who, INSPECTORS, inspection.unit_id)?;
+            policy::authorize(conn, &who, Action::Inspect, inspection.unit_id)?;
             load_finding(conn, &st, id, finding_id)?;
             let item_id = Uuid::new_v4();
             diesel::insert_into(rectifications::table)
@@ -1158,7 +1157,7 @@ pub async fn update_rectification(
 ) -> Result<HttpResponse, ApiError> {
     let (id, finding_id, item_id) = path.into_inner();
     let patch = body.0;
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     let evidence = patch
         .evidence
         .as_deref()
@@ -1170,9 +1169,9 @@ pub async fn update_rectification(
         .transaction(move |conn| {
             let inspection = load(conn, id)?;
             let finding = load_finding(conn, &st, id, finding_id)?;
-            let inspector = who.has_any(INSPECTORS)
-                && scope::covers(conn, &who, INSPECTORS, inspection.unit_id)?;
-            let unit_admin = scope::covers(conn, &who, ADMINS, finding.unit_id)?;
+            let inspector = policy::holds(&who, Action::Inspect)
+                && policy::covers(conn, &who, Action::Inspect, inspection.unit_id)?;
+            let unit_admin = policy::covers(conn, &who, Action::Rectify, finding.unit_id)?;
             if !inspector && !unit_admin {
                 return Err(ApiError::NotFound);
             }

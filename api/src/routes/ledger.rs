@@ -5,9 +5,9 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal, RequestLang};
 use crate::page::{PageParams, cursor_after};
+use crate::policy::{self, Action};
 use crate::routes::units::parse_enum;
 use crate::schema::units;
-use crate::scope::{self, READERS};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -15,9 +15,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{
     Array, BigInt, Bool, Date, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
 };
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
+use tokio::sync::OwnedSemaphorePermit;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use whereabouts_core::{FilingStatus, IssueCode, Lang, Position, Rank, TripKind};
@@ -451,7 +453,8 @@ fn format_of(params: &LedgerParams, req: &HttpRequest) -> Result<Format, ApiErro
             (String = "text/csv"),
             (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         )),
-        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "An export while every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn ledger(
     state: web::Data<AppState>,
@@ -461,7 +464,7 @@ pub async fn ledger(
     params: web::Query<LedgerParams>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::Supervise)?;
     let params = params.into_inner();
     check(&params)?;
     let format = format_of(&params, &req)?;
@@ -471,14 +474,14 @@ pub async fn ledger(
     // by their node, which the window index carries.
     let roots = match params.unit_id {
         Some(unit) => Some(vec![unit]),
-        None => who.roots(READERS),
+        None => policy::scope(&who, Action::Supervise).roots(),
     };
     let unit = params.unit_id;
     let nodes = state
         .db
         .run(move |conn| {
             if let Some(unit) = unit {
-                scope::authorize(conn, &who, READERS, unit)?;
+                policy::authorize(conn, &who, Action::Supervise, unit)?;
             }
             match roots {
                 None => Ok(None),
@@ -554,8 +557,14 @@ pub async fn ledger(
                 .await?;
             Ok(HttpResponse::Ok().json(page))
         }
-        Format::Csv => Ok(export_csv(state, filter, flags, lang.0)),
-        Format::Xlsx => export_xlsx(state, filter, flags, lang.0).await,
+        Format::Csv => {
+            let slot = state.heavy.admit()?;
+            Ok(export_csv(state, slot, filter, flags, lang.0))
+        }
+        Format::Xlsx => {
+            let slot = state.heavy.admit()?;
+            export_xlsx(state, slot, filter, flags, lang.0).await
+        }
     }
 }
 
@@ -662,8 +671,10 @@ fn csv_bytes(rows: &[[String; 20]]) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Streams the CSV: a batch is read only when the client has taken the last.
+/// The heavy-read slot is held until the stream ends or is dropped.
 fn export_csv(
     state: web::Data<AppState>,
+    slot: OwnedSemaphorePermit,
     filter: Filter,
     flags: FlagSql,
     lang: Lang,
@@ -693,6 +704,7 @@ fn export_csv(
                 Step::Head => Some((Ok::<_, ApiError>(web::Bytes::from(head)), Step::After(None))),
                 Step::After(after) => {
                     let loaded = state
+                        .heavy
                         .db
                         .run(move |conn| batch(conn, &shared.0, &shared.1, after))
                         .await;
@@ -718,6 +730,10 @@ fn export_csv(
                 }
             }
         }
+    })
+    .map(move |chunk| {
+        let _held = &slot;
+        chunk
     });
     HttpResponse::Ok()
         .content_type("text/csv; charset=utf-8")
@@ -729,15 +745,17 @@ fn export_csv(
 }
 
 /// Writes the XLSX in constant memory to a temporary file, then streams it.
+/// The heavy-read slot is held until the file has been sent or abandoned.
 async fn export_xlsx(
     state: web::Data<AppState>,
+    slot: OwnedSemaphorePermit,
     filter: Filter,
     flags: FlagSql,
     lang: Lang,
 ) -> Result<HttpResponse, ApiError> {
     let path = std::env::temp_dir().join(format!("whereabouts-ledger-{}.xlsx", Uuid::new_v4()));
     let target = path.clone();
-    let db = state.db.clone();
+    let db = state.heavy.db.clone();
     web::block(move || -> Result<(), ApiError> {
         let mut conn = db.get().map_err(|_| ApiError::Unavailable)?;
         let mut workbook = rust_xlsxwriter::Workbook::new();
@@ -797,6 +815,10 @@ async fn export_xlsx(
             }
             Err(e) => Some((Err(e), file)),
         }
+    })
+    .map(move |chunk| {
+        let _held = &slot;
+        chunk
     });
     Ok(HttpResponse::Ok()
         .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -4,11 +4,13 @@ use crate::auth::random_token;
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
 use crate::page::{PageParams, paginate};
-use crate::schema::{notifications, webhooks};
-use crate::scope::{self, SYSTEM};
+use crate::policy::{self, Action, Scope};
+use crate::schema::{notifications, units, webhooks};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -143,6 +145,11 @@ pub struct CreateWebhook {
     /// Event names to send (`filing.submit`, `filing.approve`, …, `filing.overdue`); empty for all.
     #[serde(default)]
     pub events: Vec<String>,
+    /// The subtree whose filings it hears about, inside the caller's scope.
+    /// Defaults to the caller's scope: the whole tree for a system
+    /// administrator over the whole tree, else the root of its one grant
+    /// (required when it holds several).
+    pub unit_id: Option<Uuid>,
 }
 
 /// A registered webhook. Deliveries are POSTs of `{delivery_id, event,
@@ -155,6 +162,8 @@ pub struct Webhook {
     pub url: String,
     /// Events it receives (empty: all).
     pub events: Vec<String>,
+    /// The subtree whose filings it hears about; `null` for the whole tree.
+    pub unit_id: Option<Uuid>,
     /// The signing key, answered only when created.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret: Option<String>,
@@ -162,7 +171,8 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
 }
 
-/// Registers a webhook. System administrators only.
+/// Registers a webhook over a subtree of the caller's scope. System
+/// administrators only; one over the whole tree needs a grant over the whole tree.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "notifications", request_body = CreateWebhook,
     responses((status = 201, body = Webhook), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -171,7 +181,7 @@ pub async fn create_webhook(
     who: Principal,
     body: Json<CreateWebhook>,
 ) -> Result<HttpResponse, ApiError> {
-    scope::require_role(&who, SYSTEM)?;
+    policy::require(&who, Action::ManageWebhooks)?;
     let body = body.0;
     let url = body.url.trim().to_owned();
     if !(url.starts_with("http://") || url.starts_with("https://"))
@@ -206,6 +216,17 @@ pub async fn create_webhook(
     let webhook = state
         .db
         .transaction(move |conn| {
+            let unit_id = match (body.unit_id, policy::scope(&who, Action::ManageWebhooks)) {
+                (Some(unit), _) => {
+                    policy::authorize(conn, &who, Action::ManageWebhooks, unit)?;
+                    Some(unit)
+                }
+                (None, Scope::Tree) => None,
+                (None, Scope::Subtrees(roots)) if roots.len() == 1 => roots.first().copied(),
+                (None, _) => {
+                    return Err(ApiError::invalid(IssueCode::Required, "unit_id", json!({})));
+                }
+            };
             let id = Uuid::new_v4();
             let created_at: DateTime<Utc> = diesel::insert_into(webhooks::table)
                 .values((
@@ -214,6 +235,7 @@ pub async fn create_webhook(
                     webhooks::secret.eq(&secret),
                     webhooks::events.eq(&body.events),
                     webhooks::created_by.eq(who.account_id),
+                    webhooks::unit_id.eq(unit_id),
                 ))
                 .returning(webhooks::created_at)
                 .get_result(conn)?;
@@ -223,12 +245,13 @@ pub async fn create_webhook(
                 "webhook",
                 Some(id),
                 "create",
-                json!({"url": url, "events": body.events}),
+                json!({"url": url, "events": body.events, "unit_id": unit_id}),
             )?;
             Ok(Webhook {
                 id,
                 url,
                 events: body.events,
+                unit_id,
                 secret: Some(secret),
                 created_at,
             })
@@ -237,7 +260,8 @@ pub async fn create_webhook(
     Ok(HttpResponse::Created().json(webhook))
 }
 
-/// Lists the registered webhooks (without their secrets). System administrators only.
+/// Lists the webhooks inside the caller's scope (without their secrets).
+/// System administrators only.
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "notifications",
     responses((status = 200, body = Vec<Webhook>), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -245,26 +269,27 @@ pub async fn list_webhooks(
     state: web::Data<AppState>,
     who: Principal,
 ) -> Result<web::Json<Vec<Webhook>>, ApiError> {
-    scope::require_role(&who, SYSTEM)?;
+    policy::require(&who, Action::ManageWebhooks)?;
     let list = state
         .db
-        .run(|conn| {
-            let rows: Vec<(Uuid, String, Vec<String>, DateTime<Utc>)> = webhooks::table
-                .filter(webhooks::deleted_at.is_null())
+        .run(move |conn| {
+            let rows: Vec<WebhookRow> = in_scope(&who)
                 .order(webhooks::created_at)
                 .select((
                     webhooks::id,
                     webhooks::url,
                     webhooks::events,
+                    webhooks::unit_id,
                     webhooks::created_at,
                 ))
                 .load(conn)?;
             Ok(rows
                 .into_iter()
-                .map(|(id, url, events, created_at)| Webhook {
+                .map(|(id, url, events, unit_id, created_at)| Webhook {
                     id,
                     url,
                     events,
+                    unit_id,
                     secret: None,
                     created_at,
                 })
@@ -274,7 +299,28 @@ pub async fn list_webhooks(
     Ok(web::Json(list))
 }
 
-/// Removes a webhook; its undelivered events are dropped. System administrators only.
+/// A webhook as listed: id, target, events, scope and creation time.
+type WebhookRow = (Uuid, String, Vec<String>, Option<Uuid>, DateTime<Utc>);
+
+/// The live webhooks inside the caller's webhook scope.
+fn in_scope(who: &Principal) -> webhooks::BoxedQuery<'static, diesel::pg::Pg> {
+    let live = webhooks::table
+        .filter(webhooks::deleted_at.is_null())
+        .into_boxed();
+    match policy::scope(who, Action::ManageWebhooks).roots() {
+        None => live,
+        Some(roots) => live.filter(
+            webhooks::unit_id.eq_any(
+                units::table
+                    .filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots))
+                    .select(units::id.nullable()),
+            ),
+        ),
+    }
+}
+
+/// Removes a webhook inside the caller's scope; its undelivered events are
+/// dropped. System administrators only.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "notifications", params(("id" = Uuid, Path)),
     responses((status = 204, description = "Removed"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -283,11 +329,18 @@ pub async fn delete_webhook(
     who: Principal,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    scope::require_role(&who, SYSTEM)?;
+    policy::require(&who, Action::ManageWebhooks)?;
     let id = id.into_inner();
     state
         .db
         .transaction(move |conn| {
+            let visible: bool = diesel::select(diesel::dsl::exists(
+                in_scope(&who).filter(webhooks::id.eq(id)),
+            ))
+            .get_result(conn)?;
+            if !visible {
+                return Err(ApiError::NotFound);
+            }
             let removed = diesel::update(
                 webhooks::table
                     .find(id)

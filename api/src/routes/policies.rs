@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
+use crate::policy::{self, Action};
 use crate::schema::{accounts, policies, units};
-use crate::scope::{self, ADMINS, READERS};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -174,7 +174,7 @@ pub async fn put(
     let saved = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, ADMINS, id)?;
+            policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
             // Serialise concurrent saves of the same unit's policy.
             units::table
                 .find(id)
@@ -223,7 +223,7 @@ pub async fn get(
     let policy = state
         .db
         .run(move |conn| {
-            scope::authorize(conn, &who, READERS, id)?;
+            policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
             latest(conn, id)?.ok_or(ApiError::NotFound)
         })
         .await?;
@@ -245,7 +245,7 @@ pub async fn get_effective(
     let found = state
         .db
         .run(move |conn| {
-            scope::authorize(conn, &who, READERS, id)?;
+            policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
             effective(conn, id)
         })
         .await?;
@@ -334,7 +334,7 @@ pub async fn coverage(
     let result = state
         .db
         .run(move |conn| {
-            scope::authorize(conn, &who, READERS, id)?;
+            policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
             subtree_coverage(conn, id)
         })
         .await?;

@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal};
+use crate::policy;
 use crate::schema::{accounts, filings, units};
-use crate::scope::{self, READERS};
 use actix_web::web;
 use chrono::NaiveDate;
 use diesel::dsl::sql;
@@ -91,7 +91,8 @@ type FilingSlice = (
 );
 
 /// Who in a unit (and below) is away on a day: trips planned over that day, and
-/// people still away past their planned return. Readable by members of the unit
+/// people still away past their planned return. Readable by the members of the
+/// unit that holds the node (never above it), by leaders of the node or above,
 /// and by admins and inspectors whose scope holds it; 404 to anyone else.
 #[utoipa::path(get, path = "/api/v1/units/{id}/roster", tag = "filings", params(("id" = Uuid, Path), RosterParams),
     responses((status = 200, body = Roster), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
@@ -113,19 +114,7 @@ pub async fn roster(
     let roster = state
         .db
         .run(move |conn| {
-            let member = match who.unit_id {
-                Some(own) => units::table
-                    .find(own)
-                    .select(units::path)
-                    .first::<Vec<Uuid>>(conn)?
-                    .contains(&id),
-                None => false,
-            };
-            let reader =
-                member || (who.has_any(READERS) && scope::covers(conn, &who, READERS, id)?);
-            if !reader {
-                return Err(ApiError::NotFound);
-            }
+            policy::read_roster(conn, &who, id)?;
             // The nodes of the subtree, then the trips of their members over
             // the day (by the index over node and trip days; the status list
             // is spelled out so the index's predicate matches) and people

@@ -3,8 +3,8 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
+use crate::policy::{self, Action};
 use crate::schema::{special_periods, units};
-use crate::scope::{self, ADMINS, READERS};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -279,12 +279,12 @@ pub async fn create(
     body: Json<SpecialPeriodInput>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::ManageOrganisation)?;
     check(&input)?;
     let created = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, ADMINS, input.unit_id)?;
+            policy::authorize(conn, &who, Action::ManageOrganisation, input.unit_id)?;
             let id = Uuid::new_v4();
             store(conn, id, &input, 1)?;
             let period = load(conn, id)?;
@@ -305,12 +305,12 @@ pub async fn create(
 fn authorize_period(
     conn: &mut PgConnection,
     who: &Principal,
-    roles: &[whereabouts_core::Role],
+    action: Action,
     id: Uuid,
 ) -> Result<SpecialPeriodBody, ApiError> {
-    scope::require_role(who, roles)?;
+    policy::require(who, action)?;
     let period = load(conn, id)?;
-    scope::authorize(conn, who, roles, period.unit_id)?;
+    policy::authorize(conn, who, action, period.unit_id)?;
     Ok(period)
 }
 
@@ -326,7 +326,7 @@ pub async fn get(
     let id = id.into_inner();
     let period = state
         .db
-        .run(move |conn| authorize_period(conn, &who, READERS, id))
+        .run(move |conn| authorize_period(conn, &who, Action::ReadOrganisation, id))
         .await?;
     Ok(respond(&period, StatusCode::OK))
 }
@@ -347,7 +347,7 @@ pub async fn update(
     let updated = state
         .db
         .transaction(move |conn| {
-            let current = authorize_period(conn, &who, ADMINS, id)?;
+            let current = authorize_period(conn, &who, Action::ManageOrganisation, id)?;
             if_match.check(current.version)?;
             let input = SpecialPeriodInput {
                 name: patch.name.unwrap_or(current.name),
@@ -406,7 +406,7 @@ pub async fn list(
     filter: web::Query<SpecialPeriodListParams>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<SpecialPeriodPage>, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::ReadOrganisation)?;
     let limit = params.limit()?;
     let after = params.after()?;
     let page = state
@@ -416,12 +416,12 @@ pub async fn list(
                 .inner_join(units::table)
                 .select(Row::as_select())
                 .into_boxed();
-            if let Some(roots) = who.roots(READERS) {
+            if let Some(roots) = policy::scope(&who, Action::ReadOrganisation).roots() {
                 query =
                     query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
             }
             if let Some(unit) = filter.unit_id {
-                scope::authorize(conn, &who, READERS, unit)?;
+                policy::authorize(conn, &who, Action::ReadOrganisation, unit)?;
                 query = query
                     .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit]));
             }

@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
+use crate::policy::{self, Action};
 use crate::schema::{accounts, unit_deputies, units};
-use crate::scope::{self, ADMINS, READERS};
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -208,7 +208,7 @@ pub async fn create(
     body: Json<CreateUnit>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::ManageOrganisation)?;
     check_code(&body.code)?;
     check_name(&body.name)?;
     let unit = state
@@ -216,14 +216,11 @@ pub async fn create(
         .transaction(move |conn| {
             let path = match body.parent_id {
                 None => {
-                    scope::require_role(&who, ADMINS)?;
-                    if !who.is_global_admin() {
-                        return Err(ApiError::Forbidden);
-                    }
+                    policy::authorize_global(&who, Action::ManageOrganisation)?;
                     Vec::new()
                 }
                 Some(parent) => {
-                    scope::authorize(conn, &who, ADMINS, parent)?;
+                    policy::authorize(conn, &who, Action::ManageOrganisation, parent)?;
                     units::table
                         .find(parent)
                         .select(units::path)
@@ -271,7 +268,7 @@ pub async fn get(
     let unit = state
         .db
         .run(move |conn| {
-            scope::authorize(conn, &who, READERS, id)?;
+            policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
             load_unit(conn, id)
         })
         .await?;
@@ -302,7 +299,7 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
-    scope::require_role(&who, ADMINS)?;
+    policy::require(&who, Action::ManageOrganisation)?;
     if let Some(code) = &body.code {
         check_code(code)?;
     }
@@ -312,7 +309,7 @@ pub async fn update(
     let unit = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, ADMINS, id)?;
+            policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
             let current: UnitRow = units::table
                 .find(id)
                 .select(UnitRow::as_select())
@@ -384,7 +381,7 @@ pub async fn children(
     let page = state
         .db
         .run(move |conn| {
-            scope::authorize(conn, &who, READERS, id)?;
+            policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
             page_of(
                 conn,
                 units::table.filter(units::parent_id.eq(id)).into_boxed(),
@@ -412,13 +409,13 @@ pub async fn list(
     filter: web::Query<UnitListParams>,
     params: web::Query<PageParams>,
 ) -> Result<web::Json<UnitPage>, ApiError> {
-    scope::require_role(&who, READERS)?;
+    policy::require(&who, Action::ReadOrganisation)?;
     crate::extract::clean_query("q", filter.q.as_deref())?;
     let page = state
         .db
         .run(move |conn| {
             let mut query = units::table.into_boxed();
-            if let Some(roots) = who.roots(READERS) {
+            if let Some(roots) = policy::scope(&who, Action::ReadOrganisation).roots() {
                 query = query.filter(sql::<Bool>("path && ").bind::<Array<SqlUuid>, _>(roots));
             }
             if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
@@ -467,7 +464,7 @@ pub async fn put_leaders(
     let unit = state
         .db
         .transaction(move |conn| {
-            scope::authorize(conn, &who, ADMINS, id)?;
+            policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
             let current: UnitRow = units::table
                 .find(id)
                 .select(UnitRow::as_select())
@@ -526,6 +523,42 @@ pub async fn put_leaders(
                     ));
                 }
             }
+            // Whoever gains, loses or changes a leadership here has their
+            // standing changed: the caller must be allowed to act on them,
+            // and never on themselves.
+            let before: Vec<(Uuid, Vec<Uuid>)> = unit_deputies::table
+                .filter(unit_deputies::unit_id.eq(id))
+                .select((unit_deputies::account_id, unit_deputies::in_charge_of))
+                .load(conn)?;
+            let mut changed: Vec<Uuid> = Vec::new();
+            if current.principal_id != body.principal_id {
+                changed.extend(current.principal_id);
+                changed.extend(body.principal_id);
+            }
+            for (account, in_charge_of) in &before {
+                let same = body
+                    .deputies
+                    .iter()
+                    .any(|d| d.account_id == *account && d.in_charge_of == *in_charge_of);
+                if !same {
+                    changed.push(*account);
+                }
+            }
+            for deputy in &body.deputies {
+                if !before
+                    .iter()
+                    .any(|(account, _)| *account == deputy.account_id)
+                {
+                    changed.push(deputy.account_id);
+                }
+            }
+            changed.sort();
+            changed.dedup();
+            for account in changed {
+                policy::forbid_own_standing(&who, account)?;
+                let target = policy::AccountTarget::load(conn, account)?;
+                policy::act_on_account(&who, Action::ManageAccount, &target)?;
+            }
             diesel::update(units::table.find(id))
                 .set((
                     units::principal_id.eq(body.principal_id),
@@ -573,7 +606,7 @@ pub async fn get_leaders(
     let unit = state
         .db
         .run(move |conn| {
-            scope::authorize(conn, &who, READERS, id)?;
+            policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
             load_unit(conn, id)
         })
         .await?;

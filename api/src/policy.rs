@@ -1,0 +1,601 @@
+//! The authorization policy: the one place that decides whether a caller may
+//! take an action on a target. Handlers name the action and the target; they
+//! never compare roles themselves.
+//!
+//! The rules, as `API.md` ("Authorization") states them:
+//! - every permission is a role on a unit subtree; outside the caller's scope
+//!   answers 404 (ids cannot be probed), inside it without the right role 403;
+//! - acting on an account needs scope over its home unit, over every node it
+//!   leads, and a strictly wider scope than every grant it holds; a unit admin
+//!   never acts on a system administrator;
+//! - no one changes their own standing (403 `self_change_forbidden`);
+//! - global resources (the calendar, webhooks over the whole tree) need a
+//!   system administrator over the whole tree;
+//! - the roster is read by the members of a unit (never above it), by the
+//!   leaders of a node, and by admins and inspectors within their scope;
+//! - a delegate belongs to the delegator's unit or a node above it.
+//!
+//! [`Action::roles`] is the table of who holds which action; `api/README.md`
+//! prints it, and `tests/policy.rs` calls every privileged route with every
+//! kind of caller against it.
+
+use crate::error::ApiError;
+use crate::extract::Principal;
+use crate::schema::units;
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid as SqlUuid};
+use uuid::Uuid;
+use whereabouts_core::Role;
+
+/// What a caller asks to do. Each action is held by a fixed set of roles,
+/// always within the scope of the grant ([`Action::roles`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Read units, leaders, policies, coverage, accounts, roles and special periods.
+    ReadOrganisation,
+    /// Create and change units, leaders, policies and special periods; create and import accounts.
+    ManageOrganisation,
+    /// Change, suspend, reactivate an account or reset its password (an account target).
+    ManageAccount,
+    /// Replace an account's role grants (an account target).
+    GrantRoles,
+    /// Read ledgers, filings and discrepancies of others; import evidence; reconcile; assess for others.
+    Supervise,
+    /// Explain, confirm or clear a discrepancy as its unit.
+    ReviewDiscrepancies,
+    /// Open inspection campaigns, record findings, measures and rectification.
+    Inspect,
+    /// Register travel documents, check them out and in, read their numbers unmasked.
+    KeepDocuments,
+    /// Read the filings filed with one's unit as their recipient office.
+    ReceiveFilings,
+    /// Answer an inspection's findings about one's units: rectification items.
+    Rectify,
+    /// Register, list and remove webhooks within one's scope.
+    ManageWebhooks,
+    /// Replace the holiday calendar (global: the whole tree only).
+    EditCalendar,
+    /// Verify the audit chain.
+    VerifyAudit,
+}
+
+/// Administrators: system admins and unit admins.
+const ADMINS: &[Role] = &[Role::SystemAdmin, Role::UnitAdmin];
+/// Readers of administrative data: admins and inspectors.
+const READERS: &[Role] = &[Role::SystemAdmin, Role::UnitAdmin, Role::Inspector];
+/// Inspection: system admins and inspectors.
+const INSPECTORS: &[Role] = &[Role::SystemAdmin, Role::Inspector];
+/// System admins only.
+const SYSTEM: &[Role] = &[Role::SystemAdmin];
+
+impl Action {
+    /// Every action, for the policy's own table test.
+    pub const ALL: [Action; 13] = [
+        Action::ReadOrganisation,
+        Action::ManageOrganisation,
+        Action::ManageAccount,
+        Action::GrantRoles,
+        Action::Supervise,
+        Action::ReviewDiscrepancies,
+        Action::Inspect,
+        Action::KeepDocuments,
+        Action::ReceiveFilings,
+        Action::Rectify,
+        Action::ManageWebhooks,
+        Action::EditCalendar,
+        Action::VerifyAudit,
+    ];
+
+    /// The roles that hold this action within their scope.
+    pub fn roles(self) -> &'static [Role] {
+        match self {
+            Action::ReadOrganisation | Action::Supervise => READERS,
+            Action::ManageOrganisation
+            | Action::ManageAccount
+            | Action::KeepDocuments
+            | Action::ReceiveFilings
+            | Action::Rectify
+            | Action::ReviewDiscrepancies => ADMINS,
+            Action::Inspect => INSPECTORS,
+            Action::GrantRoles
+            | Action::ManageWebhooks
+            | Action::EditCalendar
+            | Action::VerifyAudit => SYSTEM,
+        }
+    }
+
+    /// Whether only a grant over the whole tree holds this action.
+    pub fn is_global(self) -> bool {
+        matches!(self, Action::EditCalendar)
+    }
+}
+
+/// Where a caller may take an action: everywhere, or within these subtrees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole tree.
+    Tree,
+    /// The subtrees under these nodes (possibly none).
+    Subtrees(Vec<Uuid>),
+}
+
+impl Scope {
+    /// The subtree roots, or `None` for the whole tree (as list queries filter).
+    pub fn roots(self) -> Option<Vec<Uuid>> {
+        match self {
+            Scope::Tree => None,
+            Scope::Subtrees(roots) => Some(roots),
+        }
+    }
+
+    /// Whether a node, given its path (its ancestors and itself), lies inside.
+    pub fn holds(&self, path: &[Uuid]) -> bool {
+        match self {
+            Scope::Tree => true,
+            Scope::Subtrees(roots) => roots.iter().any(|r| path.contains(r)),
+        }
+    }
+}
+
+/// Where the caller holds `action`.
+pub fn scope(who: &Principal, action: Action) -> Scope {
+    let mut roots = Vec::new();
+    for grant in who
+        .grants
+        .iter()
+        .filter(|g| action.roles().contains(&g.role))
+    {
+        match grant.unit_id {
+            None => return Scope::Tree,
+            Some(_) if action.is_global() => {}
+            Some(id) => roots.push(id),
+        }
+    }
+    Scope::Subtrees(roots)
+}
+
+/// Whether the caller holds `action` anywhere.
+pub fn holds(who: &Principal, action: Action) -> bool {
+    scope(who, action) != Scope::Subtrees(Vec::new())
+}
+
+/// Refuses with 403 unless the caller holds `action` somewhere.
+pub fn require(who: &Principal, action: Action) -> Result<(), ApiError> {
+    match scope(who, action) {
+        Scope::Subtrees(roots) if roots.is_empty() => Err(ApiError::Forbidden),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the caller holds `action` over `unit_id` (false for an unknown unit).
+pub fn covers(
+    conn: &mut PgConnection,
+    who: &Principal,
+    action: Action,
+    unit_id: Uuid,
+) -> QueryResult<bool> {
+    let query = units::table.filter(units::id.eq(unit_id));
+    match scope(who, action) {
+        Scope::Tree => diesel::select(diesel::dsl::exists(query)).get_result(conn),
+        Scope::Subtrees(roots) if roots.is_empty() => Ok(false),
+        Scope::Subtrees(roots) => diesel::select(diesel::dsl::exists(
+            query.filter(sql::<Bool>("path && ").bind::<Array<SqlUuid>, _>(roots)),
+        ))
+        .get_result(conn),
+    }
+}
+
+/// Refuses unless the caller holds `action` over `unit_id`: 403 without the
+/// action anywhere, 404 when the unit is unknown or outside the caller's scope.
+pub fn authorize(
+    conn: &mut PgConnection,
+    who: &Principal,
+    action: Action,
+    unit_id: Uuid,
+) -> Result<(), ApiError> {
+    require(who, action)?;
+    if covers(conn, who, action, unit_id)? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Refuses a global action (one with no unit) unless the caller holds it over
+/// the whole tree: 403 otherwise.
+pub fn authorize_global(who: &Principal, action: Action) -> Result<(), ApiError> {
+    match scope(who, action) {
+        Scope::Tree => Ok(()),
+        Scope::Subtrees(_) => Err(ApiError::Forbidden),
+    }
+}
+
+/// A grant of a target account: its role and its root with the root's path
+/// (`None`: the whole tree).
+pub type TargetGrant = (Role, Option<(Uuid, Vec<Uuid>)>);
+
+/// An account as the policy sees it: where it lives, what it holds and what it leads.
+#[derive(Debug, Clone)]
+pub struct AccountTarget {
+    /// The account.
+    pub id: Uuid,
+    /// Its home node's path (ancestors and itself); empty for an account of no unit.
+    pub home: Vec<Uuid>,
+    /// Its grants, each with the path of its root (`None`: the whole tree).
+    pub grants: Vec<TargetGrant>,
+    /// The paths of the nodes it leads as principal or deputy.
+    pub leads: Vec<Vec<Uuid>>,
+}
+
+#[derive(QueryableByName)]
+struct TargetFact {
+    #[diesel(sql_type = Text)]
+    fact: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    role: Option<String>,
+    #[diesel(sql_type = Nullable<SqlUuid>)]
+    unit_id: Option<Uuid>,
+    #[diesel(sql_type = Array<SqlUuid>)]
+    path: Vec<Uuid>,
+}
+
+/// The facts about an account the policy needs, in one query.
+const TARGET_FACTS: &str = "\
+SELECT 'home' AS fact, NULL::text AS role, a.unit_id, COALESCE(u.path, '{}') AS path \
+  FROM accounts a LEFT JOIN units u ON u.id = a.unit_id WHERE a.id = $1 \
+UNION ALL \
+SELECT 'grant', g.role, g.unit_id, COALESCE(u.path, '{}') \
+  FROM role_grants g LEFT JOIN units u ON u.id = g.unit_id WHERE g.account_id = $1 \
+UNION ALL \
+SELECT 'leads', NULL, u.id, u.path FROM units u WHERE u.principal_id = $1 \
+UNION ALL \
+SELECT 'leads', NULL, u.id, u.path \
+  FROM unit_deputies d JOIN units u ON u.id = d.unit_id WHERE d.account_id = $1";
+
+impl AccountTarget {
+    /// Loads an account's home, grants and leadership; 404 when it does not exist.
+    pub fn load(conn: &mut PgConnection, id: Uuid) -> Result<Self, ApiError> {
+        let facts: Vec<TargetFact> = diesel::sql_query(TARGET_FACTS)
+            .bind::<SqlUuid, _>(id)
+            .load(conn)?;
+        let mut target = AccountTarget {
+            id,
+            home: Vec::new(),
+            grants: Vec::new(),
+            leads: Vec::new(),
+        };
+        let mut found = false;
+        for fact in facts {
+            match fact.fact.as_str() {
+                "home" => {
+                    found = true;
+                    target.home = fact.path;
+                }
+                "grant" => {
+                    let Some(role) = fact.role.and_then(|r| {
+                        serde_json::from_value::<Role>(serde_json::Value::String(r)).ok()
+                    }) else {
+                        continue;
+                    };
+                    target
+                        .grants
+                        .push((role, fact.unit_id.map(|unit| (unit, fact.path))));
+                }
+                _ => target.leads.push(fact.path),
+            }
+        }
+        if found {
+            Ok(target)
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+
+    /// Whether it holds a system administrator grant anywhere.
+    pub fn is_system_admin(&self) -> bool {
+        self.grants
+            .iter()
+            .any(|(role, _)| *role == Role::SystemAdmin)
+    }
+}
+
+/// Whether one of the caller's grants of `roles` is a proper ancestor of the
+/// node `unit` (whose path is `path`), or covers the whole tree.
+fn strictly_above(who: &Principal, roles: &[Role], unit: Uuid, path: &[Uuid]) -> bool {
+    who.grants
+        .iter()
+        .filter(|g| roles.contains(&g.role))
+        .any(|g| match g.unit_id {
+            None => true,
+            Some(root) => root != unit && path.contains(&root),
+        })
+}
+
+/// Refuses to let the caller take `action` on an account unless its scope
+/// holds the account's home and the nodes it leads, and is strictly wider than
+/// every grant it holds (a system administrator's grant only yields to a wider
+/// system administrator). 404 when the home is outside the caller's scope,
+/// 403 when the account outranks the caller, `self_change_forbidden` on oneself.
+pub fn act_on_account(
+    who: &Principal,
+    action: Action,
+    target: &AccountTarget,
+) -> Result<(), ApiError> {
+    require(who, action)?;
+    if target.id == who.account_id {
+        return Err(ApiError::Refused("self_change_forbidden"));
+    }
+    // Account management reaches as far as the caller administers accounts;
+    // granting roles additionally needs the system administrator's grant,
+    // which `require` checked above.
+    let reach = scope(who, Action::ManageAccount);
+    let home_held = match &reach {
+        Scope::Tree => true,
+        Scope::Subtrees(_) if target.home.is_empty() => false,
+        held => held.holds(&target.home),
+    };
+    if !home_held {
+        return Err(ApiError::NotFound);
+    }
+    if !target.leads.iter().all(|path| reach.holds(path)) {
+        return Err(ApiError::Forbidden);
+    }
+    let outranked = target.grants.iter().any(|(role, root)| {
+        let over: &[Role] = if *role == Role::SystemAdmin {
+            SYSTEM
+        } else {
+            ADMINS
+        };
+        match root {
+            None => true,
+            Some((unit, path)) => !strictly_above(who, over, *unit, path),
+        }
+    });
+    if outranked {
+        return Err(ApiError::Forbidden);
+    }
+    Ok(())
+}
+
+/// What a change to an account touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountChange {
+    /// Only its name or mobile number: an account may change its own.
+    Details,
+    /// Its standing: rank, position, unit, employee number, the flags that
+    /// select rules, roles or leadership.
+    Standing,
+}
+
+/// Refuses a change to an account: one's own details are one's own to change,
+/// one's own standing never ([`forbid_own_standing`]); anyone else's under
+/// [`act_on_account`].
+pub fn change_account(
+    who: &Principal,
+    action: Action,
+    target: &AccountTarget,
+    change: AccountChange,
+) -> Result<(), ApiError> {
+    if target.id == who.account_id && change == AccountChange::Details {
+        return Ok(());
+    }
+    act_on_account(who, action, target)
+}
+
+/// Refuses a change to the caller's own standing (rank, position, unit, flags
+/// that select rules, roles or leadership): someone above must make it.
+pub fn forbid_own_standing(who: &Principal, account: Uuid) -> Result<(), ApiError> {
+    if account == who.account_id {
+        Err(ApiError::Refused("self_change_forbidden"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses reading the roster of `unit` unless the caller is a member of the
+/// unit that holds it (the nearest node of kind `unit`, or the jurisdiction),
+/// leads a node above or at it, or holds an admin or inspector grant over it.
+/// Everyone else gets 404.
+pub fn read_roster(conn: &mut PgConnection, who: &Principal, unit: Uuid) -> Result<(), ApiError> {
+    #[derive(QueryableByName)]
+    struct Reach {
+        #[diesel(sql_type = Bool)]
+        member: bool,
+        #[diesel(sql_type = Bool)]
+        leader: bool,
+    }
+    // The caller's own unit is the nearest `unit` (else `jurisdiction`) node on
+    // its path; the roster's node must lie at or below it. A leader reads the
+    // subtree of every node it leads.
+    let reach: Option<Reach> = diesel::sql_query(
+        "WITH target AS (SELECT path FROM units WHERE id = $1), \
+              own AS ( \
+                SELECT o.id FROM accounts a \
+                  JOIN units home ON home.id = a.unit_id \
+                  JOIN LATERAL unnest(home.path) WITH ORDINALITY AS p(node, depth) ON true \
+                  JOIN units o ON o.id = p.node \
+                 WHERE a.id = $2 AND o.kind IN ('unit', 'jurisdiction') \
+                 ORDER BY (o.kind = 'unit') DESC, p.depth DESC LIMIT 1) \
+         SELECT EXISTS (SELECT 1 FROM own, target WHERE own.id = ANY(target.path)) AS member, \
+                EXISTS (SELECT 1 FROM target, units led \
+                         WHERE led.id = ANY(target.path) \
+                           AND (led.principal_id = $2 OR EXISTS ( \
+                                SELECT 1 FROM unit_deputies d \
+                                 WHERE d.unit_id = led.id AND d.account_id = $2))) AS leader \
+           FROM target",
+    )
+    .bind::<SqlUuid, _>(unit)
+    .bind::<SqlUuid, _>(who.account_id)
+    .get_result(conn)
+    .optional()?;
+    let Some(reach) = reach else {
+        return Err(ApiError::NotFound);
+    };
+    if reach.member || reach.leader || covers(conn, who, Action::Supervise, unit)? {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// Refuses a delegate who does not belong to the delegator's unit (the
+/// nearest node of kind `unit`, else the jurisdiction) or to a node above it:
+/// 422 `delegate_out_of_unit`.
+pub fn delegate_to(
+    conn: &mut PgConnection,
+    delegator: &Principal,
+    delegate: Uuid,
+) -> Result<(), ApiError> {
+    #[derive(QueryableByName)]
+    struct Within {
+        #[diesel(sql_type = Bool)]
+        within: bool,
+    }
+    // The delegate's node must be on the delegator's path at or above the
+    // delegator's unit, or inside that unit.
+    let within: Within = diesel::sql_query(
+        "WITH own AS ( \
+            SELECT o.id, o.path FROM accounts a \
+              JOIN units home ON home.id = a.unit_id \
+              JOIN LATERAL unnest(home.path) WITH ORDINALITY AS p(node, depth) ON true \
+              JOIN units o ON o.id = p.node \
+             WHERE a.id = $1 AND o.kind IN ('unit', 'jurisdiction') \
+             ORDER BY (o.kind = 'unit') DESC, p.depth DESC LIMIT 1) \
+         SELECT EXISTS ( \
+            SELECT 1 FROM own, accounts d JOIN units du ON du.id = d.unit_id \
+             WHERE d.id = $2 \
+               AND (own.id = ANY(du.path) OR du.id = ANY(own.path))) AS within",
+    )
+    .bind::<SqlUuid, _>(delegator.account_id)
+    .bind::<SqlUuid, _>(delegate)
+    .get_result(conn)?;
+    if within.within {
+        Ok(())
+    } else {
+        Err(ApiError::Unprocessable(
+            "delegate_out_of_unit",
+            vec![whereabouts_core::Issue::new(
+                whereabouts_core::IssueCode::Invalid,
+                Some("delegate_id".to_owned()),
+                serde_json::json!({"reason": "out_of_unit"}),
+            )],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::extract::Grant;
+
+    fn caller(grants: &[(Role, Option<Uuid>)]) -> Principal {
+        Principal {
+            account_id: Uuid::from_u128(1),
+            unit_id: None,
+            grants: grants
+                .iter()
+                .map(|&(role, unit_id)| Grant { role, unit_id })
+                .collect(),
+        }
+    }
+
+    /// district ⊃ bureau ⊃ office
+    const DISTRICT: Uuid = Uuid::from_u128(10);
+    const BUREAU: Uuid = Uuid::from_u128(11);
+    const OFFICE: Uuid = Uuid::from_u128(12);
+
+    fn account(grants: Vec<TargetGrant>) -> AccountTarget {
+        AccountTarget {
+            id: Uuid::from_u128(2),
+            home: vec![DISTRICT, BUREAU, OFFICE],
+            grants,
+            leads: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_action_table_is_the_contract() {
+        for action in Action::ALL {
+            let expected: &[Role] = match action {
+                Action::ReadOrganisation | Action::Supervise => {
+                    &[Role::SystemAdmin, Role::UnitAdmin, Role::Inspector]
+                }
+                Action::ManageOrganisation
+                | Action::ManageAccount
+                | Action::KeepDocuments
+                | Action::ReceiveFilings
+                | Action::Rectify
+                | Action::ReviewDiscrepancies => &[Role::SystemAdmin, Role::UnitAdmin],
+                Action::Inspect => &[Role::SystemAdmin, Role::Inspector],
+                Action::GrantRoles
+                | Action::ManageWebhooks
+                | Action::EditCalendar
+                | Action::VerifyAudit => &[Role::SystemAdmin],
+            };
+            assert_eq!(action.roles(), expected, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn a_global_action_needs_the_whole_tree() {
+        let subtree = caller(&[(Role::SystemAdmin, Some(DISTRICT))]);
+        assert_eq!(
+            scope(&subtree, Action::EditCalendar),
+            Scope::Subtrees(vec![])
+        );
+        assert!(authorize_global(&subtree, Action::EditCalendar).is_err());
+        let tree = caller(&[(Role::SystemAdmin, None)]);
+        assert!(authorize_global(&tree, Action::EditCalendar).is_ok());
+        let unit_admin = caller(&[(Role::UnitAdmin, Some(DISTRICT))]);
+        assert!(require(&unit_admin, Action::EditCalendar).is_err());
+    }
+
+    #[test]
+    fn acting_on_an_account_needs_a_strictly_wider_scope_than_its_grants() {
+        let bureau_admin = caller(&[(Role::UnitAdmin, Some(BUREAU))]);
+        // A plain member of the office: fine.
+        assert!(act_on_account(&bureau_admin, Action::ManageAccount, &account(vec![])).is_ok());
+        // A unit admin of the office, strictly below: fine.
+        let office_admin = account(vec![(
+            Role::UnitAdmin,
+            Some((OFFICE, vec![DISTRICT, BUREAU, OFFICE])),
+        )]);
+        assert!(act_on_account(&bureau_admin, Action::ManageAccount, &office_admin).is_ok());
+        // A peer over the same bureau: refused.
+        let peer = account(vec![(
+            Role::UnitAdmin,
+            Some((BUREAU, vec![DISTRICT, BUREAU])),
+        )]);
+        assert!(matches!(
+            act_on_account(&bureau_admin, Action::ManageAccount, &peer),
+            Err(ApiError::Forbidden)
+        ));
+        // An inspector over the district: reaches outside, refused.
+        let inspector = account(vec![(Role::Inspector, Some((DISTRICT, vec![DISTRICT])))]);
+        assert!(act_on_account(&bureau_admin, Action::ManageAccount, &inspector).is_err());
+        // A system administrator, even of the office: a unit admin never acts on one.
+        let sysadmin = account(vec![(
+            Role::SystemAdmin,
+            Some((OFFICE, vec![DISTRICT, BUREAU, OFFICE])),
+        )]);
+        assert!(act_on_account(&bureau_admin, Action::ManageAccount, &sysadmin).is_err());
+        let district_sysadmin = caller(&[(Role::SystemAdmin, Some(DISTRICT))]);
+        assert!(act_on_account(&district_sysadmin, Action::ManageAccount, &sysadmin).is_ok());
+        // A system administrator over the whole tree: no one is wider.
+        let root = account(vec![(Role::SystemAdmin, None)]);
+        let tree = caller(&[(Role::SystemAdmin, None)]);
+        assert!(act_on_account(&tree, Action::ManageAccount, &root).is_err());
+        // Leading a node outside the caller's scope: refused.
+        let mut leader = account(vec![]);
+        leader.leads.push(vec![DISTRICT]);
+        assert!(act_on_account(&bureau_admin, Action::ManageAccount, &leader).is_err());
+        // Oneself: refused with its own code.
+        let mut own = account(vec![]);
+        own.id = bureau_admin.account_id;
+        assert!(matches!(
+            act_on_account(&bureau_admin, Action::ManageAccount, &own),
+            Err(ApiError::Refused("self_change_forbidden"))
+        ));
+    }
+}
