@@ -17,6 +17,7 @@ pub mod routes;
 pub mod schema;
 pub mod scope;
 pub mod seal;
+pub mod sessions;
 pub mod stored;
 pub mod testing;
 pub mod worker;

@@ -220,7 +220,7 @@ async fn forged_and_stale_access_tokens_are_refused() {
     let real_claims = claims(&real);
     let cv = real_claims["cv"].as_i64().unwrap();
     let base = json!({"sub": d.clerk, "iss": "whereabouts", "aud": "whereabouts-api",
-        "iat": now() - 60, "exp": now() + 600, "cv": cv});
+        "iat": now() - 60, "exp": now() + 600, "cv": cv, "sid": real_claims["sid"]});
 
     // The crafted token is good when nothing is wrong with it.
     let good = sign(&base, TEST_SECRET);
@@ -421,7 +421,7 @@ async fn suspension_cuts_off_access_and_refresh_at_once() {
     };
     let crafted = sign(
         &json!({"sub": d.clerk, "iss": "whereabouts", "aud": "whereabouts-api",
-            "iat": now(), "exp": now() + 600, "cv": cv}),
+            "iat": now(), "exp": now() + 600, "cv": cv, "sid": claims(&access)["sid"]}),
         TEST_SECRET,
     );
     app.get("/api/v1/me", &crafted)

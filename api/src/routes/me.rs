@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
 use crate::routes::accounts::{Account, load_account};
 use crate::routes::assessments::load_context;
-use crate::routes::auth::{Tokens, issue_tokens, revoke_all};
+use crate::routes::auth::{Tokens, issue_tokens};
 use crate::routes::units::{Unit, UnitRow, to_units};
 use crate::schema::{accounts, units};
 use actix_web::http::header;
@@ -16,7 +16,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use uuid::Uuid;
 use whereabouts_core::IssueCode;
 use whereabouts_core::snapshot::{self, PolicySnapshot};
 
@@ -64,7 +63,7 @@ pub struct ChangePassword {
 }
 
 /// Changes the caller's password. Every other session ends; the answer is a
-/// fresh token pair for this one.
+/// fresh token pair for the caller's session.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "me", request_body = ChangePassword,
     responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -106,7 +105,7 @@ pub async fn change_password(
                 ))
                 .returning(accounts::credentials_changed_at)
                 .get_result(conn)?;
-            revoke_all(conn, who.account_id)?;
+            crate::sessions::end_all(conn, who.account_id, Some(who.session_id))?;
             crate::audit::append(
                 conn,
                 Some(who.account_id),
@@ -115,7 +114,7 @@ pub async fn change_password(
                 "change_password",
                 serde_json::json!({}),
             )?;
-            issue_tokens(conn, &st, who.account_id, changed, Uuid::new_v4())
+            issue_tokens(conn, &st, who.account_id, changed, who.session_id)
         })
         .await?;
     Ok(web::Json(tokens))

@@ -1,0 +1,239 @@
+//! Sessions and the answers around them: logout ends a session's access token
+//! at once, a suspended account looks like a wrong password, password changes
+//! and logins are throttled per account and per (login, address) without
+//! locking out other addresses, and an idempotent replay re-authorizes its
+//! caller.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use actix_web::test::TestRequest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::*;
+use diesel::prelude::*;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use uuid::Uuid;
+
+/// The key of `Config::for_tests`.
+const TEST_SECRET: &[u8] = b"test-secret-test-secret-test-secret!";
+
+/// A client address (port 40000).
+fn address(text: &str) -> SocketAddr {
+    SocketAddr::new(text.parse().unwrap(), 40000)
+}
+
+async fn login_from(app: &TestApp, login: &str, password: &str, from: &str) -> Resp {
+    app.send(
+        TestRequest::post()
+            .uri("/api/v1/auth/login")
+            .peer_addr(address(from))
+            .set_json(json!({"login": login, "password": password})),
+    )
+    .await
+}
+
+async fn login_pair(app: &TestApp, login: &str, password: &str) -> Resp {
+    login_from(app, login, password, "192.0.2.1").await
+}
+
+async fn refresh(app: &TestApp, token: &str) -> Resp {
+    app.post("/api/v1/auth/refresh", "", json!({"refresh_token": token}))
+        .await
+}
+
+async fn logout(app: &TestApp, token: &str) -> Resp {
+    app.post("/api/v1/auth/logout", "", json!({"refresh_token": token}))
+        .await
+}
+
+/// The claims of a token, read from its payload.
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+fn sign(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(TEST_SECRET),
+    )
+    .unwrap()
+}
+
+fn assert_ok(res: &Resp) {
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+}
+
+// 1. Sessions: logout ends the access token of its session at once.
+
+#[actix_web::test]
+async fn logout_ends_the_access_token_of_its_session_at_once() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    let pair = login_pair(&app, "clerk", PASSWORD).await;
+    let (access, refresh_token) = (pair.str("/access_token"), pair.str("/refresh_token"));
+    let other = login_pair(&app, "clerk", PASSWORD).await;
+    assert_ok(&app.get("/api/v1/me", &access).await);
+
+    let res = logout(&app, &refresh_token).await;
+    assert_eq!(res.status.as_u16(), 204, "{}", res.body);
+
+    app.get("/api/v1/me", &access)
+        .await
+        .assert_problem(401, "token_revoked");
+    // The account's other session goes on.
+    assert_ok(&app.get("/api/v1/me", &other.str("/access_token")).await);
+    assert_ok(&refresh(&app, &other.str("/refresh_token")).await);
+}
+
+#[actix_web::test]
+async fn refresh_keeps_the_session_and_logout_ends_all_its_access_tokens() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    let first = login_pair(&app, "clerk", PASSWORD).await;
+    let sid = claims(&first.str("/access_token"))["sid"].clone();
+    assert!(sid.is_string(), "no session in {}", first.body);
+
+    let second = refresh(&app, &first.str("/refresh_token")).await;
+    assert_ok(&second);
+    assert_eq!(claims(&second.str("/access_token"))["sid"], sid);
+    assert_ok(&app.get("/api/v1/me", &first.str("/access_token")).await);
+    assert_ok(&app.get("/api/v1/me", &second.str("/access_token")).await);
+
+    let res = logout(&app, &second.str("/refresh_token")).await;
+    assert_eq!(res.status.as_u16(), 204, "{}", res.body);
+    for access in [first.str("/access_token"), second.str("/access_token")] {
+        app.get("/api/v1/me", &access)
+            .await
+            .assert_problem(401, "token_revoked");
+    }
+}
+
+#[actix_web::test]
+async fn a_reused_refresh_token_ends_the_session_and_its_access_tokens() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    let first = login_pair(&app, "clerk", PASSWORD).await;
+    let second = refresh(&app, &first.str("/refresh_token")).await;
+    assert_ok(&second);
+    let access = second.str("/access_token");
+    assert_ok(&app.get("/api/v1/me", &access).await);
+
+    refresh(&app, &first.str("/refresh_token"))
+        .await
+        .assert_problem(401, "refresh_token_reused");
+    app.get("/api/v1/me", &access)
+        .await
+        .assert_problem(401, "token_revoked");
+    refresh(&app, &second.str("/refresh_token"))
+        .await
+        .assert_problem(401, "invalid_token");
+}
+
+#[actix_web::test]
+async fn an_access_token_without_a_live_session_of_its_account_is_refused() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let real = claims(d.token("clerk"));
+    let now = chrono::Utc::now().timestamp();
+    let base = json!({"sub": d.clerk, "iss": "whereabouts", "aud": "whereabouts-api",
+        "iat": now - 60, "exp": now + 600, "cv": real["cv"], "sid": real["sid"]});
+    // The crafted token is good when nothing is wrong with it.
+    assert_ok(&app.get("/api/v1/me", &sign(&base)).await);
+
+    let mut unknown = base.clone();
+    unknown["sid"] = json!(Uuid::new_v4());
+    app.get("/api/v1/me", &sign(&unknown))
+        .await
+        .assert_problem(401, "token_revoked");
+
+    // Another account's live session is not the clerk's.
+    let mut borrowed = base.clone();
+    borrowed["sid"] = claims(d.token("head"))["sid"].clone();
+    app.get("/api/v1/me", &sign(&borrowed))
+        .await
+        .assert_problem(401, "token_revoked");
+
+    let mut without = base.clone();
+    without.as_object_mut().unwrap().remove("sid");
+    app.get("/api/v1/me", &sign(&without))
+        .await
+        .assert_problem(401, "invalid_token");
+}
+
+#[actix_web::test]
+async fn a_login_records_its_session_with_user_agent_and_address() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let res = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/auth/login")
+                .peer_addr(address("198.51.100.7"))
+                .insert_header(("user-agent", "Whereabouts-Android/3.1"))
+                .set_json(json!({"login": "clerk", "password": PASSWORD})),
+        )
+        .await;
+    assert_ok(&res);
+    let sid = claims(&res.str("/access_token"))["sid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    #[derive(QueryableByName)]
+    struct Session {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        account_id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        user_agent: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+        address: Option<String>,
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        live: bool,
+    }
+    let mut conn = app.db.connect();
+    let session: Session = diesel::sql_query(
+        "SELECT account_id, user_agent, address, ended_at IS NULL AS live FROM sessions WHERE id::text = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&sid)
+    .get_result(&mut conn)
+    .unwrap();
+    assert_eq!(session.account_id, d.clerk);
+    assert_eq!(
+        session.user_agent.as_deref(),
+        Some("Whereabouts-Android/3.1")
+    );
+    assert_eq!(session.address.as_deref(), Some("198.51.100.7"));
+    assert!(session.live);
+}
+
+#[actix_web::test]
+async fn a_password_change_keeps_the_callers_session_and_ends_the_others() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    let mine = login_pair(&app, "clerk", PASSWORD).await;
+    let other = login_pair(&app, "clerk", PASSWORD).await;
+    let res = app
+        .put(
+            "/api/v1/me/password",
+            &mine.str("/access_token"),
+            json!({"current_password": PASSWORD, "new_password": "a much better password 7"}),
+        )
+        .await;
+    assert_ok(&res);
+    assert_eq!(
+        claims(&res.str("/access_token"))["sid"],
+        claims(&mine.str("/access_token"))["sid"]
+    );
+    assert_ok(&app.get("/api/v1/me", &res.str("/access_token")).await);
+    // The other session has ended: even a token carrying the new credentials
+    // version is refused.
+    let mut crafted = claims(&res.str("/access_token"));
+    crafted["sid"] = claims(&other.str("/access_token"))["sid"].clone();
+    app.get("/api/v1/me", &sign(&crafted))
+        .await
+        .assert_problem(401, "token_revoked");
+}
