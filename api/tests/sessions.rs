@@ -68,6 +68,22 @@ fn assert_ok(res: &Resp) {
     assert_eq!(res.status.as_u16(), 200, "{}", res.body);
 }
 
+fn retry_after(res: &Resp) -> u64 {
+    res.header("retry-after").parse().unwrap_or_else(|_| {
+        panic!(
+            "Retry-After: {:?} in {}",
+            res.header("retry-after"),
+            res.body
+        )
+    })
+}
+
+/// Runs SQL on the test database.
+fn sql(app: &TestApp, query: &str) {
+    let mut conn = app.db.connect();
+    diesel::sql_query(query).execute(&mut conn).unwrap();
+}
+
 // 1. Sessions: logout ends the access token of its session at once.
 
 #[actix_web::test]
@@ -236,4 +252,75 @@ async fn a_password_change_keeps_the_callers_session_and_ends_the_others() {
     app.get("/api/v1/me", &sign(&crafted))
         .await
         .assert_problem(401, "token_revoked");
+}
+
+// 2. A suspended account answers exactly as a wrong password does.
+
+/// The parts of a problem answer that do not change from request to request.
+fn answer(res: &Resp) -> (u16, Value, String, String) {
+    let mut body = res.body.clone();
+    body.as_object_mut().unwrap().remove("request_id");
+    (
+        res.status.as_u16(),
+        body,
+        res.header("content-type"),
+        res.header("www-authenticate"),
+    )
+}
+
+#[actix_web::test]
+async fn a_suspended_account_answers_the_right_password_as_a_wrong_one() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let res = app
+        .post(
+            &format!("/api/v1/accounts/{}/suspend", d.clerk),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_ok(&res);
+
+    let right = login_pair(&app, "clerk", PASSWORD).await;
+    let wrong = login_pair(&app, "clerk", "not the password 1").await;
+    wrong.assert_problem(401, "invalid_credentials");
+    assert_eq!(answer(&right), answer(&wrong));
+}
+
+#[actix_web::test]
+async fn right_passwords_of_a_suspended_account_count_as_failures() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let res = app
+        .post(
+            &format!("/api/v1/accounts/{}/suspend", d.clerk),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_ok(&res);
+    for _ in 0..5 {
+        login_pair(&app, "clerk", PASSWORD)
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    let res = login_pair(&app, "clerk", PASSWORD).await;
+    res.assert_problem(429, "rate_limited");
+    assert!(retry_after(&res) >= 1);
+}
+
+#[actix_web::test]
+async fn refresh_for_a_suspended_account_answers_as_an_unknown_token() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    let pair = login_pair(&app, "clerk", PASSWORD).await;
+    // Suspended underneath the session, its refresh tokens untouched.
+    sql(
+        &app,
+        "UPDATE accounts SET status = 'suspended' WHERE login = 'clerk'",
+    );
+    let suspended = refresh(&app, &pair.str("/refresh_token")).await;
+    let unknown = refresh(&app, "a token nobody issued").await;
+    unknown.assert_problem(401, "invalid_token");
+    assert_eq!(answer(&suspended), answer(&unknown));
 }

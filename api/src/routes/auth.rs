@@ -135,7 +135,7 @@ fn record_failure(conn: &mut PgConnection, bucket: &str, window: i64) -> QueryRe
 
 /// Logs in with login and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or suspended"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts; see Retry-After")))]
+    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or a suspended account (the same answer)"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts; see Retry-After")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -178,10 +178,7 @@ pub async fn login(
                 }
             };
             match account {
-                Some((id, _, status, changed)) if verified => {
-                    if status != "active" {
-                        return Err(ApiError::Unauthorized("account_suspended"));
-                    }
+                Some((id, _, status, changed)) if verified && status == "active" => {
                     diesel::delete(login_throttle::table.find(&login_bucket)).execute(conn)?;
                     conn.transaction(|conn| {
                         let session = crate::sessions::start(conn, id, &origin)?;
@@ -189,6 +186,9 @@ pub async fn login(
                     })
                 }
                 _ => {
+                    // A suspended account is answered as a wrong password,
+                    // and counted as one: the answer must not confirm the
+                    // password, and suspension is no way round the throttle.
                     record_failure(conn, &login_bucket, config.login_window_seconds)?;
                     record_failure(conn, &address_bucket, config.login_window_seconds)?;
                     tracing::info!("failed login");
@@ -246,8 +246,10 @@ pub async fn refresh(
                 .select((accounts::status, accounts::credentials_changed_at))
                 .first(conn)?;
             if status != "active" {
+                // Answered as a token nobody issued: the holder learns
+                // nothing about the account.
                 crate::sessions::end(conn, session)?;
-                return Ok(Err(ApiError::Unauthorized("account_suspended")));
+                return Ok(Err(ApiError::Unauthorized("invalid_token")));
             }
             diesel::update(refresh_tokens::table.find(id))
                 .set(refresh_tokens::spent_at.eq(diesel::dsl::now))
