@@ -20,4 +20,5 @@ pub mod seal;
 pub mod sessions;
 pub mod stored;
 pub mod testing;
+pub mod throttle;
 pub mod worker;

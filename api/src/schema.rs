@@ -86,7 +86,7 @@ diesel::joinable!(refresh_tokens -> sessions (family_id));
 diesel::table! {
     login_throttle (bucket) {
         bucket -> Text,
-        window_started_at -> Timestamptz,
+        last_failure_at -> Timestamptz,
         failures -> Int4,
     }
 }

@@ -324,3 +324,134 @@ async fn refresh_for_a_suspended_account_answers_as_an_unknown_token() {
     unknown.assert_problem(401, "invalid_token");
     assert_eq!(answer(&suspended), answer(&unknown));
 }
+
+// 4. Lockouts: per (login, address), with a slowdown per login and a generous
+//    cap per address.
+
+#[actix_web::test]
+async fn failures_from_one_address_do_not_lock_the_login_from_another() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    for i in 0..5 {
+        login_from(&app, "clerk", &format!("wrong password {i}"), "203.0.113.1")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    let res = login_from(&app, "clerk", PASSWORD, "203.0.113.1").await;
+    res.assert_problem(429, "rate_limited");
+    assert!((1..=900).contains(&retry_after(&res)));
+    assert_ok(&login_from(&app, "clerk", PASSWORD, "198.51.100.2").await);
+    assert_ok(&login_from(&app, "clerk", PASSWORD, "2001:db8::2").await);
+    // The locked pair stays locked.
+    login_from(&app, "clerk", PASSWORD, "203.0.113.1")
+        .await
+        .assert_problem(429, "rate_limited");
+}
+
+#[actix_web::test]
+async fn failures_for_other_logins_from_an_address_do_not_lock_a_login_from_it() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    // 55 failures from one address, more than the old limit of 50, far under
+    // the per-address cap of 200.
+    for n in 0..11 {
+        for i in 0..5 {
+            login_from(
+                &app,
+                &format!("nobody-{n}"),
+                &format!("wrong password {i}"),
+                "203.0.113.9",
+            )
+            .await
+            .assert_problem(401, "invalid_credentials");
+        }
+    }
+    assert_ok(&login_from(&app, "clerk", PASSWORD, "203.0.113.9").await);
+}
+
+#[actix_web::test]
+async fn many_failures_for_a_login_across_addresses_slow_it_down_and_never_lock_it() {
+    let app = TestApp::new().await;
+    seed(&app).await;
+    // 20 failures from four addresses: each pair is locked, the login is not.
+    for a in 1..=4 {
+        for i in 0..5 {
+            login_from(
+                &app,
+                "clerk",
+                &format!("wrong password {i}"),
+                &format!("203.0.113.{a}"),
+            )
+            .await
+            .assert_problem(401, "invalid_credentials");
+        }
+    }
+    // Now every attempt at the login waits a while after the last failure,
+    // wherever it comes from, even with the right password.
+    let res = login_from(&app, "clerk", PASSWORD, "198.51.100.5").await;
+    res.assert_problem(429, "rate_limited");
+    let first_wait = retry_after(&res);
+    assert!((1..=2).contains(&first_wait), "Retry-After {first_wait}");
+
+    // Once the delay has passed, the next attempt is heard.
+    sql(
+        &app,
+        "UPDATE login_throttle SET last_failure_at = last_failure_at - interval '3 seconds' WHERE bucket = 'login:clerk'",
+    );
+    login_from(&app, "clerk", "wrong password 9", "198.51.100.5")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    // Each further failure doubles the delay.
+    let res = login_from(&app, "clerk", PASSWORD, "198.51.100.6").await;
+    res.assert_problem(429, "rate_limited");
+    let second_wait = retry_after(&res);
+    assert!((3..=4).contains(&second_wait), "Retry-After {second_wait}");
+    sql(
+        &app,
+        "UPDATE login_throttle SET last_failure_at = last_failure_at - interval '5 seconds' WHERE bucket = 'login:clerk'",
+    );
+    assert_ok(&login_from(&app, "clerk", PASSWORD, "198.51.100.6").await);
+
+    // However many failures there were, the delay has a ceiling: it slows,
+    // it never locks.
+    sql(
+        &app,
+        "UPDATE login_throttle SET failures = 100000, last_failure_at = now() WHERE bucket = 'login:clerk'",
+    );
+    let res = login_from(&app, "clerk", PASSWORD, "198.51.100.7").await;
+    res.assert_problem(429, "rate_limited");
+    let capped = retry_after(&res);
+    assert!((1..=300).contains(&capped), "Retry-After {capped}");
+    sql(
+        &app,
+        "UPDATE login_throttle SET last_failure_at = last_failure_at - interval '301 seconds' WHERE bucket = 'login:clerk'",
+    );
+    assert_ok(&login_from(&app, "clerk", PASSWORD, "198.51.100.7").await);
+}
+
+#[actix_web::test]
+async fn the_login_throttle_settings_apply() {
+    let app = TestApp::with_config(|c| {
+        c.login_max_failures = 2;
+        c.login_slowdown_after = 3;
+        c.login_slowdown_seconds = 60;
+        c.login_slowdown_max_seconds = 120;
+    })
+    .await;
+    seed(&app).await;
+    for from in ["203.0.113.1", "203.0.113.1", "203.0.113.2"] {
+        login_from(&app, "clerk", "wrong password 1", from)
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    login_from(&app, "clerk", PASSWORD, "203.0.113.1")
+        .await
+        .assert_problem(429, "rate_limited");
+    let res = login_from(&app, "clerk", PASSWORD, "203.0.113.3").await;
+    res.assert_problem(429, "rate_limited");
+    assert!(
+        (59..=60).contains(&retry_after(&res)),
+        "{}",
+        retry_after(&res)
+    );
+}

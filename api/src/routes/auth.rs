@@ -4,14 +4,16 @@
 //! JWTs naming their session; refresh tokens are opaque, stored hashed, rotate
 //! on every use and stay in their session. A spent refresh token presented
 //! again means it was stolen or replayed: the whole session ends. Logout ends
-//! the session, and with it its access tokens at once. Failed logins are throttled
-//! per login and per client address in the database, so every replica agrees.
+//! the session, and with it its access tokens at once. Failed logins are
+//! throttled per (login, address), per login and per address in the database
+//! ([`crate::throttle`]), so every replica agrees.
 
 use crate::auth::{self, DUMMY_HASH};
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, client_address};
-use crate::schema::{accounts, login_throttle, refresh_tokens, sessions};
+use crate::schema::{accounts, refresh_tokens, sessions};
 use crate::sessions::Origin;
+use crate::throttle::{self, LoginBuckets};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -101,38 +103,6 @@ pub fn issue_tokens(
     })
 }
 
-/// Seconds to wait when a throttle bucket is full, or `None` when it is open.
-fn throttled(
-    conn: &mut PgConnection,
-    bucket: &str,
-    max: i32,
-    window: i64,
-) -> QueryResult<Option<u64>> {
-    let row: Option<(DateTime<Utc>, i32)> = login_throttle::table
-        .find(bucket)
-        .select((login_throttle::window_started_at, login_throttle::failures))
-        .first(conn)
-        .optional()?;
-    Ok(row.and_then(|(started, failures)| {
-        let reopens = started + Duration::seconds(window);
-        let now = Utc::now();
-        (failures >= max && reopens > now)
-            .then(|| u64::try_from((reopens - now).num_seconds().max(1)).unwrap_or(1))
-    }))
-}
-
-fn record_failure(conn: &mut PgConnection, bucket: &str, window: i64) -> QueryResult<usize> {
-    diesel::sql_query(
-        "INSERT INTO login_throttle (bucket, window_started_at, failures) VALUES ($1, now(), 1)
-         ON CONFLICT (bucket) DO UPDATE SET
-           failures = CASE WHEN login_throttle.window_started_at + make_interval(secs => $2) <= now() THEN 1 ELSE login_throttle.failures + 1 END,
-           window_started_at = CASE WHEN login_throttle.window_started_at + make_interval(secs => $2) <= now() THEN now() ELSE login_throttle.window_started_at END",
-    )
-    .bind::<diesel::sql_types::Text, _>(bucket)
-    .bind::<diesel::sql_types::Double, _>(window as f64)
-    .execute(conn)
-}
-
 /// Logs in with login and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or a suspended account (the same answer)"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts; see Retry-After")))]
@@ -143,21 +113,16 @@ pub async fn login(
 ) -> Result<web::Json<Tokens>, ApiError> {
     let body = body.0;
     let login = body.login.trim().to_lowercase();
-    let login_bucket = format!("login:{login}");
-    let address_bucket = format!("address:{}", client_address(&req));
+    let buckets = LoginBuckets::new(&login, &client_address(&req));
     let origin = Origin::of(&req);
     let config = state.config.clone();
     let st = state.clone();
     let tokens = state
         .db
         .run(move |conn| {
-            for (bucket, max) in [
-                (&login_bucket, config.login_max_failures),
-                (&address_bucket, config.login_max_failures_per_address),
-            ] {
-                if let Some(wait) = throttled(conn, bucket, max, config.login_window_seconds)? {
-                    return Err(ApiError::RateLimited(wait));
-                }
+            let window = config.login_window_seconds;
+            if let Some(wait) = throttle::wait(conn, &buckets.limits(&config), window)? {
+                return Err(ApiError::RateLimited(wait));
             }
             let account: Option<(Uuid, String, String, DateTime<Utc>)> = accounts::table
                 .filter(accounts::login.eq(&login))
@@ -179,7 +144,9 @@ pub async fn login(
             };
             match account {
                 Some((id, _, status, changed)) if verified && status == "active" => {
-                    diesel::delete(login_throttle::table.find(&login_bucket)).execute(conn)?;
+                    // The login's own count over all addresses stays: an
+                    // attack in progress elsewhere stays slowed down.
+                    throttle::clear(conn, &[&buckets.pair])?;
                     conn.transaction(|conn| {
                         let session = crate::sessions::start(conn, id, &origin)?;
                         issue_tokens(conn, &st, id, changed, session)
@@ -189,8 +156,7 @@ pub async fn login(
                     // A suspended account is answered as a wrong password,
                     // and counted as one: the answer must not confirm the
                     // password, and suspension is no way round the throttle.
-                    record_failure(conn, &login_bucket, config.login_window_seconds)?;
-                    record_failure(conn, &address_bucket, config.login_window_seconds)?;
+                    throttle::record_failure(conn, &buckets.all(), window)?;
                     tracing::info!("failed login");
                     Err(ApiError::Unauthorized("invalid_credentials"))
                 }
