@@ -2,8 +2,9 @@
 //! (`login_throttle`) so every replica applies the same limits.
 //!
 //! A bucket counts the failures of one thing — a (login, address) pair, a
-//! login over all addresses, an address over all logins — and forgets them
-//! once a whole window passes without a failure. What a full bucket does depends on its [`Limit`]: a lock refuses
+//! login over all addresses, an address over all logins, an account's wrong
+//! current passwords — and forgets them once a whole window passes without a
+//! failure. What a full bucket does depends on its [`Limit`]: a lock refuses
 //! every attempt until the window has passed since the last failure; a
 //! slowdown only makes each attempt wait a delay after the last failure, a
 //! delay that doubles with every further failure up to a ceiling, so it never
@@ -12,6 +13,7 @@
 use crate::config::Config;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Double, Integer, Text};
+use uuid::Uuid;
 
 /// Longest part of a login kept in a bucket name: no account's login is
 /// longer, so a longer one names nobody.
@@ -70,6 +72,11 @@ impl LoginBuckets {
     pub fn all(&self) -> [&str; 3] {
         [&self.pair, &self.login, &self.address]
     }
+}
+
+/// The bucket of the wrong current passwords an account gave.
+pub fn password_bucket(account_id: Uuid) -> String {
+    format!("password:{account_id}")
 }
 
 /// What a bucket does once it holds enough failures.

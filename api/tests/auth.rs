@@ -522,7 +522,16 @@ async fn a_password_change_needs_the_current_password_and_a_strong_new_one() {
     let app = TestApp::new().await;
     let d = seed(&app).await;
     let token = d.token("clerk").to_owned();
-    let before = app.fingerprint();
+    // A wrong current password is counted by the throttle, and changes
+    // nothing else.
+    let unthrottled = |print: String| {
+        print
+            .split(';')
+            .filter(|table| !table.starts_with("login_throttle="))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    let before = unthrottled(app.fingerprint());
     let res = app
         .put(
             "/api/v1/me/password",
@@ -544,7 +553,11 @@ async fn a_password_change_needs_the_current_password_and_a_strong_new_one() {
         res.assert_problem(422, "validation_failed");
         assert_eq!(res.body["errors"][0]["field"], "new_password", "{weak}");
     }
-    assert_eq!(app.fingerprint(), before, "a refused change changed data");
+    assert_eq!(
+        unthrottled(app.fingerprint()),
+        before,
+        "a refused change changed data"
+    );
     assert_eq!(app.get("/api/v1/me", &token).await.status.as_u16(), 200);
     assert_pair(&login_pair(&app, "clerk", PASSWORD).await);
 }

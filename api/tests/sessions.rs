@@ -325,6 +325,82 @@ async fn refresh_for_a_suspended_account_answers_as_an_unknown_token() {
     assert_eq!(answer(&suspended), answer(&unknown));
 }
 
+// 3. Wrong current passwords are throttled like logins.
+
+async fn change_password(app: &TestApp, token: &str, current: &str, new: &str) -> Resp {
+    app.put(
+        "/api/v1/me/password",
+        token,
+        json!({"current_password": current, "new_password": new}),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn wrong_current_passwords_are_throttled_like_logins() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let token = d.token("clerk").to_owned();
+    for i in 0..5 {
+        let res = change_password(
+            &app,
+            &token,
+            &format!("not my password {i}"),
+            "a much better password 7",
+        )
+        .await;
+        res.assert_problem(422, "validation_failed");
+        assert_eq!(res.body["errors"][0]["field"], "current_password");
+    }
+    let res = change_password(&app, &token, PASSWORD, "a much better password 7").await;
+    res.assert_problem(429, "rate_limited");
+    let wait = retry_after(&res);
+    assert!((1..=900).contains(&wait), "Retry-After {wait}");
+    // Nothing changed: the old password still logs in.
+    assert_ok(&login_pair(&app, "clerk", PASSWORD).await);
+    // The throttle is per account: another account changes its password.
+    assert_ok(&change_password(&app, d.token("head"), PASSWORD, "a much better password 7").await);
+}
+
+#[actix_web::test]
+async fn a_right_current_password_clears_the_password_failures() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let token = d.token("clerk").to_owned();
+    for _ in 0..4 {
+        change_password(
+            &app,
+            &token,
+            "not my password 1",
+            "a much better password 7",
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    }
+    let res = change_password(&app, &token, PASSWORD, "a much better password 7").await;
+    assert_ok(&res);
+    let token = res.str("/access_token");
+    for _ in 0..4 {
+        change_password(
+            &app,
+            &token,
+            "not my password 1",
+            "a better password still 8",
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    }
+    assert_ok(
+        &change_password(
+            &app,
+            &token,
+            "a much better password 7",
+            "a better password still 8",
+        )
+        .await,
+    );
+}
+
 // 4. Lockouts: per (login, address), with a slowdown per login and a generous
 //    cap per address.
 
