@@ -531,3 +531,82 @@ async fn the_login_throttle_settings_apply() {
         retry_after(&res)
     );
 }
+
+// 5. An idempotent replay re-authorizes its caller.
+
+async fn create_with_key(app: &TestApp, token: &str, key: &str, unit: Uuid) -> Resp {
+    app.send(
+        TestRequest::post()
+            .uri("/api/v1/accounts")
+            .insert_header(("authorization", format!("Bearer {token}")))
+            .insert_header(("idempotency-key", key))
+            .set_json(json!({"login": "new-member", "display_name": "New Member", "unit_id": unit,
+                "rank": "clerk", "position": "staff", "employee_no": "E-new", "mobile": "13800138000",
+                "party_member": false})),
+    )
+    .await
+}
+
+#[actix_web::test]
+async fn an_idempotent_replay_is_refused_to_a_caller_suspended_since() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let token = d.token("unit-admin").to_owned();
+    let first = create_with_key(&app, &token, "create-member-1", d.office).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.body);
+    assert!(first.body["initial_password"].is_string(), "{}", first.body);
+    // The stored answer replays while the caller is in good standing.
+    let again = create_with_key(&app, &token, "create-member-1", d.office).await;
+    assert_eq!(again.status.as_u16(), 201, "{}", again.body);
+    assert_eq!(again.header("idempotent-replayed"), "true");
+
+    let res = app
+        .post(
+            &format!("/api/v1/accounts/{}/suspend", d.unit_admin),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_ok(&res);
+    let replay = create_with_key(&app, &token, "create-member-1", d.office).await;
+    replay.assert_problem(401, "account_suspended");
+    assert!(replay.body.get("initial_password").is_none());
+    // Nor does the key tell the caller what it was used for.
+    create_with_key(&app, &token, "create-member-1", d.bureau)
+        .await
+        .assert_problem(401, "account_suspended");
+}
+
+#[actix_web::test]
+async fn an_idempotent_replay_is_refused_after_its_session_ended() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let pair = login_pair(&app, "unit-admin", PASSWORD).await;
+    let token = pair.str("/access_token");
+    let first = create_with_key(&app, &token, "create-member-2", d.office).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.body);
+    let res = logout(&app, &pair.str("/refresh_token")).await;
+    assert_eq!(res.status.as_u16(), 204, "{}", res.body);
+    let replay = create_with_key(&app, &token, "create-member-2", d.office).await;
+    replay.assert_problem(401, "token_revoked");
+    assert!(replay.body.get("initial_password").is_none());
+}
+
+#[actix_web::test]
+async fn an_idempotent_replay_is_refused_after_a_password_reset() {
+    let app = TestApp::new().await;
+    let d = seed(&app).await;
+    let token = d.token("unit-admin").to_owned();
+    let first = create_with_key(&app, &token, "create-member-3", d.office).await;
+    assert_eq!(first.status.as_u16(), 201, "{}", first.body);
+    let res = app
+        .post(
+            &format!("/api/v1/accounts/{}/reset-password", d.unit_admin),
+            &app.admin,
+            json!({}),
+        )
+        .await;
+    assert_ok(&res);
+    let replay = create_with_key(&app, &token, "create-member-3", d.office).await;
+    replay.assert_problem(401, "token_revoked");
+}
