@@ -37,6 +37,8 @@ pub struct Claims {
     /// When the account's credentials last changed (microseconds); a token from
     /// before a password change or suspension no longer matches.
     pub cv: i64,
+    /// The session the token belongs to; once it ends, the token is refused.
+    pub sid: Uuid,
 }
 
 /// Signing and verifying keys for access tokens.
@@ -70,10 +72,11 @@ impl Keys {
         }
     }
 
-    /// Issues an access token.
+    /// Issues an access token for a session of an account.
     pub fn issue(
         &self,
         account_id: Uuid,
+        session_id: Uuid,
         credentials_changed_at: DateTime<Utc>,
         now: DateTime<Utc>,
         ttl_seconds: i64,
@@ -85,6 +88,7 @@ impl Keys {
             iat: now.timestamp(),
             exp: now.timestamp() + ttl_seconds,
             cv: credentials_changed_at.timestamp_micros(),
+            sid: session_id,
         };
         jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
     }
@@ -169,9 +173,13 @@ mod tests {
         let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
         let now = Utc::now();
         let id = Uuid::new_v4();
-        let token = keys.issue(id, now, now, 60).unwrap();
-        assert_eq!(keys.verify(&token).unwrap().sub, id);
-        let old = keys.issue(id, now, now - Duration::hours(1), 60).unwrap();
+        let session = Uuid::new_v4();
+        let token = keys.issue(id, session, now, now, 60).unwrap();
+        let claims = keys.verify(&token).unwrap();
+        assert_eq!((claims.sub, claims.sid), (id, session));
+        let old = keys
+            .issue(id, session, now, now - Duration::hours(1), 60)
+            .unwrap();
         assert_eq!(keys.verify(&old).unwrap_err(), TokenError::Expired);
         let other = Keys::new(b"another key another key another k");
         assert_eq!(other.verify(&token).unwrap_err(), TokenError::Invalid);

@@ -32,12 +32,23 @@ pub struct Config {
     pub refresh_ttl_days: i64,
     /// Database pool size (`WHEREABOUTS_DB_POOL_SIZE`).
     pub pool_size: u32,
-    /// Failed logins allowed per login in a window (`WHEREABOUTS_LOGIN_MAX_FAILURES`).
+    /// Failed logins of one login from one client address that lock that pair
+    /// (`WHEREABOUTS_LOGIN_MAX_FAILURES`).
     pub login_max_failures: i32,
-    /// Failed logins allowed per client address in a window.
+    /// Failed logins from one client address, over all logins, that lock the
+    /// address (`WHEREABOUTS_LOGIN_MAX_FAILURES_PER_ADDRESS`).
     pub login_max_failures_per_address: i32,
-    /// Length of the login throttling window in seconds.
+    /// Seconds without a failure after which a throttle bucket forgets its
+    /// failures (`WHEREABOUTS_LOGIN_WINDOW_SECONDS`).
     pub login_window_seconds: i64,
+    /// Failed logins of one login, over all addresses, after which each
+    /// attempt at it waits a delay (`WHEREABOUTS_LOGIN_SLOWDOWN_AFTER`).
+    pub login_slowdown_after: i32,
+    /// The first such delay in seconds, doubled by each further failure
+    /// (`WHEREABOUTS_LOGIN_SLOWDOWN_SECONDS`).
+    pub login_slowdown_seconds: i64,
+    /// The longest such delay in seconds (`WHEREABOUTS_LOGIN_SLOWDOWN_MAX_SECONDS`).
+    pub login_slowdown_max_seconds: i64,
     /// Hours after the planned return before an away filing is overdue
     /// (`WHEREABOUTS_OVERDUE_GRACE_HOURS`).
     pub overdue_grace_hours: i64,
@@ -166,9 +177,12 @@ impl Config {
             login_max_failures: parsed("WHEREABOUTS_LOGIN_MAX_FAILURES", 5)?,
             login_max_failures_per_address: parsed(
                 "WHEREABOUTS_LOGIN_MAX_FAILURES_PER_ADDRESS",
-                50,
+                200,
             )?,
             login_window_seconds: parsed("WHEREABOUTS_LOGIN_WINDOW_SECONDS", 900)?,
+            login_slowdown_after: parsed("WHEREABOUTS_LOGIN_SLOWDOWN_AFTER", 20)?,
+            login_slowdown_seconds: parsed("WHEREABOUTS_LOGIN_SLOWDOWN_SECONDS", 2)?,
+            login_slowdown_max_seconds: parsed("WHEREABOUTS_LOGIN_SLOWDOWN_MAX_SECONDS", 300)?,
             overdue_grace_hours: parsed("WHEREABOUTS_OVERDUE_GRACE_HOURS", 24)?,
             worker_interval_ms: parsed("WHEREABOUTS_WORKER_INTERVAL_MS", 1000)?,
             sweep_interval_seconds: parsed("WHEREABOUTS_SWEEP_INTERVAL_SECONDS", 60)?,
@@ -195,8 +209,11 @@ impl Config {
             refresh_ttl_days: 30,
             pool_size: 4,
             login_max_failures: 5,
-            login_max_failures_per_address: 50,
+            login_max_failures_per_address: 200,
             login_window_seconds: 900,
+            login_slowdown_after: 20,
+            login_slowdown_seconds: 2,
+            login_slowdown_max_seconds: 300,
             overdue_grace_hours: 24,
             worker_interval_ms: 100,
             sweep_interval_seconds: 60,

@@ -5,7 +5,7 @@ use crate::auth::{Claims, Keys, TokenError};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::schema::{accounts, role_grants};
+use crate::schema::{accounts, role_grants, sessions};
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
@@ -229,12 +229,14 @@ pub struct Grant {
     pub unit_id: Option<Uuid>,
 }
 
-/// The authenticated caller, loaded fresh on every request: a suspended account
-/// or one whose password changed is refused at once.
+/// The authenticated caller, loaded fresh on every request: a suspended account,
+/// one whose password changed, or a session that ended is refused at once.
 #[derive(Debug, Clone)]
 pub struct Principal {
     /// The caller's account.
     pub account_id: Uuid,
+    /// The caller's session.
+    pub session_id: Uuid,
     /// The caller's node.
     pub unit_id: Option<Uuid>,
     /// The caller's roles.
@@ -267,11 +269,13 @@ fn grant(role: String, unit_id: Option<Uuid>) -> Option<Grant> {
         .map(|role| Grant { role, unit_id })
 }
 
-/// An account's unit, status and credential change, with one of its grants.
+/// An account's unit, status and credential change, whether the token's
+/// session is live, and one of its grants.
 type AccountGrant = (
     Option<Uuid>,
     String,
     DateTime<Utc>,
+    bool,
     Option<String>,
     Option<Uuid>,
 );
@@ -286,11 +290,23 @@ pub struct Authenticated {
 }
 
 impl Authenticated {
+    /// The account the token names (not yet checked against the database).
+    pub fn account_id(&self) -> Uuid {
+        self.claims.sub
+    }
+
     /// The caller as of now: refused when the account is gone or suspended,
-    /// or when the token is older than the account's last credential change.
+    /// when the token is older than the account's last credential change, or
+    /// when its session has ended.
     pub fn load(&self, conn: &mut PgConnection) -> Result<Principal, ApiError> {
-        // The account and its grants in one query: one row per grant, or one
-        // row with no grant.
+        let session_live = diesel::dsl::exists(
+            sessions::table
+                .filter(sessions::id.eq(self.claims.sid))
+                .filter(sessions::account_id.eq(self.claims.sub))
+                .filter(sessions::ended_at.is_null()),
+        );
+        // The account, its session and its grants in one query: one row per
+        // grant, or one row with no grant.
         let rows: Vec<AccountGrant> = accounts::table
             .left_join(role_grants::table)
             .filter(accounts::id.eq(self.claims.sub))
@@ -298,26 +314,28 @@ impl Authenticated {
                 accounts::unit_id,
                 accounts::status,
                 accounts::credentials_changed_at,
+                session_live,
                 role_grants::role.nullable(),
                 role_grants::unit_id.nullable(),
             ))
             .load(conn)?;
-        let Some((unit_id, status, credentials_changed_at, _, _)) = rows.first() else {
+        let Some((unit_id, status, credentials_changed_at, live, _, _)) = rows.first() else {
             return Err(ApiError::Unauthorized("invalid_token"));
         };
         if status != "active" {
             return Err(ApiError::Unauthorized("account_suspended"));
         }
-        if credentials_changed_at.timestamp_micros() != self.claims.cv {
+        if credentials_changed_at.timestamp_micros() != self.claims.cv || !live {
             return Err(ApiError::Unauthorized("token_revoked"));
         }
         let unit_id = *unit_id;
         Ok(Principal {
             account_id: self.claims.sub,
+            session_id: self.claims.sid,
             unit_id,
             grants: rows
                 .into_iter()
-                .filter_map(|(_, _, _, role, grant_unit)| grant(role?, grant_unit))
+                .filter_map(|(_, _, _, _, role, grant_unit)| grant(role?, grant_unit))
                 .collect(),
         })
     }
@@ -332,7 +350,9 @@ impl FromRequest for Authenticated {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+/// The caller of a request whose bearer token verifies; its account and
+/// session are checked by [`Authenticated::load`].
+pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let state = state(req)?;
     let token = bearer(req).ok_or(ApiError::Unauthorized("unauthorized"))?;
     let claims = state.keys.verify(&token).map_err(|e| match e {
@@ -420,9 +440,10 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
-/// The client's address, for login throttling.
+/// The client's address, for login throttling and sessions. An IPv4 address
+/// reached over IPv6 reads as IPv4.
 pub fn client_address(req: &HttpRequest) -> String {
     req.peer_addr()
-        .map(|a| a.ip().to_string())
+        .map(|a| a.ip().to_canonical().to_string())
         .unwrap_or_else(|| "unknown".to_owned())
 }

@@ -14,7 +14,10 @@
 //! doing the change twice. Two concurrent requests with one key: the second
 //! waits on the first's claim and then replays its answer. Only successful
 //! answers are kept; a refused request changed nothing, and its key stays free
-//! for a corrected retry. Keys are per account.
+//! for a corrected retry. Keys are per account, and a stored answer is only
+//! replayed to a caller whose token still authenticates (the account active,
+//! its credentials unchanged, its session live): a suspended account or an
+//! ended session gets 401, never the answer it was once given.
 
 use crate::error::ApiError;
 use crate::extract::AppState;
@@ -22,7 +25,7 @@ use crate::schema::idempotency_keys;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, HeaderValue};
+use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderValue};
 use actix_web::{Error, HttpResponse, web};
 use diesel::prelude::*;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
@@ -200,19 +203,6 @@ fn applies(req: &ServiceRequest) -> bool {
         && !req.path().starts_with("/api/v1/auth/")
 }
 
-fn account_of(req: &ServiceRequest, state: &AppState) -> Option<Uuid> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return None;
-    }
-    state
-        .keys
-        .verify(token.trim())
-        .ok()
-        .map(|claims| claims.sub)
-}
-
 impl<S, B> Service<ServiceRequest> for IdempotencyService<S>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = Error> + 'static,
@@ -239,13 +229,14 @@ where
                     .await
                     .map(ServiceResponse::map_into_boxed_body);
             };
-            let Some(account) = account_of(&req, &state) else {
+            let Ok(caller) = crate::extract::authenticate(req.request()) else {
                 // Unauthenticated: the handler answers 401.
                 return service
                     .call(req)
                     .await
                     .map(ServiceResponse::map_into_boxed_body);
             };
+            let account = caller.account_id();
             if key.is_empty() || key.len() > 255 || !key.chars().all(|c| c.is_ascii_graphic()) {
                 let error = ApiError::invalid(
                     IssueCode::Invalid,
@@ -275,7 +266,17 @@ where
             let seal_key = state.config.document_key;
             match state
                 .db
-                .run(move |conn| lookup(conn, &seal_key, account, &k, &h))
+                .run(move |conn| {
+                    let found = lookup(conn, &seal_key, account, &k, &h);
+                    if !matches!(found, Ok(Stored::Nothing)) {
+                        // Whatever was stored under the key answers only a
+                        // caller who still authenticates: the account active,
+                        // its credentials and its session unchanged. A first
+                        // request is checked by its handler.
+                        caller.load(conn)?;
+                    }
+                    found
+                })
                 .await
             {
                 Err(error) => return Ok(req.error_response(error)),

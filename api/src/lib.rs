@@ -17,6 +17,8 @@ pub mod policy;
 pub mod routes;
 pub mod schema;
 pub mod seal;
+pub mod sessions;
 pub mod stored;
 pub mod testing;
+pub mod throttle;
 pub mod worker;

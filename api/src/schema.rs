@@ -70,9 +70,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        created_at -> Timestamptz,
+        last_used_at -> Timestamptz,
+        user_agent -> Nullable<Text>,
+        address -> Nullable<Text>,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(refresh_tokens -> sessions (family_id));
+
+diesel::table! {
     login_throttle (bucket) {
         bucket -> Text,
-        window_started_at -> Timestamptz,
+        last_failure_at -> Timestamptz,
         failures -> Int4,
     }
 }
@@ -446,6 +460,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     unit_deputies,
     role_grants,
     refresh_tokens,
+    sessions,
     login_throttle,
     policies,
     special_periods,

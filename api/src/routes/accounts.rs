@@ -6,7 +6,6 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Grant, IfMatch, Json, Principal, etag, load_grants};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, AccountChange, Action, Scope};
-use crate::routes::auth::revoke_all;
 use crate::routes::units::parse_enum;
 use crate::schema::{accounts, role_grants, units};
 use actix_web::http::StatusCode;
@@ -624,7 +623,7 @@ fn set_status(
             accounts::updated_at.eq(diesel::dsl::now),
         ))
         .execute(conn)?;
-    revoke_all(conn, id)?;
+    crate::sessions::end_all(conn, id, None)?;
     let account = load_account(conn, id)?;
     crate::audit::append(
         conn,
@@ -730,7 +729,7 @@ pub async fn reset_password(
                     accounts::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)?;
-            revoke_all(conn, id)?;
+            crate::sessions::end_all(conn, id, None)?;
             crate::audit::append(
                 conn,
                 Some(who.account_id),

@@ -1,14 +1,19 @@
 //! Login, refresh and logout.
 //!
-//! Access tokens are short JWTs; refresh tokens are opaque, stored hashed, and
-//! rotate on every use. A spent refresh token presented again means it was
-//! stolen or replayed: the whole family is revoked. Failed logins are throttled
-//! per login and per client address in the database, so every replica agrees.
+//! A login starts a session ([`crate::sessions`]). Access tokens are short
+//! JWTs naming their session; refresh tokens are opaque, stored hashed, rotate
+//! on every use and stay in their session. A spent refresh token presented
+//! again means it was stolen or replayed: the whole session ends. Logout ends
+//! the session, and with it its access tokens at once. Failed logins are
+//! throttled per (login, address), per login and per address in the database
+//! ([`crate::throttle`]), so every replica agrees.
 
 use crate::auth::{self, DUMMY_HASH};
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, client_address};
-use crate::schema::{accounts, login_throttle, refresh_tokens};
+use crate::schema::{accounts, refresh_tokens, sessions};
+use crate::sessions::Origin;
+use crate::throttle::{self, LoginBuckets};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
@@ -45,7 +50,8 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// A stored refresh token: id, family, account, expiry, spent, revoked.
+/// A stored refresh token: id, session, account, expiry, spent, revoked, and
+/// when its session ended.
 type RefreshRow = (
     Uuid,
     Uuid,
@@ -53,15 +59,16 @@ type RefreshRow = (
     DateTime<Utc>,
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
+    Option<DateTime<Utc>>,
 );
 
-/// Issues a token pair in a refresh family.
+/// Issues a token pair in a session.
 pub fn issue_tokens(
     conn: &mut PgConnection,
     state: &AppState,
     account_id: Uuid,
     credentials_changed_at: DateTime<Utc>,
-    family_id: Uuid,
+    session_id: Uuid,
 ) -> Result<Tokens, ApiError> {
     let now = Utc::now();
     let config = &state.config;
@@ -69,6 +76,7 @@ pub fn issue_tokens(
         .keys
         .issue(
             account_id,
+            session_id,
             credentials_changed_at,
             now,
             config.access_ttl_seconds,
@@ -81,7 +89,7 @@ pub fn issue_tokens(
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::id.eq(Uuid::new_v4()),
-            refresh_tokens::family_id.eq(family_id),
+            refresh_tokens::family_id.eq(session_id),
             refresh_tokens::account_id.eq(account_id),
             refresh_tokens::token_hash.eq(auth::token_hash(&refresh_token)),
             refresh_tokens::expires_at.eq(now + Duration::days(config.refresh_ttl_days)),
@@ -95,62 +103,9 @@ pub fn issue_tokens(
     })
 }
 
-/// Revokes every refresh token of an account (password change, suspension).
-pub fn revoke_all(conn: &mut PgConnection, account_id: Uuid) -> QueryResult<usize> {
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::account_id.eq(account_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
-    .execute(conn)
-}
-
-fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> QueryResult<usize> {
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq(family_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
-    .execute(conn)
-}
-
-/// Seconds to wait when a throttle bucket is full, or `None` when it is open.
-fn throttled(
-    conn: &mut PgConnection,
-    bucket: &str,
-    max: i32,
-    window: i64,
-) -> QueryResult<Option<u64>> {
-    let row: Option<(DateTime<Utc>, i32)> = login_throttle::table
-        .find(bucket)
-        .select((login_throttle::window_started_at, login_throttle::failures))
-        .first(conn)
-        .optional()?;
-    Ok(row.and_then(|(started, failures)| {
-        let reopens = started + Duration::seconds(window);
-        let now = Utc::now();
-        (failures >= max && reopens > now)
-            .then(|| u64::try_from((reopens - now).num_seconds().max(1)).unwrap_or(1))
-    }))
-}
-
-fn record_failure(conn: &mut PgConnection, bucket: &str, window: i64) -> QueryResult<usize> {
-    diesel::sql_query(
-        "INSERT INTO login_throttle (bucket, window_started_at, failures) VALUES ($1, now(), 1)
-         ON CONFLICT (bucket) DO UPDATE SET
-           failures = CASE WHEN login_throttle.window_started_at + make_interval(secs => $2) <= now() THEN 1 ELSE login_throttle.failures + 1 END,
-           window_started_at = CASE WHEN login_throttle.window_started_at + make_interval(secs => $2) <= now() THEN now() ELSE login_throttle.window_started_at END",
-    )
-    .bind::<diesel::sql_types::Text, _>(bucket)
-    .bind::<diesel::sql_types::Double, _>(window as f64)
-    .execute(conn)
-}
-
 /// Logs in with login and password.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or suspended"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts; see Retry-After")))]
+    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or a suspended account (the same answer)"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts; see Retry-After")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -158,20 +113,16 @@ pub async fn login(
 ) -> Result<web::Json<Tokens>, ApiError> {
     let body = body.0;
     let login = body.login.trim().to_lowercase();
-    let login_bucket = format!("login:{login}");
-    let address_bucket = format!("address:{}", client_address(&req));
+    let buckets = LoginBuckets::new(&login, &client_address(&req));
+    let origin = Origin::of(&req);
     let config = state.config.clone();
     let st = state.clone();
     let tokens = state
         .db
         .run(move |conn| {
-            for (bucket, max) in [
-                (&login_bucket, config.login_max_failures),
-                (&address_bucket, config.login_max_failures_per_address),
-            ] {
-                if let Some(wait) = throttled(conn, bucket, max, config.login_window_seconds)? {
-                    return Err(ApiError::RateLimited(wait));
-                }
+            let window = config.login_window_seconds;
+            if let Some(wait) = throttle::wait(conn, &buckets.limits(&config), window)? {
+                return Err(ApiError::RateLimited(wait));
             }
             let account: Option<(Uuid, String, String, DateTime<Utc>)> = accounts::table
                 .filter(accounts::login.eq(&login))
@@ -192,16 +143,20 @@ pub async fn login(
                 }
             };
             match account {
-                Some((id, _, status, changed)) if verified => {
-                    if status != "active" {
-                        return Err(ApiError::Unauthorized("account_suspended"));
-                    }
-                    diesel::delete(login_throttle::table.find(&login_bucket)).execute(conn)?;
-                    conn.transaction(|conn| issue_tokens(conn, &st, id, changed, Uuid::new_v4()))
+                Some((id, _, status, changed)) if verified && status == "active" => {
+                    // The login's own count over all addresses stays: an
+                    // attack in progress elsewhere stays slowed down.
+                    throttle::clear(conn, &[&buckets.pair])?;
+                    conn.transaction(|conn| {
+                        let session = crate::sessions::start(conn, id, &origin)?;
+                        issue_tokens(conn, &st, id, changed, session)
+                    })
                 }
                 _ => {
-                    record_failure(conn, &login_bucket, config.login_window_seconds)?;
-                    record_failure(conn, &address_bucket, config.login_window_seconds)?;
+                    // A suspended account is answered as a wrong password,
+                    // and counted as one: the answer must not confirm the
+                    // password, and suspension is no way round the throttle.
+                    throttle::record_failure(conn, &buckets.all(), window)?;
                     tracing::info!("failed login");
                     Err(ApiError::Unauthorized("invalid_credentials"))
                 }
@@ -225,6 +180,7 @@ pub async fn refresh(
         .db
         .transaction(move |conn| {
             let row: Option<RefreshRow> = refresh_tokens::table
+                .inner_join(sessions::table)
                 .filter(refresh_tokens::token_hash.eq(&hash))
                 .select((
                     refresh_tokens::id,
@@ -233,20 +189,22 @@ pub async fn refresh(
                     refresh_tokens::expires_at,
                     refresh_tokens::spent_at,
                     refresh_tokens::revoked_at,
+                    sessions::ended_at,
                 ))
                 .for_update()
                 .first(conn)
                 .optional()?;
-            let Some((id, family, account_id, expires_at, spent_at, revoked_at)) = row else {
+            let Some((id, session, account_id, expires_at, spent_at, revoked_at, ended_at)) = row
+            else {
                 return Ok(Err(ApiError::Unauthorized("invalid_token")));
             };
             if spent_at.is_some() {
-                // Reuse: somebody holds a copy. Revoke the family and commit that.
-                revoke_family(conn, family)?;
-                tracing::warn!(%account_id, "refresh token reused; family revoked");
+                // Reuse: somebody holds a copy. End the session and commit that.
+                crate::sessions::end(conn, session)?;
+                tracing::warn!(%account_id, "refresh token reused; session ended");
                 return Ok(Err(ApiError::Unauthorized("refresh_token_reused")));
             }
-            if revoked_at.is_some() || expires_at <= Utc::now() {
+            if revoked_at.is_some() || ended_at.is_some() || expires_at <= Utc::now() {
                 return Ok(Err(ApiError::Unauthorized("invalid_token")));
             }
             let (status, changed): (String, DateTime<Utc>) = accounts::table
@@ -254,19 +212,23 @@ pub async fn refresh(
                 .select((accounts::status, accounts::credentials_changed_at))
                 .first(conn)?;
             if status != "active" {
-                revoke_family(conn, family)?;
-                return Ok(Err(ApiError::Unauthorized("account_suspended")));
+                // Answered as a token nobody issued: the holder learns
+                // nothing about the account.
+                crate::sessions::end(conn, session)?;
+                return Ok(Err(ApiError::Unauthorized("invalid_token")));
             }
             diesel::update(refresh_tokens::table.find(id))
                 .set(refresh_tokens::spent_at.eq(diesel::dsl::now))
                 .execute(conn)?;
-            issue_tokens(conn, &st, account_id, changed, family).map(Ok)
+            crate::sessions::touch(conn, session)?;
+            issue_tokens(conn, &st, account_id, changed, session).map(Ok)
         })
         .await?;
     outcome.map(web::Json)
 }
 
-/// Ends the session of a refresh token (its whole family).
+/// Ends the session of a refresh token: its refresh tokens and its access
+/// tokens stop at once.
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
     responses((status = 204, description = "Logged out (also for an unknown token)"), (status = 400, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn logout(
@@ -277,13 +239,13 @@ pub async fn logout(
     state
         .db
         .transaction(move |conn| {
-            let family: Option<Uuid> = refresh_tokens::table
+            let session: Option<Uuid> = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&hash))
                 .select(refresh_tokens::family_id)
                 .first(conn)
                 .optional()?;
-            if let Some(family) = family {
-                revoke_family(conn, family)?;
+            if let Some(session) = session {
+                crate::sessions::end(conn, session)?;
             }
             Ok(())
         })

@@ -6,9 +6,10 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
 use crate::routes::accounts::{Account, load_account};
 use crate::routes::assessments::load_context;
-use crate::routes::auth::{Tokens, issue_tokens, revoke_all};
+use crate::routes::auth::{Tokens, issue_tokens};
 use crate::routes::units::{Unit, UnitRow, to_units};
 use crate::schema::{accounts, units};
+use crate::throttle::{self, Limit};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -16,7 +17,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
-use uuid::Uuid;
 use whereabouts_core::IssueCode;
 use whereabouts_core::snapshot::{self, PolicySnapshot};
 
@@ -64,9 +64,11 @@ pub struct ChangePassword {
 }
 
 /// Changes the caller's password. Every other session ends; the answer is a
-/// fresh token pair for this one.
+/// fresh token pair for the caller's session. Wrong current passwords are
+/// counted per account and throttled like logins (429 with `Retry-After`); a
+/// right one clears the count.
 #[utoipa::path(put, path = "/api/v1/me/password", tag = "me", request_body = ChangePassword,
-    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many wrong current passwords; see Retry-After")),
     security(("bearer" = [])))]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -83,21 +85,34 @@ pub async fn change_password(
     }
     let new_hash = auth::hash_password(&body.new_password).map_err(|_| ApiError::Internal)?;
     let st = state.clone();
-    let tokens = state
+    let outcome = state
         .db
         .transaction(move |conn| {
+            // The account's row lock orders concurrent attempts, so the
+            // throttle counts every one of them.
             let stored: String = accounts::table
                 .find(who.account_id)
                 .select(accounts::password_hash)
                 .for_update()
                 .first(conn)?;
+            let bucket = throttle::password_bucket(who.account_id);
+            let window = st.config.login_window_seconds;
+            let limit = Limit::Lock {
+                max: st.config.login_max_failures,
+            };
+            if let Some(wait) = throttle::wait(conn, &[(&bucket, limit)], window)? {
+                return Ok(Err(ApiError::RateLimited(wait)));
+            }
             if !auth::verify_password(&body.current_password, &stored) {
-                return Err(ApiError::invalid(
+                // Committed with the refusal: the failure must count.
+                throttle::record_failure(conn, &[&bucket], window)?;
+                return Ok(Err(ApiError::invalid(
                     IssueCode::Invalid,
                     "current_password",
                     serde_json::json!({"reason": "wrong_password"}),
-                ));
+                )));
             }
+            throttle::clear(conn, &[&bucket])?;
             let changed: DateTime<Utc> = diesel::update(accounts::table.find(who.account_id))
                 .set((
                     accounts::password_hash.eq(new_hash),
@@ -106,7 +121,7 @@ pub async fn change_password(
                 ))
                 .returning(accounts::credentials_changed_at)
                 .get_result(conn)?;
-            revoke_all(conn, who.account_id)?;
+            crate::sessions::end_all(conn, who.account_id, Some(who.session_id))?;
             crate::audit::append(
                 conn,
                 Some(who.account_id),
@@ -115,10 +130,10 @@ pub async fn change_password(
                 "change_password",
                 serde_json::json!({}),
             )?;
-            issue_tokens(conn, &st, who.account_id, changed, Uuid::new_v4())
+            issue_tokens(conn, &st, who.account_id, changed, who.session_id).map(Ok)
         })
         .await?;
-    Ok(web::Json(tokens))
+    outcome.map(web::Json)
 }
 
 /// The caller's policy snapshot. Answers an `ETag` over its content and 304 to
