@@ -195,6 +195,268 @@ async fn acting_on_an_account_needs_scope_over_its_home_its_grants_and_its_leade
     assert_eq!(accounts(&before), accounts(&after));
 }
 
+/// What a privileged route answers, per caller, for each target node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Got {
+    /// Done (2xx), or let through to a stale `If-Match` (412).
+    Y,
+    /// 403: the caller holds no role for it.
+    F,
+    /// 404: the target is outside the caller's scope.
+    N,
+}
+
+/// Every privileged route that names a unit, called by every kind of caller
+/// (a cadre, a leader, a unit admin, an inspector, a unit admin of a sibling
+/// unit, a system administrator of a subtree, one of the whole tree) on nodes
+/// at every level: the department, its unit, the district above, and the
+/// sibling unit. The expected answers are written out by hand.
+#[actix_web::test]
+async fn every_privileged_route_answers_each_kind_of_caller_by_the_policy_table() {
+    use Got::{F, N, Y};
+    let app = TestApp::new().await;
+    let c = cast(&app).await;
+    let d = &c.d;
+    let bureau_only = app
+        .account("bureau-only", d.bureau, "section", "staff")
+        .await;
+    app.grant(bureau_only, "system_admin", d.bureau).await;
+    let mut tokens = d.tokens.clone();
+    tokens.insert("bureau-only", app.login("bureau-only", PASSWORD).await);
+    let targets = [
+        ("office", d.office),
+        ("bureau", d.bureau),
+        ("district", d.district),
+        ("other", d.other_bureau),
+    ];
+    let callers = [
+        "clerk",
+        "head",
+        "unit-admin",
+        "inspector",
+        "other-admin",
+        "bureau-only",
+        "admin",
+    ];
+    // Each kind of grant, by target [office, bureau, district, other].
+    let reader: [[Got; 4]; 7] = [
+        [F, F, F, F], // cadre
+        [F, F, F, F], // leader
+        [Y, Y, N, N], // unit admin of the bureau
+        [Y, Y, N, N], // inspector of the bureau
+        [N, N, N, Y], // unit admin of the sibling
+        [Y, Y, N, N], // system admin of the bureau
+        [Y, Y, Y, Y], // system admin of the whole tree
+    ];
+    let manager: [[Got; 4]; 7] = [
+        [F, F, F, F],
+        [F, F, F, F],
+        [Y, Y, N, N],
+        [F, F, F, F],
+        [N, N, N, Y],
+        [Y, Y, N, N],
+        [Y, Y, Y, Y],
+    ];
+    let inspector: [[Got; 4]; 7] = [
+        [F, F, F, F],
+        [F, F, F, F],
+        [F, F, F, F],
+        [Y, Y, N, N],
+        [F, F, F, F],
+        [Y, Y, N, N],
+        [Y, Y, Y, Y],
+    ];
+    let system: [[Got; 4]; 7] = [
+        [F, F, F, F],
+        [F, F, F, F],
+        [F, F, F, F],
+        [F, F, F, F],
+        [F, F, F, F],
+        [Y, Y, N, N],
+        [Y, Y, Y, Y],
+    ];
+    // Members read the roster of their unit and below, leaders what they
+    // lead, scopes within themselves; the whole-tree admin everything.
+    let roster: [[Got; 4]; 7] = [
+        [Y, Y, N, N],
+        [Y, Y, N, N],
+        [Y, Y, N, N],
+        [Y, Y, N, N],
+        [N, N, N, Y],
+        [Y, Y, N, N],
+        [Y, Y, Y, Y],
+    ];
+    type Route = (&'static str, fn(Uuid) -> String, Option<fn(Uuid) -> Value>);
+    let routes: Vec<(Route, [[Got; 4]; 7])> = vec![
+        (("GET", |u| format!("/api/v1/units/{u}"), None), reader),
+        (
+            ("GET", |u| format!("/api/v1/units/{u}/children"), None),
+            reader,
+        ),
+        (
+            ("GET", |u| format!("/api/v1/units/{u}/leaders"), None),
+            reader,
+        ),
+        (
+            (
+                "GET",
+                |u| format!("/api/v1/units/{u}/effective-policy"),
+                None,
+            ),
+            reader,
+        ),
+        (
+            (
+                "GET",
+                |u| format!("/api/v1/units/{u}/policy-coverage"),
+                None,
+            ),
+            reader,
+        ),
+        (
+            ("GET", |u| format!("/api/v1/accounts?unit_id={u}"), None),
+            reader,
+        ),
+        (
+            (
+                "GET",
+                |u| format!("/api/v1/special-periods?unit_id={u}"),
+                None,
+            ),
+            reader,
+        ),
+        (
+            ("GET", |u| format!("/api/v1/ledger?unit_id={u}"), None),
+            reader,
+        ),
+        (
+            (
+                "GET",
+                |u| format!("/api/v1/ledger?unit_id={u}&format=csv"),
+                None,
+            ),
+            reader,
+        ),
+        (
+            (
+                "GET",
+                |u| format!("/api/v1/discrepancies?unit_id={u}"),
+                None,
+            ),
+            reader,
+        ),
+        (
+            ("GET", |u| format!("/api/v1/documents?unit_id={u}"), None),
+            reader,
+        ),
+        (
+            ("GET", |u| format!("/api/v1/units/{u}/roster"), None),
+            roster,
+        ),
+        (
+            (
+                "POST",
+                |_| "/api/v1/reconciliations".into(),
+                Some(|u| json!({"unit_id": u, "from": "2026-05-01", "to": "2026-05-05"})),
+            ),
+            reader,
+        ),
+        (
+            (
+                "PATCH",
+                |u| format!("/api/v1/units/{u}"),
+                Some(|_| json!({"name": "Renamed"})),
+            ),
+            manager,
+        ),
+        (
+            (
+                "PUT",
+                |u| format!("/api/v1/units/{u}/leaders"),
+                Some(|_| json!({"principal_id": null, "deputies": []})),
+            ),
+            manager,
+        ),
+        (
+            (
+                "PUT",
+                |u| format!("/api/v1/units/{u}/policy"),
+                Some(
+                    |_| json!({"rules": [{"id": "all", "requirement": "report", "form": "online", "notice": {"days": 1}}]}),
+                ),
+            ),
+            manager,
+        ),
+        (
+            (
+                "POST",
+                |_| "/api/v1/inspections".into(),
+                Some(
+                    |u| json!({"name": "Spot check", "unit_id": u, "from": "2026-05-01", "to": "2026-05-05"}),
+                ),
+            ),
+            inspector,
+        ),
+        (
+            (
+                "POST",
+                |_| "/api/v1/webhooks".into(),
+                Some(|u| json!({"url": "https://hooks.example.com/w", "unit_id": u})),
+            ),
+            system,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for ((method, path, body), table) in &routes {
+        for (caller, row) in callers.iter().zip(table) {
+            for ((name, unit), want) in targets.iter().zip(row) {
+                let mut req = match *method {
+                    "PATCH" => TestRequest::patch(),
+                    "PUT" => TestRequest::put(),
+                    "POST" => TestRequest::post(),
+                    _ => TestRequest::get(),
+                }
+                .uri(&path(*unit))
+                .insert_header(("authorization", format!("Bearer {}", tokens[caller])))
+                // Writes that carry a version are let through to a stale tag.
+                .insert_header(("if-match", "\"999\""));
+                if let Some(body) = body {
+                    req = req.set_json(body(*unit));
+                }
+                let res = app.send(req).await;
+                let got = match res.status.as_u16() {
+                    200..=299 | 412 => Y,
+                    403 => F,
+                    404 => N,
+                    other => panic!("{method} {} as {caller}: {other} {}", path(*unit), res.body),
+                };
+                if got != *want {
+                    failures.push(format!(
+                        "{method} {} ({name}) as {caller}: wanted {want:?}, got {got:?} {}",
+                        path(*unit),
+                        res.body
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} answers differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Global: the calendar needs the whole tree.
+    let days = json!({"days": [{"date": "2031-01-01", "kind": "holiday", "name": "元旦"}]});
+    for caller in callers {
+        let res = app
+            .put("/api/v1/calendar/2031", &tokens[caller], days.clone())
+            .await;
+        let want = if caller == "admin" { 200 } else { 403 };
+        assert_eq!(res.status.as_u16(), want, "{caller}: {}", res.body);
+    }
+}
+
 /// Granting roles: system administrators only, never on oneself, never on an
 /// account whose grants reach as far as one's own, never beyond one's scope.
 #[actix_web::test]
