@@ -5,6 +5,7 @@ pub mod app;
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod csv_safe;
 pub mod db;
 pub mod demo;
 pub mod error;
