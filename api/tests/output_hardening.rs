@@ -1,4 +1,5 @@
-//! What the server writes out stays inert: CSV cells never start a formula.
+//! What the server writes out stays inert: CSV cells never start a formula,
+//! and document numbers show no more than the contract allows.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -136,4 +137,33 @@ async fn csv_exports_neutralise_cells_that_begin_a_formula() {
         .map(|i| i["display_name"].as_str().unwrap())
         .collect();
     assert!(names.contains(&"=1+2"), "{names:?}");
+}
+
+#[actix_web::test]
+async fn a_masked_document_number_shows_at_most_a_third_of_it_and_no_more_than_three() {
+    let (app, d) = setup().await;
+    for (number, masked) in [("E12345678", "******678"), ("AB123", "****3")] {
+        let res = app
+            .post(
+                "/api/v1/documents",
+                d.token("unit-admin"),
+                json!({"account_id": d.clerk, "kind": "passport", "number": number,
+                       "issued_on": "2020-03-01", "expires_on": "2030-02-28"}),
+            )
+            .await;
+        assert_eq!(res.status.as_u16(), 201, "{}", res.body);
+        assert_eq!(
+            res.body["number"], number,
+            "its administrator sees it whole"
+        );
+        let res = app
+            .get(
+                &format!("/api/v1/documents/{}", res.str("/id")),
+                d.token("clerk"),
+            )
+            .await;
+        assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+        assert_eq!(res.body["number"], masked);
+        assert_eq!(res.body["number_masked"], true);
+    }
 }
