@@ -20,4 +20,5 @@ pub mod scope;
 pub mod seal;
 pub mod stored;
 pub mod testing;
+pub mod webhook_target;
 pub mod worker;

@@ -257,7 +257,11 @@ fn two_replicas_on_one_database_deliver_each_webhook_event_once() {
         }
     });
 
-    let fast = [("WHEREABOUTS_WORKER_INTERVAL_MS", "50")];
+    // The receiver listens on 127.0.0.1: private targets are allowed here.
+    let fast = [
+        ("WHEREABOUTS_WORKER_INTERVAL_MS", "50"),
+        ("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ];
     let (_a, base_a) = start_server(&database_url, &fast);
     let (_b, base_b) = start_server(&database_url, &fast);
     let mut a = Client {
@@ -461,5 +465,30 @@ fn a_server_killed_mid_load_keeps_every_answered_submission_and_its_audit_chain(
         out.status.success(),
         "the audit chain does not verify after the crash: {}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn production_mode_refuses_to_allow_private_webhook_targets() {
+    let out = Command::new(binary())
+        .arg("serve")
+        .env("WHEREABOUTS_ENV", "production")
+        .env("DATABASE_URL", format!("{}/never_created", server_url()))
+        .env(
+            "WHEREABOUTS_JWT_SECRET",
+            "a-production-secret-a-production-secret",
+        )
+        .env(
+            "WHEREABOUTS_DOCUMENT_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .env("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }
