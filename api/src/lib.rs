@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod input;
 pub mod notify;
 pub mod openapi;
 pub mod page;

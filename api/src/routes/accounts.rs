@@ -219,12 +219,10 @@ fn check_fields(
             );
         }
     }
-    if let Some(name) = display_name {
-        match name.trim().chars().count() {
-            0 => push(IssueCode::Required, "display_name", json!({})),
-            n if n > 100 => push(IssueCode::TooLong, "display_name", json!({"max": 100})),
-            _ => {}
-        }
+    if let Some(issue) =
+        display_name.and_then(|name| crate::input::name_issue("display_name", name, 100))
+    {
+        push(issue.code, "display_name", issue.params);
     }
     if let Some(no) = employee_no
         && (no.trim().is_empty() || no.chars().count() > 64)

@@ -266,6 +266,10 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     scope::require_role(&who, ADMINS)?;
+    crate::input::dates_in_range([
+        ("issued_on", Some(input.issued_on)),
+        ("expires_on", Some(input.expires_on)),
+    ])?;
     let number: String = input.number.trim().to_uppercase();
     let mut issues = Vec::new();
     if !(5..=20).contains(&number.chars().count())

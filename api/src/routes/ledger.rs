@@ -395,6 +395,7 @@ fn parse_cursor(after: &str) -> Result<(NaiveDate, Uuid), ApiError> {
 }
 
 fn check(params: &LedgerParams) -> Result<(), ApiError> {
+    crate::input::dates_in_range([("from", params.from), ("to", params.to)])?;
     if let (Some(from), Some(to)) = (params.from, params.to)
         && to < from
     {
