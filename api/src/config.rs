@@ -58,6 +58,9 @@ pub struct Config {
     /// Whether webhooks may target addresses inside the network
     /// (`WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE`, development only).
     pub webhook_allow_private: bool,
+    /// How long a request body may take to arrive
+    /// (`WHEREABOUTS_BODY_TIMEOUT_SECONDS`).
+    pub body_read_timeout: std::time::Duration,
     /// A fixed "now" for assessments instead of the clock (tests and
     /// reproducible demos only; never set from the environment).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
@@ -177,6 +180,10 @@ impl Config {
             document_key_generated,
             document_return_days: parsed("WHEREABOUTS_DOCUMENT_RETURN_DAYS", 7)?,
             webhook_allow_private: parsed("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE", false)?,
+            body_read_timeout: std::time::Duration::from_secs(parsed(
+                "WHEREABOUTS_BODY_TIMEOUT_SECONDS",
+                10,
+            )?),
             fixed_now: None,
         };
         config.refuse_development_settings_in_production()?;
@@ -217,6 +224,7 @@ impl Config {
             document_return_days: 7,
             // Tests deliver webhooks to receivers on 127.0.0.1.
             webhook_allow_private: true,
+            body_read_timeout: std::time::Duration::from_secs(10),
             fixed_now: None,
         }
     }

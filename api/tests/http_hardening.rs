@@ -1,13 +1,22 @@
-//! What requests may carry: names with something to see and dates in a sane
-//! range.
+//! What requests may carry: names with something to see, dates in a sane
+//! range, and bodies that arrive whole, in time and within their limit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use actix_web::test::TestRequest;
+use actix_web::web::Bytes;
 use common::*;
+use futures_util::StreamExt;
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
+
+/// A request body as a stream of chunks.
+type BoxedPayloadStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>>>,
+>;
 
 /// "Now": Tuesday 20 April 2027, 10:00 in Beijing.
 const NOW: &str = "2027-04-20T02:00:00Z";
@@ -447,4 +456,88 @@ async fn evidence_records_dated_outside_1900_to_2100_are_rejected_row_by_row() {
         .collect();
     assert_eq!(rejected, expected);
     assert_eq!(app.count("evidence"), 1);
+}
+
+// ---------------------------------------------------------------- bodies
+
+/// A body of `total` bytes in 64 KiB chunks, counting what the server pulled.
+fn chunked_body(total: usize, pulled: Arc<AtomicUsize>) -> actix_web::dev::Payload {
+    const CHUNK: usize = 64 * 1024;
+    let stream = futures_util::stream::iter((0..total.div_ceil(CHUNK)).map(move |_| {
+        pulled.fetch_add(CHUNK, Ordering::SeqCst);
+        Ok::<_, actix_web::error::PayloadError>(Bytes::from(vec![b' '; CHUNK]))
+    }));
+    let boxed: BoxedPayloadStream = Box::pin(stream);
+    actix_web::dev::Payload::from(boxed)
+}
+
+#[actix_web::test]
+async fn a_chunked_body_over_its_limit_is_refused_as_soon_as_it_crosses_it() {
+    let (app, d) = setup().await;
+    let admin = d.token("admin");
+    let before = app.fingerprint();
+    let cases = [
+        ("/api/v1/units", "application/json", None, 256 * 1024),
+        (
+            "/api/v1/units",
+            "application/json",
+            Some("a-key"),
+            256 * 1024,
+        ),
+        ("/api/v1/accounts/import", "text/csv", None, 5 * 1024 * 1024),
+        (
+            "/api/v1/evidence/imports?batch_key=k&unit_id=00000000-0000-0000-0000-000000000000&source=itinerary",
+            "text/csv",
+            None,
+            32 * 1024 * 1024,
+        ),
+    ];
+    for (path, media, key, limit) in cases {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let mut req = TestRequest::post()
+            .uri(path)
+            .insert_header(("authorization", format!("Bearer {admin}")))
+            .insert_header(("content-type", media));
+        if let Some(key) = key {
+            req = req.insert_header(("idempotency-key", key));
+        }
+        let res = app
+            .send_with_payload(req, chunked_body(40 * 1024 * 1024, pulled.clone()))
+            .await;
+        res.assert_problem(413, "payload_too_large");
+        let pulled = pulled.load(Ordering::SeqCst);
+        assert!(
+            pulled <= limit + 64 * 1024,
+            "{path}: {pulled} bytes read for a limit of {limit}"
+        );
+    }
+    assert_eq!(app.fingerprint(), before);
+}
+
+#[actix_web::test]
+async fn a_body_that_does_not_arrive_in_time_is_cut_off() {
+    let app = TestApp::with_config(|c| {
+        c.body_read_timeout = std::time::Duration::from_millis(300);
+    })
+    .await;
+    let before = app.fingerprint();
+    // One byte, then nothing more.
+    let stream = futures_util::stream::iter([Ok::<_, actix_web::error::PayloadError>(
+        Bytes::from_static(b"{"),
+    )])
+    .chain(futures_util::stream::pending());
+    let boxed: BoxedPayloadStream = Box::pin(stream);
+    let sent = app.send_with_payload(
+        TestRequest::post()
+            .uri("/api/v1/units")
+            .insert_header(("authorization", format!("Bearer {}", app.admin)))
+            .insert_header(("content-type", "application/json")),
+        actix_web::dev::Payload::from(boxed),
+    );
+    // Without a deadline the server would wait for the rest forever.
+    let res = actix_web::rt::time::timeout(std::time::Duration::from_secs(20), sent)
+        .await
+        .expect("the server still waits for the body");
+    res.assert_problem(408, "request_timeout");
+    assert_eq!(app.fingerprint(), before);
 }

@@ -469,6 +469,51 @@ fn a_server_killed_mid_load_keeps_every_answered_submission_and_its_audit_chain(
 }
 
 #[test]
+fn a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline() {
+    use std::io::{ErrorKind, Read, Write};
+
+    let (_cleanup, database_url) = database_with_admin();
+    let (_server, base) = start_server(&database_url, &[("WHEREABOUTS_BODY_TIMEOUT_SECONDS", "1")]);
+    let address = base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let body = br#"{"login": "root", "password": "root-password-1"}"#;
+    write!(
+        stream,
+        "POST /api/v1/auth/login HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // One byte every 400 ms, listening in between for an answer.
+    stream
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut sent = 0;
+    let mut buf = [0u8; 4096];
+    for byte in body {
+        if stream.write_all(&[*byte]).is_err() {
+            break;
+        }
+        sent += 1;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(
+        sent < body.len(),
+        "the server waited for the whole slow body"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[test]
 fn production_mode_refuses_to_allow_private_webhook_targets() {
     let out = Command::new(binary())
         .arg("serve")

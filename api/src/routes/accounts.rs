@@ -662,12 +662,10 @@ pub async fn reset_password(
     who: Principal,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Bytes,
+    body: crate::extract::Body<{ crate::extract::MAX_JSON_BYTES }>,
 ) -> Result<web::Json<PasswordReset>, ApiError> {
     let id = id.into_inner();
-    if body.len() > crate::extract::MAX_JSON_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
+    let body = body.0;
     let body: ResetPassword = if body.iter().all(u8::is_ascii_whitespace) {
         ResetPassword { password: None }
     } else {
@@ -883,8 +881,9 @@ pub async fn import(
     state: web::Data<AppState>,
     who: Principal,
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::extract::Body<MAX_CSV_BYTES>,
 ) -> Result<web::Json<ImportResult>, ApiError> {
+    let body = body.0;
     scope::require_role(&who, ADMINS)?;
     let is_csv = req
         .headers()
@@ -893,9 +892,6 @@ pub async fn import(
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/csv"));
     if !is_csv {
         return Err(ApiError::UnsupportedMediaType);
-    }
-    if body.len() > MAX_CSV_BYTES {
-        return Err(ApiError::PayloadTooLarge);
     }
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::Malformed("the CSV is not UTF-8".into()))?;

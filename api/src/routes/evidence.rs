@@ -399,12 +399,10 @@ pub async fn import(
     lang: RequestLang,
     req: HttpRequest,
     params: web::Query<EvidenceImportParams>,
-    body: web::Bytes,
+    body: crate::extract::Body<MAX_EVIDENCE_BYTES>,
 ) -> Result<HttpResponse, ApiError> {
     scope::require_role(&who, READERS)?;
-    if body.len() > MAX_EVIDENCE_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
+    let body = body.0;
     let lang = lang.0;
     let (batch_key, unit_id, source, window, rows) = if is_media(&req, "application/json") {
         let input: EvidenceImportInput = parse_json(&body)?;
