@@ -199,7 +199,6 @@ pub fn build(
 > {
     App::new()
         .app_data(web::Data::new(state))
-        .app_data(web::PayloadConfig::new(crate::routes::evidence::MAX_EVIDENCE_BYTES))
         .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
         .app_data(web::QueryConfig::default().error_handler(|err, _| {
             ApiError::Malformed(format!("query string: {err}")).into()
@@ -220,7 +219,7 @@ pub fn build(
                     let rendered = api.render(lang, Some(&id));
                     res = res.into_response(rendered.map_into_boxed_body());
                 } else if status == actix_web::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    // The framework refused a body over the largest route's limit.
+                    // A framework extractor refused a body over its own limit.
                     let rendered = ApiError::PayloadTooLarge.render(lang, Some(&id));
                     res = res.into_response(rendered.map_into_boxed_body());
                 }

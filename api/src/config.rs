@@ -66,6 +66,12 @@ pub struct Config {
     /// Days after a trip's return by which a document in custody must be back
     /// (`WHEREABOUTS_DOCUMENT_RETURN_DAYS`).
     pub document_return_days: i64,
+    /// Whether webhooks may target addresses inside the network
+    /// (`WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE`, development only).
+    pub webhook_allow_private: bool,
+    /// How long a request body may take to arrive
+    /// (`WHEREABOUTS_BODY_TIMEOUT_SECONDS`).
+    pub body_read_timeout: std::time::Duration,
     /// A fixed "now" for assessments instead of the clock (tests and
     /// Heavy reads (ledger exports, campaign reports) served at once by this
     /// server; more answer 429 with `Retry-After`.
@@ -90,6 +96,9 @@ pub enum ConfigError {
     /// A secret is missing in production.
     #[error("{0} must be set when WHEREABOUTS_ENV=production")]
     MissingSecret(&'static str),
+    /// A development-only setting is on in production.
+    #[error("{0} must not be set when WHEREABOUTS_ENV=production")]
+    DevelopmentOnly(&'static str),
 }
 
 fn var(name: &str) -> Option<String> {
@@ -163,7 +172,7 @@ impl Config {
                 reason: "not a mainland division code".into(),
             });
         }
-        Ok(Self {
+        let config = Self {
             database_url,
             bind: parsed("WHEREABOUTS_BIND", SocketAddr::from(([127, 0, 0, 1], 8080)))?,
             time_zone,
@@ -191,8 +200,25 @@ impl Config {
             document_return_days: parsed("WHEREABOUTS_DOCUMENT_RETURN_DAYS", 7)?,
             heavy_read_slots: parsed("WHEREABOUTS_HEAVY_READ_SLOTS", 2)?,
             heavy_read_timeout_seconds: parsed("WHEREABOUTS_HEAVY_READ_TIMEOUT_SECONDS", 300)?,
+            webhook_allow_private: parsed("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE", false)?,
+            body_read_timeout: std::time::Duration::from_secs(parsed(
+                "WHEREABOUTS_BODY_TIMEOUT_SECONDS",
+                10,
+            )?),
             fixed_now: None,
-        })
+        };
+        config.refuse_development_settings_in_production()?;
+        Ok(config)
+    }
+
+    /// Refuses, in production, settings meant only for development.
+    fn refuse_development_settings_in_production(&self) -> Result<(), ConfigError> {
+        if self.production && self.webhook_allow_private {
+            return Err(ConfigError::DevelopmentOnly(
+                "WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE",
+            ));
+        }
+        Ok(())
     }
 
     /// A configuration for tests: a fixed key and the given database.
@@ -222,6 +248,9 @@ impl Config {
             document_return_days: 7,
             heavy_read_slots: 2,
             heavy_read_timeout_seconds: 300,
+            // Tests deliver webhooks to receivers on 127.0.0.1.
+            webhook_allow_private: true,
+            body_read_timeout: std::time::Duration::from_secs(10),
             fixed_now: None,
         }
     }
@@ -237,5 +266,36 @@ impl Config {
             home_code: self.home_code.clone(),
             time_zone: self.time_zone,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn production_refuses_private_webhook_targets() {
+        let development = Config::for_tests("postgres://localhost/x");
+        assert!(development.webhook_allow_private);
+        assert!(
+            development
+                .refuse_development_settings_in_production()
+                .is_ok()
+        );
+        let production = Config {
+            production: true,
+            ..development.clone()
+        };
+        assert!(matches!(
+            production.refuse_development_settings_in_production(),
+            Err(ConfigError::DevelopmentOnly(
+                "WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE"
+            ))
+        ));
+        let strict = Config {
+            webhook_allow_private: false,
+            ..production
+        };
+        assert!(strict.refuse_development_settings_in_production().is_ok());
     }
 }

@@ -49,6 +49,9 @@ pub enum ApiError {
     /// The body is too large.
     #[error("payload too large")]
     PayloadTooLarge,
+    /// The body did not arrive within the configured deadline.
+    #[error("request timeout")]
+    RequestTimeout,
     /// The body's media type is not accepted.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -92,6 +95,7 @@ impl ApiError {
             ApiError::Conflict(code) => code,
             ApiError::PreconditionFailed => "precondition_failed",
             ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::RateLimited(_) => "rate_limited",
             ApiError::Unavailable => "unavailable",
@@ -110,6 +114,7 @@ impl ApiError {
             ApiError::Conflict(_) => lang.pick("冲突", "Conflict"),
             ApiError::PreconditionFailed => lang.pick("数据已被修改", "Precondition failed"),
             ApiError::PayloadTooLarge => lang.pick("请求体过大", "Payload too large"),
+            ApiError::RequestTimeout => lang.pick("请求超时", "Request timeout"),
             ApiError::UnsupportedMediaType => {
                 lang.pick("不支持的内容类型", "Unsupported media type")
             }
@@ -173,6 +178,12 @@ impl ApiError {
             ApiError::PayloadTooLarge => lang
                 .pick("请求体超过上限", "The request body exceeds the limit")
                 .to_owned(),
+            ApiError::RequestTimeout => lang
+                .pick(
+                    "请求体未能在时限内送达",
+                    "The request body did not arrive in time",
+                )
+                .to_owned(),
             ApiError::UnsupportedMediaType => lang
                 .pick("请使用 application/json", "Send application/json")
                 .to_owned(),
@@ -220,6 +231,11 @@ impl ApiError {
         if let ApiError::Unauthorized(_) = self {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
+        if let ApiError::PayloadTooLarge | ApiError::RequestTimeout = self {
+            // The rest of the body was never read: the connection cannot
+            // carry another request.
+            response.force_close();
+        }
         response.body(serde_json::to_string(&body).unwrap_or_default())
     }
 }
@@ -258,6 +274,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

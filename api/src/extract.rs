@@ -1,5 +1,12 @@
-//! Request extractors: the JSON body (size-limited, with field paths in errors),
-//! the authenticated principal, the caller's language and `If-Match`.
+//! Request extractors: the JSON body (size-limited, with field paths in errors)
+//! and raw bodies, the authenticated principal, the caller's language and
+//! `If-Match`.
+//!
+//! Every body is read by [`read_body`]: it counts bytes as they stream in and
+//! answers 413 as soon as a body crosses its route's limit (a chunked body
+//! included, so none is ever buffered past it), and 408 when the whole body
+//! has not arrived within `WHEREABOUTS_BODY_TIMEOUT_SECONDS` (actix-web's own
+//! client request timeout covers only the request head).
 
 use crate::auth::{Claims, Keys, TokenError};
 use crate::config::Config;
@@ -7,13 +14,17 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::schema::{accounts, role_grants, sessions};
 use actix_web::dev::Payload;
+use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
+use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 use uuid::Uuid;
 use whereabouts_core::{Issue, IssueCode, Lang, Role};
 
@@ -90,6 +101,88 @@ fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .map(|d| d.get_ref())
         .ok_or(ApiError::Internal)
+}
+
+/// The largest body any route takes, for code that reads a body before the
+/// route's own extractor does (the idempotency middleware).
+pub fn body_limit(path: &str) -> usize {
+    match path {
+        "/api/v1/evidence/imports" => crate::routes::evidence::MAX_EVIDENCE_BYTES,
+        "/api/v1/accounts/import" => crate::routes::accounts::MAX_CSV_BYTES,
+        _ => MAX_JSON_BYTES,
+    }
+}
+
+/// Whether the request declares a `Content-Length` over `limit`.
+pub fn declared_over(req: &HttpRequest, limit: usize) -> bool {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > u64::try_from(limit).unwrap_or(u64::MAX))
+}
+
+/// Reads a body of at most `limit` bytes as it streams in: 413 as soon as
+/// the limit is crossed (nothing more is read), 408 when the whole body has
+/// not arrived within `deadline`.
+pub async fn read_body<S>(
+    stream: S,
+    limit: usize,
+    deadline: Duration,
+) -> Result<web::Bytes, ApiError>
+where
+    S: Stream<Item = Result<web::Bytes, PayloadError>>,
+{
+    let read = async move {
+        let mut stream = std::pin::pin!(stream);
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| match e {
+                PayloadError::Overflow => ApiError::PayloadTooLarge,
+                _ => ApiError::Malformed("the body could not be read".into()),
+            })?;
+            if body.len().saturating_add(chunk.len()) > limit {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body.freeze())
+    };
+    actix_web::rt::time::timeout(deadline, read)
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
+}
+
+/// The request's body, decoded as its `Content-Encoding` says, of at most
+/// `limit` bytes (after decoding) and within the configured deadline.
+fn body_of(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    limit: usize,
+) -> impl Future<Output = Result<web::Bytes, ApiError>> + 'static {
+    let declared_over = declared_over(req, limit);
+    let deadline = state(req).map(|s| s.config.body_read_timeout);
+    let stream = actix_web::dev::Decompress::from_headers(payload.take(), req.headers());
+    async move {
+        if declared_over {
+            return Err(ApiError::PayloadTooLarge);
+        }
+        read_body(stream, limit, deadline?).await
+    }
+}
+
+/// A raw body of at most `LIMIT` bytes, read as [`read_body`] does (for
+/// CSV imports and optional bodies).
+pub struct Body<const LIMIT: usize>(pub web::Bytes);
+
+impl<const LIMIT: usize> FromRequest for Body<LIMIT> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let body = body_of(req, payload, LIMIT);
+        Box::pin(async move { body.await.map(Body) })
+    }
 }
 
 /// A JSON body: must be `application/json`, at most [`MAX_JSON_BYTES`]; syntax
@@ -190,13 +283,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<mime::Mime>().ok())
             .is_some_and(|m| m.subtype() == mime::JSON || m.suffix() == Some(mime::JSON));
-        let too_large = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            .is_some_and(|n| n > MAX_JSON_BYTES);
-        let body = web::Bytes::from_request(req, payload);
+        let too_large = declared_over(req, MAX_JSON_BYTES);
+        let body = body_of(req, payload, MAX_JSON_BYTES);
         Box::pin(async move {
             if too_large {
                 return Err(ApiError::PayloadTooLarge);
@@ -204,17 +292,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             if !json {
                 return Err(ApiError::UnsupportedMediaType);
             }
-            let bytes = body.await.map_err(|e| {
-                if e.to_string().contains("overflow") || e.to_string().contains("larger") {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::Malformed("the body could not be read".into())
-                }
-            })?;
-            if bytes.len() > MAX_JSON_BYTES {
-                return Err(ApiError::PayloadTooLarge);
-            }
-            parse_json(&bytes).map(Json)
+            parse_json(&body.await?).map(Json)
         })
     }
 }

@@ -26,7 +26,7 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderValue};
-use actix_web::{Error, HttpResponse, web};
+use actix_web::{Error, HttpMessage, HttpResponse, web};
 use diesel::prelude::*;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use sha2::{Digest, Sha256};
@@ -245,15 +245,16 @@ where
                 );
                 return Ok(req.error_response(error));
             }
-            let body = match req.extract::<web::Bytes>().await {
+            // The body as sent (still encoded; the route's extractor decodes
+            // it), within the largest limit of the route and the deadline.
+            let limit = crate::extract::body_limit(req.path());
+            if crate::extract::declared_over(req.request(), limit) {
+                return Ok(req.error_response(ApiError::PayloadTooLarge));
+            }
+            let deadline = state.config.body_read_timeout;
+            let body = match crate::extract::read_body(req.take_payload(), limit, deadline).await {
                 Ok(body) => body,
-                Err(e) => {
-                    let error = match e.as_error::<actix_web::error::PayloadError>() {
-                        Some(actix_web::error::PayloadError::Overflow) => ApiError::PayloadTooLarge,
-                        _ => ApiError::Malformed("the body could not be read".into()),
-                    };
-                    return Ok(req.error_response(error));
-                }
+                Err(error) => return Ok(req.error_response(error)),
             };
             let mut hasher = Sha256::new();
             hasher.update(req.method().as_str());

@@ -79,7 +79,7 @@ impl Modify for BearerScheme {
 }
 
 /// Errors are `application/problem+json`: the error responses the handlers
-/// declare say so, every body-taking operation documents 413 and 415, and every
+/// declare say so, every body-taking operation documents 408, 413 and 415, and every
 /// operation of the API documents a `default` problem for the rest (429, 500, 503).
 struct ProblemResponses;
 
@@ -123,6 +123,9 @@ impl Modify for ProblemResponses {
                 }
                 let responses = &mut operation.responses.responses;
                 if operation.request_body.is_some() {
+                    responses
+                        .entry("408".to_owned())
+                        .or_insert_with(|| problem("The body did not arrive in time"));
                     responses
                         .entry("413".to_owned())
                         .or_insert_with(|| problem("The body is too large"));

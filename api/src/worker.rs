@@ -58,17 +58,13 @@ impl Worker {
 }
 
 fn run(config: &Config, db: &Db, stop: &AtomicBool) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(std::time::Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let client = crate::webhook_target::Client::new(config.webhook_allow_private);
     let mut last_sweep: Option<DateTime<Utc>> = None;
     while !stop.load(Ordering::SeqCst) {
         match db.get() {
             Ok(mut conn) => {
                 loop {
-                    match deliver_due(&mut conn, &agent, config.now()) {
+                    match deliver_due(&mut conn, &client, config.now()) {
                         Ok(n) if n > 0 && !stop.load(Ordering::SeqCst) => continue,
                         Ok(_) => break,
                         Err(e) => {
@@ -112,9 +108,10 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
 }
 
 /// Delivers the deliveries that are due; answers how many it attempted.
+/// The client checks each target again, as resolved, before it connects.
 pub fn deliver_due(
     conn: &mut PgConnection,
-    agent: &ureq::Agent,
+    client: &crate::webhook_target::Client,
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
     conn.transaction(|conn| {
@@ -141,23 +138,28 @@ pub fn deliver_due(
             };
             let body = serde_json::to_vec(&json!({"delivery_id": id, "event": event, "created_at": created_at, "data": payload}))
                 .map_err(|_| ApiError::Internal)?;
-            let result = agent
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("x-whereabouts-event", event.as_str())
-                .header("x-whereabouts-delivery", id.to_string())
-                .header(SIGNATURE_HEADER, signature(&secret, &body))
-                .send(&body[..]);
+            let delivery = id.to_string();
+            let signed = signature(&secret, &body);
+            let result = client.post(
+                &url,
+                &[
+                    ("content-type", "application/json"),
+                    ("x-whereabouts-event", event.as_str()),
+                    ("x-whereabouts-delivery", delivery.as_str()),
+                    (SIGNATURE_HEADER, signed.as_str()),
+                ],
+                &body,
+            );
             match result {
-                Ok(response) if response.status().is_success() => {
+                Ok(status) if (200..300).contains(&status) => {
                     diesel::update(outbox::table.find(id))
                         .set((outbox::delivered_at.eq(now), outbox::attempts.eq(attempts + 1)))
                         .execute(conn)?;
                 }
                 outcome => {
                     let error = match outcome {
-                        Ok(response) => format!("status {}", response.status().as_u16()),
-                        Err(e) => e.to_string(),
+                        Ok(status) => format!("status {status}"),
+                        Err(e) => e,
                     };
                     let attempts = attempts + 1;
                     let backoff = 2_i64.saturating_pow(u32::try_from(attempts).unwrap_or(31)).min(MAX_BACKOFF_SECONDS);

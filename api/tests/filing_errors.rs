@@ -166,7 +166,7 @@ async fn bad_delegations_and_webhooks_change_nothing() {
 
     let hook = |body: Value| app.post("/api/v1/webhooks", d.token("admin"), body);
     let res = hook(json!({"url": "ftp://example.invalid/x"})).await;
-    res.assert_problem(422, "validation_failed");
+    res.assert_problem(422, "webhook_target_forbidden");
     assert_eq!(res.body["errors"][0]["field"], "url");
     let res = hook(json!({"url": "http://127.0.0.1:9/x", "secret": "short"})).await;
     assert_eq!(res.body["errors"][0]["code"], "out_of_range");

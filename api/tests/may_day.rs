@@ -1210,10 +1210,8 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     assert!(feed(&app, cast.token("b1-section")).await.is_empty());
 
     // ---- Webhooks: one signed delivery per published event, in order.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    // The receiver listens on 127.0.0.1: private targets are allowed here.
+    let agent = whereabouts_api::webhook_target::Client::new(true);
     let deliver_at = Utc::now().max(two_days_after) + chrono::Duration::minutes(1);
     let mut attempted = 0;
     loop {

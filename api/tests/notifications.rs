@@ -304,10 +304,8 @@ async fn webhooks_get_signed_events_through_the_outbox_with_retries() {
         "only the subscribed event is queued"
     );
 
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    // The receiver listens on 127.0.0.1: private targets are allowed here.
+    let agent = whereabouts_api::webhook_target::Client::new(true);
     let mut conn = app.db.connect();
     let now: chrono::DateTime<chrono::Utc> = "2027-04-20T02:00:00Z".parse().unwrap();
     // The receiver fails the first attempt: the delivery waits and is retried.

@@ -56,6 +56,8 @@ pub enum IssueCode {
     /// An evidence record names nobody in the unit's subtree (by
     /// `employee_no` or `login`).
     UnknownPerson,
+    /// A date lies outside 1900-01-01..=2100-12-31 (`min`, `max`).
+    DateOutOfRange,
 }
 
 impl IssueCode {
@@ -84,6 +86,7 @@ impl IssueCode {
             IssueCode::OutOfRange => "out_of_range",
             IssueCode::Invalid => "invalid",
             IssueCode::UnknownPerson => "unknown_person",
+            IssueCode::DateOutOfRange => "date_out_of_range",
         }
     }
 }
@@ -233,6 +236,12 @@ pub fn message(code: IssueCode, field: Option<&str>, params: &Value, lang: Lang)
         (IssueCode::UnknownPerson, Lang::En) => {
             format!("{field} names nobody in the unit or the units below it")
         }
+        (IssueCode::DateOutOfRange, Lang::ZhCn) => {
+            format!("{field} 应在 {} 到 {} 之间", p("min"), p("max"))
+        }
+        (IssueCode::DateOutOfRange, Lang::En) => {
+            format!("{field} must be a day from {} to {}", p("min"), p("max"))
+        }
     }
 }
 
@@ -241,7 +250,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ALL: [IssueCode; 22] = [
+    const ALL: [IssueCode; 23] = [
         IssueCode::Required,
         IssueCode::TooLong,
         IssueCode::ReturnBeforeDeparture,
@@ -264,6 +273,7 @@ mod tests {
         IssueCode::OutOfRange,
         IssueCode::Invalid,
         IssueCode::UnknownPerson,
+        IssueCode::DateOutOfRange,
     ];
 
     #[test]

@@ -112,6 +112,7 @@ pub enum IssueCode {
     OutOfRange,
     Invalid,
     UnknownPerson,
+    DateOutOfRange,
 }
 
 #[uniffi::remote(Enum)]

@@ -257,7 +257,11 @@ fn two_replicas_on_one_database_deliver_each_webhook_event_once() {
         }
     });
 
-    let fast = [("WHEREABOUTS_WORKER_INTERVAL_MS", "50")];
+    // The receiver listens on 127.0.0.1: private targets are allowed here.
+    let fast = [
+        ("WHEREABOUTS_WORKER_INTERVAL_MS", "50"),
+        ("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE", "true"),
+    ];
     let (_a, base_a) = start_server(&database_url, &fast);
     let (_b, base_b) = start_server(&database_url, &fast);
     let mut a = Client {
@@ -461,5 +465,75 @@ fn a_server_killed_mid_load_keeps_every_answered_submission_and_its_audit_chain(
         out.status.success(),
         "the audit chain does not verify after the crash: {}",
         String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn a_body_sent_a_byte_at_a_time_is_cut_off_at_the_deadline() {
+    use std::io::{ErrorKind, Read, Write};
+
+    let (_cleanup, database_url) = database_with_admin();
+    let (_server, base) = start_server(&database_url, &[("WHEREABOUTS_BODY_TIMEOUT_SECONDS", "1")]);
+    let address = base.trim_start_matches("http://").to_owned();
+    let mut stream = std::net::TcpStream::connect(&address).unwrap();
+    let body = br#"{"login": "root", "password": "root-password-1"}"#;
+    write!(
+        stream,
+        "POST /api/v1/auth/login HTTP/1.1\r\nhost: {address}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    // One byte every 400 ms, listening in between for an answer.
+    stream
+        .set_read_timeout(Some(Duration::from_millis(400)))
+        .unwrap();
+    let mut answer = Vec::new();
+    let mut sent = 0;
+    let mut buf = [0u8; 4096];
+    for byte in body {
+        if stream.write_all(&[*byte]).is_err() {
+            break;
+        }
+        sent += 1;
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                answer.extend_from_slice(&buf[..n]);
+                break;
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(
+        sent < body.len(),
+        "the server waited for the whole slow body"
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+#[test]
+fn production_mode_refuses_to_allow_private_webhook_targets() {
+    let out = Command::new(binary())
+        .arg("serve")
+        .env("WHEREABOUTS_ENV", "production")
+        .env("DATABASE_URL", format!("{}/never_created", server_url()))
+        .env(
+            "WHEREABOUTS_JWT_SECRET",
+            "a-production-secret-a-production-secret",
+        )
+        .env(
+            "WHEREABOUTS_DOCUMENT_KEY",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .env("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE", "true")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
 }

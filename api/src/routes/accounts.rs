@@ -218,12 +218,10 @@ fn check_fields(
             );
         }
     }
-    if let Some(name) = display_name {
-        match name.trim().chars().count() {
-            0 => push(IssueCode::Required, "display_name", json!({})),
-            n if n > 100 => push(IssueCode::TooLong, "display_name", json!({"max": 100})),
-            _ => {}
-        }
+    if let Some(issue) =
+        display_name.and_then(|name| crate::input::name_issue("display_name", name, 100))
+    {
+        push(issue.code, "display_name", issue.params);
     }
     if let Some(no) = employee_no
         && (no.trim().is_empty() || no.chars().count() > 64)
@@ -695,12 +693,10 @@ pub async fn reset_password(
     who: Principal,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: web::Bytes,
+    body: crate::extract::Body<{ crate::extract::MAX_JSON_BYTES }>,
 ) -> Result<web::Json<PasswordReset>, ApiError> {
     let id = id.into_inner();
-    if body.len() > crate::extract::MAX_JSON_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
+    let body = body.0;
     let body: ResetPassword = if body.iter().all(u8::is_ascii_whitespace) {
         ResetPassword { password: None }
     } else {
@@ -915,8 +911,9 @@ pub async fn import(
     state: web::Data<AppState>,
     who: Principal,
     req: HttpRequest,
-    body: web::Bytes,
+    body: crate::extract::Body<MAX_CSV_BYTES>,
 ) -> Result<web::Json<ImportResult>, ApiError> {
+    let body = body.0;
     policy::require(&who, Action::ManageOrganisation)?;
     let is_csv = req
         .headers()
@@ -925,9 +922,6 @@ pub async fn import(
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/csv"));
     if !is_csv {
         return Err(ApiError::UnsupportedMediaType);
-    }
-    if body.len() > MAX_CSV_BYTES {
-        return Err(ApiError::PayloadTooLarge);
     }
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::Malformed("the CSV is not UTF-8".into()))?;

@@ -196,6 +196,10 @@ pub async fn create(
     body: Json<AssessmentRequest>,
 ) -> Result<web::Json<Assessment>, ApiError> {
     let body = body.0;
+    crate::input::dates_in_range([
+        ("draft.depart_on", body.draft.depart_on),
+        ("draft.return_on", body.draft.return_on),
+    ])?;
     let target = body.account_id.unwrap_or(who.account_id);
     let context = state
         .db

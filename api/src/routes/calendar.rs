@@ -103,7 +103,9 @@ fn year_body(conn: &mut PgConnection, year: i32) -> Result<CalendarYearBody, Api
 }
 
 fn check_year(year: i32) -> Result<(), ApiError> {
-    if (1900..=2200).contains(&year) {
+    let first = crate::input::EARLIEST_DATE.year();
+    let last = crate::input::LATEST_DATE.year();
+    if (first..=last).contains(&year) {
         Ok(())
     } else {
         Err(ApiError::NotFound)
@@ -140,6 +142,11 @@ pub async fn put(
     check_year(year)?;
     policy::require(&who, Action::EditCalendar)?;
     let days = body.0.days;
+    crate::input::dates_in_range(
+        days.iter()
+            .enumerate()
+            .map(|(i, day)| (format!("days[{i}].date"), Some(day.date))),
+    )?;
     let mut issues = Vec::new();
     for (i, day) in days.iter().enumerate() {
         if day.date.year() != year {
@@ -156,12 +163,12 @@ pub async fn put(
                 json!({"reason": "duplicate"}),
             ));
         }
-        if day.name.chars().count() > 100 {
-            issues.push(Issue::new(
-                IssueCode::TooLong,
-                Some(format!("days[{i}].name")),
-                json!({"max": 100}),
-            ));
+        // The name is optional; one that is given needs something to see.
+        if !day.name.is_empty()
+            && let Some(issue) =
+                crate::input::name_issue(&format!("days[{i}].name"), &day.name, 100)
+        {
+            issues.push(issue);
         }
     }
     if !issues.is_empty() {

@@ -43,22 +43,16 @@ fn open(key: &[u8; 32], id: Uuid, sealed: &[u8], nonce: &[u8]) -> Result<String,
     String::from_utf8(plain).map_err(|_| ApiError::Internal)
 }
 
-/// The number with all but its first and last three characters hidden.
+/// The number with every character hidden but its last few: at most three,
+/// and never more than a third of it (`AB123` → `****3`, `E12345678` →
+/// `******678`, `AB` → `**`).
 pub fn mask(number: &str) -> String {
-    let chars: Vec<char> = number.chars().collect();
-    if chars.len() <= 4 {
-        return "*".repeat(chars.len());
-    }
-    chars
-        .iter()
+    let length = number.chars().count();
+    let shown = (length / 3).min(3);
+    number
+        .chars()
         .enumerate()
-        .map(|(i, c)| {
-            if i == 0 || i + 3 >= chars.len() {
-                *c
-            } else {
-                '*'
-            }
-        })
+        .map(|(i, c)| if i + shown >= length { c } else { '*' })
         .collect()
 }
 
@@ -109,7 +103,8 @@ pub struct Document {
     /// Its kind.
     pub kind: DocumentKind,
     /// The number: whole only for unit administrators of the holder's scope,
-    /// otherwise masked (`E*****678`).
+    /// otherwise masked (`******678`): at most the last three characters and
+    /// never more than a third of them.
     pub number: String,
     /// Whether `number` is masked.
     pub number_masked: bool,
@@ -265,6 +260,10 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     policy::require(&who, Action::KeepDocuments)?;
+    crate::input::dates_in_range([
+        ("issued_on", Some(input.issued_on)),
+        ("expires_on", Some(input.expires_on)),
+    ])?;
     let number: String = input.number.trim().to_uppercase();
     let mut issues = Vec::new();
     if !(5..=20).contains(&number.chars().count())
@@ -670,4 +669,30 @@ pub async fn return_(
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(document.version)))
         .json(document))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask;
+
+    #[test]
+    fn a_masked_number_shows_at_most_its_last_three_characters_and_never_more_than_a_third() {
+        for (number, masked) in [
+            ("AB123", "****3"),
+            ("E12345678", "******678"),
+            ("AB", "**"),
+            ("", ""),
+            ("ABC", "**C"),
+            ("ABCDEF", "****EF"),
+            ("ABCDEFGHIJKLMNOPQRST", "*****************RST"),
+        ] {
+            assert_eq!(mask(number), masked, "{number}");
+        }
+        for len in 0..=40 {
+            let number: String = "N".repeat(len);
+            let shown = mask(&number).chars().filter(|c| *c != '*').count();
+            assert!(shown <= 3 && shown * 3 <= len, "{len}: {shown} shown");
+            assert_eq!(mask(&number).chars().count(), len);
+        }
+    }
 }

@@ -101,7 +101,8 @@ pub struct EvidenceImportParams {
 pub struct RejectedRow {
     /// Its position: the record's index from 1 (JSON), or the CSV line (the header is line 1).
     pub row: i32,
-    /// Stable code (`required`, `invalid`, `unknown_person`, `out_of_range`, `destination_unknown`).
+    /// Stable code (`required`, `invalid`, `unknown_person`, `out_of_range`,
+    /// `date_out_of_range`, `destination_unknown`).
     pub code: IssueCode,
     /// The field at fault.
     pub field: Option<String>,
@@ -199,6 +200,9 @@ fn check_record(
             lang,
         )
     })?;
+    if let Some(issue) = crate::input::date_issue("date", date) {
+        return Err(reject(row, issue.code, "date", issue.params, lang));
+    }
     let (from, to) = window;
     if from.is_some_and(|f| date < f) || to.is_some_and(|t| date > t) {
         return Err(reject(
@@ -395,12 +399,10 @@ pub async fn import(
     lang: RequestLang,
     req: HttpRequest,
     params: web::Query<EvidenceImportParams>,
-    body: web::Bytes,
+    body: crate::extract::Body<MAX_EVIDENCE_BYTES>,
 ) -> Result<HttpResponse, ApiError> {
     policy::require(&who, Action::Supervise)?;
-    if body.len() > MAX_EVIDENCE_BYTES {
-        return Err(ApiError::PayloadTooLarge);
-    }
+    let body = body.0;
     let lang = lang.0;
     let (batch_key, unit_id, source, window, rows) = if is_media(&req, "application/json") {
         let input: EvidenceImportInput = parse_json(&body)?;
@@ -459,6 +461,7 @@ pub async fn import(
     } else {
         return Err(ApiError::UnsupportedMediaType);
     };
+    crate::input::dates_in_range([("from", window.0), ("to", window.1)])?;
     let batch_key = batch_key.trim().to_owned();
     if batch_key.is_empty() || batch_key.chars().count() > 200 {
         return Err(ApiError::invalid(
@@ -831,6 +834,7 @@ pub async fn reconcile(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     policy::require(&who, Action::Supervise)?;
+    crate::input::dates_in_range([("from", Some(input.from)), ("to", Some(input.to))])?;
     if input.to < input.from {
         return Err(ApiError::invalid(
             IssueCode::ReturnBeforeDeparture,
@@ -1130,6 +1134,7 @@ pub async fn list(
     let limit = params.limit()?;
     let after = params.after()?;
     let filter = filter.into_inner();
+    crate::input::dates_in_range([("from", filter.from), ("to", filter.to)])?;
     let page = state
         .db
         .run(move |conn| {

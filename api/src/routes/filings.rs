@@ -638,6 +638,10 @@ pub async fn create(
     body: Json<CreateFiling>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    crate::input::dates_in_range([
+        ("draft.depart_on", body.draft.depart_on),
+        ("draft.return_on", body.draft.return_on),
+    ])?;
     let st = state.clone();
     let filing = state
         .db
@@ -1238,6 +1242,7 @@ pub async fn extend(
     lang: RequestLang,
     body: Json<ExtensionRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    crate::input::dates_in_range([("new_return_on", Some(body.0.new_return_on))])?;
     transition(
         state,
         who,
@@ -1369,6 +1374,10 @@ pub async fn put_delegation(
     body: Json<Delegation>,
 ) -> Result<web::Json<Delegation>, ApiError> {
     let body = body.0;
+    crate::input::dates_in_range([
+        ("starts_at", Some(body.starts_at.date_naive())),
+        ("ends_at", Some(body.ends_at.date_naive())),
+    ])?;
     if body.ends_at <= body.starts_at {
         return Err(ApiError::invalid(
             IssueCode::ReturnBeforeDeparture,

@@ -95,7 +95,7 @@ fn load(conn: &mut PgConnection, id: Uuid) -> Result<Inspection, ApiError> {
         .into())
 }
 
-/// Loads a campaign the caller may read (READERS over its subtree), or 404.
+/// Loads a campaign the caller may read (`Supervise` over its subtree), or 404.
 fn readable(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Inspection, ApiError> {
     policy::require(who, Action::Supervise)?;
     let inspection = load(conn, id)?;
@@ -114,21 +114,11 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     policy::require(&who, Action::Inspect)?;
+    crate::input::dates_in_range([("from", Some(input.from)), ("to", Some(input.to))])?;
     let name = input.name.trim().to_owned();
-    let mut issues = Vec::new();
-    match name.chars().count() {
-        0 => issues.push(whereabouts_core::Issue::new(
-            IssueCode::Required,
-            Some("name".into()),
-            json!({}),
-        )),
-        n if n > 200 => issues.push(whereabouts_core::Issue::new(
-            IssueCode::TooLong,
-            Some("name".into()),
-            json!({"max": 200}),
-        )),
-        _ => {}
-    }
+    let mut issues: Vec<whereabouts_core::Issue> = crate::input::name_issue("name", &name, 200)
+        .into_iter()
+        .collect();
     if input.to < input.from {
         issues.push(whereabouts_core::Issue::new(
             IssueCode::ReturnBeforeDeparture,
@@ -1080,6 +1070,10 @@ pub async fn create_rectification(
     let (id, finding_id) = path.into_inner();
     let input = body.0;
     policy::require(&who, Action::Inspect)?;
+    crate::input::dates_in_range([
+        ("deadline", Some(input.deadline)),
+        ("review_on", input.review_on),
+    ])?;
     let description = check_text("description", &input.description, 4000)?;
     if input.review_on.is_some_and(|r| r < input.deadline) {
         return Err(ApiError::invalid(
@@ -1158,6 +1152,7 @@ pub async fn update_rectification(
     let (id, finding_id, item_id) = path.into_inner();
     let patch = body.0;
     policy::require(&who, Action::Supervise)?;
+    crate::input::dates_in_range([("deadline", patch.deadline), ("review_on", patch.review_on)])?;
     let evidence = patch
         .evidence
         .as_deref()

@@ -1,6 +1,8 @@
 //! The ledger: filings across a unit subtree, filtered by window, status,
 //! kind, rank and the derived flags, page by page with counts, or exported
 //! whole as CSV or XLSX (streamed, so memory stays flat however many rows).
+//! CSV cells that would begin a formula are neutralised (`crate::csv_safe`);
+//! XLSX cells are written as strings, which spreadsheets never run.
 
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal, RequestLang};
@@ -395,6 +397,7 @@ fn parse_cursor(after: &str) -> Result<(NaiveDate, Uuid), ApiError> {
 }
 
 fn check(params: &LedgerParams) -> Result<(), ApiError> {
+    crate::input::dates_in_range([("from", params.from), ("to", params.to)])?;
     if let (Some(from), Some(to)) = (params.from, params.to)
         && to < from
     {
@@ -663,7 +666,7 @@ fn position_of(entries: &[LedgerEntry]) -> Option<(NaiveDate, Uuid)> {
 }
 
 fn csv_bytes(rows: &[[String; 20]]) -> Result<Vec<u8>, ApiError> {
-    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut writer = crate::csv_safe::Writer::from_writer(Vec::new());
     for row in rows {
         writer.write_record(row).map_err(|_| ApiError::Internal)?;
     }

@@ -6,6 +6,7 @@ use crate::extract::{AppState, Json, Principal};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action, Scope};
 use crate::schema::{notifications, units, webhooks};
+use crate::webhook_target;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -138,7 +139,9 @@ pub async fn read(
 /// A webhook to register.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateWebhook {
-    /// Where to POST events (`http` or `https`).
+    /// Where to POST events: `http` or `https`, no user-info, and never an
+    /// address inside the network in any notation (422
+    /// `webhook_target_forbidden`).
     pub url: String,
     /// The HMAC-SHA256 key, 16 to 200 characters; generated when absent.
     pub secret: Option<String>,
@@ -172,7 +175,11 @@ pub struct Webhook {
 }
 
 /// Registers a webhook over a subtree of the caller's scope. System
-/// administrators only; one over the whole tree needs a grant over the whole tree.
+/// administrators only; one over the whole tree needs a grant over the whole
+/// tree. A target that is not `http`/`https`, carries user-info, or is a
+/// loopback, private, link-local, unique-local, multicast or unspecified
+/// address in any notation (or `localhost`) answers 422
+/// `webhook_target_forbidden`.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "notifications", request_body = CreateWebhook,
     responses((status = 201, body = Webhook), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
@@ -184,15 +191,20 @@ pub async fn create_webhook(
     policy::require(&who, Action::ManageWebhooks)?;
     let body = body.0;
     let url = body.url.trim().to_owned();
-    if !(url.starts_with("http://") || url.starts_with("https://"))
-        || url.len() > 2000
-        || url.chars().any(char::is_whitespace)
-    {
+    if url.len() > 2000 || url.chars().any(char::is_whitespace) {
         return Err(ApiError::invalid(
             IssueCode::Invalid,
             "url",
             json!({"reason": "not_an_http_url"}),
         ));
+    }
+    if let Err(refusal) = webhook_target::check(&url, state.config.webhook_allow_private) {
+        return Err(ApiError::invalid(
+            IssueCode::Invalid,
+            "url",
+            json!({"reason": refusal.reason()}),
+        )
+        .with_code(webhook_target::FORBIDDEN));
     }
     let secret = match body.secret {
         Some(s) if (16..=200).contains(&s.chars().count()) => s,

@@ -104,6 +104,7 @@ pub async fn roster(
     params: web::Query<RosterParams>,
 ) -> Result<web::Json<Roster>, ApiError> {
     let id = id.into_inner();
+    crate::input::dates_in_range([("on", params.on)])?;
     let on = params.on.unwrap_or_else(|| {
         state
             .config

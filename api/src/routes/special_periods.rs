@@ -160,20 +160,13 @@ pub struct SpecialPeriodPatch {
 }
 
 fn check(input: &SpecialPeriodInput) -> Result<(), ApiError> {
-    let mut issues = Vec::new();
-    match input.name.trim().chars().count() {
-        0 => issues.push(Issue::new(
-            IssueCode::Required,
-            Some("name".into()),
-            json!({}),
-        )),
-        n if n > 200 => issues.push(Issue::new(
-            IssueCode::TooLong,
-            Some("name".into()),
-            json!({"max": 200}),
-        )),
-        _ => {}
-    }
+    crate::input::dates_in_range([
+        ("starts_on", Some(input.starts_on)),
+        ("ends_on", Some(input.ends_on)),
+    ])?;
+    let mut issues: Vec<Issue> = crate::input::name_issue("name", &input.name, 200)
+        .into_iter()
+        .collect();
     if input.ends_on < input.starts_on {
         issues.push(Issue::new(
             IssueCode::ReturnBeforeDeparture,
@@ -407,6 +400,7 @@ pub async fn list(
     params: web::Query<PageParams>,
 ) -> Result<web::Json<SpecialPeriodPage>, ApiError> {
     policy::require(&who, Action::ReadOrganisation)?;
+    crate::input::dates_in_range([("active_on", filter.active_on)])?;
     let limit = params.limit()?;
     let after = params.after()?;
     let page = state

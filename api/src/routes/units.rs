@@ -187,15 +187,7 @@ fn check_code(code: &str) -> Result<(), ApiError> {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    match name.trim().chars().count() {
-        0 => Err(ApiError::invalid(IssueCode::Required, "name", json!({}))),
-        n if n > 200 => Err(ApiError::invalid(
-            IssueCode::TooLong,
-            "name",
-            json!({"max": 200}),
-        )),
-        _ => Ok(()),
-    }
+    crate::input::check_name("name", name, 200)
 }
 
 /// Creates a unit.

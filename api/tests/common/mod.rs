@@ -356,3 +356,31 @@ impl TestApp {
         out
     }
 }
+
+impl TestApp {
+    /// Sends a request whose body is `payload` as it streams (no
+    /// `Content-Length` unless the caller set one).
+    pub async fn send_with_payload(
+        &self,
+        req: TestRequest,
+        payload: actix_web::dev::Payload,
+    ) -> Resp {
+        let service = test::init_service(app::build(self.state.clone())).await;
+        let (req, _) = req.to_request().replace_payload(payload);
+        let res = test::call_service(&service, req).await;
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = test::read_body(res).await;
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+}
