@@ -251,7 +251,25 @@ pub struct Problem {
     pub status: u16,
     /// What happened, in the requested language.
     pub detail: String,
-    /// Stable code clients can rely on.
+    /// Stable code clients can rely on, by status: 400 `malformed_request`;
+    /// 401 `unauthorized`, `invalid_token`, `token_expired`, `token_revoked`,
+    /// `account_suspended`, `invalid_credentials`, `refresh_token_reused`;
+    /// 403 `forbidden` (no role for this), `self_change_forbidden` (one's own
+    /// rank, position, unit, roles or leadership); 404 `not_found` (unknown
+    /// or outside the caller's scope); 409 `duplicate`, `conflict`,
+    /// `concurrent_update`, `invalid_transition`, `already_decided`,
+    /// `idempotency_key_in_progress`, `account_has_no_unit`,
+    /// `filing_not_approved`, `already_checked_out`, `not_checked_out`,
+    /// `not_in_custody`; 408 `request_timeout` (the body did not arrive in
+    /// time); 412 `precondition_failed`; 413 `payload_too_large`; 415
+    /// `unsupported_media_type`; 422 `validation_failed`,
+    /// `idempotency_key_reused`, `delegate_out_of_unit` (a delegate outside
+    /// the delegator's unit and the nodes above it), `webhook_target_forbidden`
+    /// (a webhook URL inside the network or with user-info),
+    /// `date_out_of_range` (a date outside 1900-01-01..2100-12-31); 429
+    /// `rate_limited` (with
+    /// `Retry-After`: throttled logins and password changes, or every
+    /// heavy-read slot taken); 500 `internal`; 503 `unavailable`.
     pub code: String,
     /// The request id, also in the `x-request-id` header and in the server log.
     #[serde(skip_serializing_if = "Option::is_none")]

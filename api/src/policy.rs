@@ -492,6 +492,7 @@ mod tests {
     fn caller(grants: &[(Role, Option<Uuid>)]) -> Principal {
         Principal {
             account_id: Uuid::from_u128(1),
+            session_id: Uuid::from_u128(3),
             unit_id: None,
             grants: grants
                 .iter()

@@ -181,7 +181,8 @@ pub struct Webhook {
 /// address in any notation (or `localhost`) answers 422
 /// `webhook_target_forbidden`.
 #[utoipa::path(post, path = "/api/v1/webhooks", tag = "notifications", request_body = CreateWebhook,
-    responses((status = 201, body = Webhook), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Webhook), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+        (status = 404, body = crate::error::Problem, description = "`unit_id` is unknown or outside the caller's scope"), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create_webhook(
     state: web::Data<AppState>,
