@@ -79,20 +79,23 @@ struct Setting {
     statement_timeout: String,
 }
 
+/// The statement timeout of a pool's connections.
+async fn statement_timeout(db: &Db) -> String {
+    db.run(|conn| {
+        Ok(diesel::sql_query("SHOW statement_timeout")
+            .get_result::<Setting>(conn)?
+            .statement_timeout)
+    })
+    .await
+    .unwrap()
+}
+
 #[actix_web::test]
 async fn heavy_reads_have_a_statement_timeout_that_ordinary_requests_do_not() {
     let app = TestApp::new().await;
     let url = app.db.url().to_owned();
     let heavy = Db::heavy(&url, 1, Duration::from_millis(200));
-    let shown = heavy
-        .run(|conn| {
-            Ok(diesel::sql_query("SHOW statement_timeout")
-                .get_result::<Setting>(conn)?
-                .statement_timeout)
-        })
-        .await
-        .unwrap();
-    assert_eq!(shown, "200ms");
+    assert_eq!(statement_timeout(&heavy).await, "200ms");
     let slow = heavy
         .run(|conn| {
             diesel::sql_query("SELECT pg_sleep(3)").execute(conn)?;
@@ -101,13 +104,5 @@ async fn heavy_reads_have_a_statement_timeout_that_ordinary_requests_do_not() {
         .await;
     assert!(slow.is_err(), "a statement past the timeout is cancelled");
     let ordinary = Db::connect(&url, 1).unwrap();
-    let shown = ordinary
-        .run(|conn| {
-            Ok(diesel::sql_query("SHOW statement_timeout")
-                .get_result::<Setting>(conn)?
-                .statement_timeout)
-        })
-        .await
-        .unwrap();
-    assert_eq!(shown, "0");
+    assert_eq!(statement_timeout(&ordinary).await, "0");
 }

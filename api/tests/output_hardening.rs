@@ -22,20 +22,7 @@ fn draft(depart: &str, ret: &str) -> Value {
 }
 
 async fn setup() -> (TestApp, District) {
-    let app = TestApp::with_config(|c| c.fixed_now = NOW.parse().ok()).await;
-    let d = seed(&app).await;
-    let policy = json!({"rules": [
-        {"id": "all", "requirement": "report", "form": "online", "notice": {"days": 1}}
-    ]});
-    let res = app
-        .put(
-            &format!("/api/v1/units/{}/policy", d.bureau),
-            d.token("admin"),
-            policy,
-        )
-        .await;
-    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
-    (app, d)
+    reporting_district(NOW).await
 }
 
 /// The rows of a CSV answer (after its byte order mark), header first.

@@ -384,3 +384,21 @@ impl TestApp {
         }
     }
 }
+
+/// [`seed`] at a fixed time, with a report-only policy on the bureau.
+pub async fn reporting_district(now: &str) -> (TestApp, District) {
+    let app = TestApp::with_config(|c| c.fixed_now = now.parse().ok()).await;
+    let d = seed(&app).await;
+    let policy = json!({"rules": [
+        {"id": "all", "requirement": "report", "form": "online", "notice": {"days": 1}}
+    ]});
+    let res = app
+        .put(
+            &format!("/api/v1/units/{}/policy", d.bureau),
+            d.token("admin"),
+            policy,
+        )
+        .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    (app, d)
+}
