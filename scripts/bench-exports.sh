@@ -5,7 +5,7 @@
 # Two rounds, so memory after the first and the second can be compared.
 # Prints the exports' answers, the ordinary requests' latency and errors, and
 # the server's resident memory at start, at its peak and after each round.
-# Usage: [RATE=200] scripts/bench-exports.sh [extra filings, default 300000] [clients, default 17]
+# Usage: [RATE=200] [ARENAS=2] scripts/bench-exports.sh [extra filings, default 300000] [clients, default 17]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILINGS="${1:-300000}"
@@ -19,6 +19,10 @@ DB="whereabouts_bench_exports_$$"
 LOG="$(mktemp)"; WORK="$(mktemp -d)"
 export DATABASE_URL="$PG/$DB" WHEREABOUTS_JWT_SECRET="bench-secret-bench-secret-bench-secret!!"
 export WHEREABOUTS_ACCESS_TTL_SECONDS=7200 RUST_LOG=warn
+# The deployment setting README.md recommends: two malloc arenas, so memory
+# freed after heavy reads goes back to the system. ARENAS= runs without it.
+ARENAS="${ARENAS-2}"
+[ -n "$ARENAS" ] && export MALLOC_ARENA_MAX="$ARENAS"
 export WHEREABOUTS_DOCUMENT_KEY="YmVuY2gtZG9jdW1lbnQta2V5LTMyLWJ5dGVzLWxvbmc="
 SERVER=""
 cleanup() {
