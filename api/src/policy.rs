@@ -21,12 +21,13 @@
 
 use crate::error::ApiError;
 use crate::extract::Principal;
-use crate::schema::units;
+use crate::schema::{accounts, units};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid as SqlUuid};
 use uuid::Uuid;
-use whereabouts_core::Role;
+use whereabouts_core::org::unit_in_path;
+use whereabouts_core::{Role, UnitKind};
 
 /// What a caller asks to do. Each action is held by a fixed set of roles,
 /// always within the scope of the grant ([`Action::roles`]).
@@ -153,11 +154,6 @@ pub fn scope(who: &Principal, action: Action) -> Scope {
         }
     }
     Scope::Subtrees(roots)
-}
-
-/// Whether the caller holds `action` anywhere.
-pub fn holds(who: &Principal, action: Action) -> bool {
-    scope(who, action) != Scope::Subtrees(Vec::new())
 }
 
 /// Refuses with 403 unless the caller holds `action` somewhere.
@@ -393,84 +389,101 @@ pub fn forbid_own_standing(who: &Principal, account: Uuid) -> Result<(), ApiErro
     }
 }
 
+/// The path (ancestors and itself) of an account's *unit*, as core defines it
+/// ([`unit_in_path`]): the nearest node of kind `unit` on its home's path, else
+/// the jurisdiction. `None` for an account of no unit.
+fn own_unit_path(conn: &mut PgConnection, account: Uuid) -> QueryResult<Option<Vec<Uuid>>> {
+    // Every node on the account's home path, with its kind and path.
+    let mut nodes: Vec<(Uuid, String, Vec<Uuid>)> = units::table
+        .filter(
+            sql::<Bool>(
+                "units.id = ANY ((SELECT h.path FROM accounts a \
+                 JOIN units h ON h.id = a.unit_id WHERE a.id = ",
+            )
+            .bind::<SqlUuid, _>(account)
+            .sql(")::uuid[])"),
+        )
+        .select((units::id, units::kind, units::path))
+        .load(conn)?;
+    // Nearest first: the deepest node has the longest path.
+    nodes.sort_by_key(|(_, _, path)| std::cmp::Reverse(path.len()));
+    let kinds: Vec<(Uuid, UnitKind)> = nodes
+        .iter()
+        .filter_map(|(id, kind, _)| {
+            serde_json::from_value(serde_json::Value::String(kind.clone()))
+                .ok()
+                .map(|kind| (*id, kind))
+        })
+        .collect();
+    let unit = unit_in_path(&kinds);
+    Ok(nodes
+        .into_iter()
+        .find(|(id, _, _)| Some(*id) == unit)
+        .map(|(_, _, path)| path))
+}
+
 /// Refuses reading the roster of `unit` unless the caller is a member of the
-/// unit that holds it (the nearest node of kind `unit`, or the jurisdiction),
-/// leads a node above or at it, or holds an admin or inspector grant over it.
-/// Everyone else gets 404.
+/// unit that holds it (its own *unit* lies on the node's path: never above
+/// it), leads a node above or at it, or holds `Supervise` over it. Everyone
+/// else gets 404.
 pub fn read_roster(conn: &mut PgConnection, who: &Principal, unit: Uuid) -> Result<(), ApiError> {
     #[derive(QueryableByName)]
-    struct Reach {
+    struct Node {
+        #[diesel(sql_type = Array<SqlUuid>)]
+        path: Vec<Uuid>,
         #[diesel(sql_type = Bool)]
-        member: bool,
-        #[diesel(sql_type = Bool)]
-        leader: bool,
+        led: bool,
     }
-    // The caller's own unit is the nearest `unit` (else `jurisdiction`) node on
-    // its path; the roster's node must lie at or below it. A leader reads the
-    // subtree of every node it leads.
-    let reach: Option<Reach> = diesel::sql_query(
-        "WITH target AS (SELECT path FROM units WHERE id = $1), \
-              own AS ( \
-                SELECT o.id FROM accounts a \
-                  JOIN units home ON home.id = a.unit_id \
-                  JOIN LATERAL unnest(home.path) WITH ORDINALITY AS p(node, depth) ON true \
-                  JOIN units o ON o.id = p.node \
-                 WHERE a.id = $2 AND o.kind IN ('unit', 'jurisdiction') \
-                 ORDER BY (o.kind = 'unit') DESC, p.depth DESC LIMIT 1) \
-         SELECT EXISTS (SELECT 1 FROM own, target WHERE own.id = ANY(target.path)) AS member, \
-                EXISTS (SELECT 1 FROM target, units led \
-                         WHERE led.id = ANY(target.path) \
-                           AND (led.principal_id = $2 OR EXISTS ( \
-                                SELECT 1 FROM unit_deputies d \
-                                 WHERE d.unit_id = led.id AND d.account_id = $2))) AS leader \
-           FROM target",
+    // The node's path, and whether the caller leads it or a node above it.
+    let node: Option<Node> = diesel::sql_query(
+        "SELECT u.path, EXISTS ( \
+             SELECT 1 FROM units led WHERE led.id = ANY(u.path) \
+                AND (led.principal_id = $2 OR EXISTS ( \
+                     SELECT 1 FROM unit_deputies d \
+                      WHERE d.unit_id = led.id AND d.account_id = $2))) AS led \
+           FROM units u WHERE u.id = $1",
     )
     .bind::<SqlUuid, _>(unit)
     .bind::<SqlUuid, _>(who.account_id)
     .get_result(conn)
     .optional()?;
-    let Some(reach) = reach else {
+    let Some(node) = node else {
         return Err(ApiError::NotFound);
     };
-    if reach.member || reach.leader || covers(conn, who, Action::Supervise, unit)? {
+    let member = match own_unit_path(conn, who.account_id)? {
+        Some(own) => own.last().is_some_and(|own| node.path.contains(own)),
+        None => false,
+    };
+    if member || node.led || covers(conn, who, Action::Supervise, unit)? {
         Ok(())
     } else {
         Err(ApiError::NotFound)
     }
 }
 
-/// Refuses a delegate who does not belong to the delegator's unit (the
-/// nearest node of kind `unit`, else the jurisdiction) or to a node above it:
-/// 422 `delegate_out_of_unit`.
+/// Refuses a delegate who does not belong to the delegator's *unit* (inside
+/// it) or to a node above it: 422 `delegate_out_of_unit`.
 pub fn delegate_to(
     conn: &mut PgConnection,
     delegator: &Principal,
     delegate: Uuid,
 ) -> Result<(), ApiError> {
-    #[derive(QueryableByName)]
-    struct Within {
-        #[diesel(sql_type = Bool)]
-        within: bool,
-    }
-    // The delegate's node must be on the delegator's path at or above the
-    // delegator's unit, or inside that unit.
-    let within: Within = diesel::sql_query(
-        "WITH own AS ( \
-            SELECT o.id, o.path FROM accounts a \
-              JOIN units home ON home.id = a.unit_id \
-              JOIN LATERAL unnest(home.path) WITH ORDINALITY AS p(node, depth) ON true \
-              JOIN units o ON o.id = p.node \
-             WHERE a.id = $1 AND o.kind IN ('unit', 'jurisdiction') \
-             ORDER BY (o.kind = 'unit') DESC, p.depth DESC LIMIT 1) \
-         SELECT EXISTS ( \
-            SELECT 1 FROM own, accounts d JOIN units du ON du.id = d.unit_id \
-             WHERE d.id = $2 \
-               AND (own.id = ANY(du.path) OR du.id = ANY(own.path))) AS within",
-    )
-    .bind::<SqlUuid, _>(delegator.account_id)
-    .bind::<SqlUuid, _>(delegate)
-    .get_result(conn)?;
-    if within.within {
+    let own = own_unit_path(conn, delegator.account_id)?;
+    let home: Option<Vec<Uuid>> = accounts::table
+        .inner_join(units::table)
+        .filter(accounts::id.eq(delegate))
+        .select(units::path)
+        .first(conn)
+        .optional()?;
+    let within = match (own, home) {
+        (Some(own), Some(home)) => match (own.last(), home.last()) {
+            // Inside the delegator's unit, or on its path above.
+            (Some(unit), Some(node)) => home.contains(unit) || own.contains(node),
+            _ => false,
+        },
+        _ => false,
+    };
+    if within {
         Ok(())
     } else {
         Err(ApiError::Unprocessable(

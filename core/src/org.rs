@@ -56,6 +56,20 @@ impl Role {
     }
 }
 
+/// The *unit* of a node, given the node and its ancestors nearest first: the
+/// nearest of kind `unit`, or of kind `jurisdiction` if there is none. Approver
+/// rules resolve against it, and the server's roster and delegation rules
+/// use it too.
+pub fn unit_in_path(path: &[(Uuid, UnitKind)]) -> Option<Uuid> {
+    path.iter()
+        .find(|(_, kind)| *kind == UnitKind::Unit)
+        .or_else(|| {
+            path.iter()
+                .find(|(_, kind)| *kind == UnitKind::Jurisdiction)
+        })
+        .map(|(id, _)| *id)
+}
+
 /// A deputy of a node and the nodes they are in charge of.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,13 +191,11 @@ impl<'a> OrgIndex<'a> {
     }
 
     /// The filer's *unit*: the nearest node (itself or above) of kind `unit`, or of
-    /// kind `jurisdiction` if there is none.
+    /// kind `jurisdiction` if there is none ([`unit_in_path`]).
     pub(crate) fn unit_of(&self, node: Uuid) -> Option<&'a OrgUnit> {
-        let path = self.path_up(node);
-        path.iter()
-            .find(|u| u.kind == UnitKind::Unit)
-            .or_else(|| path.iter().find(|u| u.kind == UnitKind::Jurisdiction))
-            .copied()
+        let path: Vec<(Uuid, UnitKind)> =
+            self.path_up(node).iter().map(|u| (u.id, u.kind)).collect();
+        unit_in_path(&path).and_then(|id| self.unit(id))
     }
 
     /// The next node above `unit` of kind `unit` or `jurisdiction`.
@@ -229,5 +241,29 @@ impl<'a> OrgIndex<'a> {
         holders.sort_by(|a, b| a.display_name.cmp(&b.display_name).then(a.id.cmp(&b.id)));
         holders.dedup_by_key(|a| a.id);
         holders
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_nodes_unit_is_the_nearest_unit_else_the_jurisdiction() {
+        let (office, bureau, district) =
+            (Uuid::from_u128(3), Uuid::from_u128(2), Uuid::from_u128(1));
+        let path = [
+            (office, UnitKind::Department),
+            (bureau, UnitKind::Unit),
+            (district, UnitKind::Jurisdiction),
+        ];
+        assert_eq!(unit_in_path(&path), Some(bureau));
+        assert_eq!(unit_in_path(&path[2..]), Some(district));
+        let sub = Uuid::from_u128(4);
+        assert_eq!(
+            unit_in_path(&[(sub, UnitKind::Subunit), (district, UnitKind::Jurisdiction)]),
+            Some(district)
+        );
+        assert_eq!(unit_in_path(&[(office, UnitKind::Department)]), None);
     }
 }

@@ -1164,8 +1164,7 @@ pub async fn update_rectification(
         .transaction(move |conn| {
             let inspection = load(conn, id)?;
             let finding = load_finding(conn, &st, id, finding_id)?;
-            let inspector = policy::holds(&who, Action::Inspect)
-                && policy::covers(conn, &who, Action::Inspect, inspection.unit_id)?;
+            let inspector = policy::covers(conn, &who, Action::Inspect, inspection.unit_id)?;
             let unit_admin = policy::covers(conn, &who, Action::Rectify, finding.unit_id)?;
             if !inspector && !unit_admin {
                 return Err(ApiError::NotFound);
