@@ -108,20 +108,7 @@ impl TestApp {
     pub async fn send(&self, req: TestRequest) -> Resp {
         let service = test::init_service(app::build(self.state.clone())).await;
         let res = test::call_service(&service, req.to_request()).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = test::read_body(res).await;
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        answer(res).await
     }
 
     fn with_token(req: TestRequest, token: &str) -> TestRequest {
@@ -368,20 +355,25 @@ impl TestApp {
         let service = test::init_service(app::build(self.state.clone())).await;
         let (req, _) = req.to_request().replace_payload(payload);
         let res = test::call_service(&service, req).await;
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = test::read_body(res).await;
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Resp {
-            status,
-            headers,
-            body,
-        }
+        answer(res).await
+    }
+}
+
+/// An answer read whole: JSON when it parses, else text.
+async fn answer<B: actix_web::body::MessageBody>(res: actix_web::dev::ServiceResponse<B>) -> Resp {
+    let status = res.status();
+    let headers = res.headers().clone();
+    let bytes = test::read_body(res).await;
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+    };
+    Resp {
+        status,
+        headers,
+        body,
     }
 }
 
