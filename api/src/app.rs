@@ -2,7 +2,6 @@
 
 use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
-use crate::openapi::ApiDoc;
 use crate::routes::{
     accounts, assessments, audit, auth, calendar, documents, evidence, filings, health,
     inspections, ledger, me, notifications, policies, roster, special_periods, units,
@@ -12,7 +11,6 @@ use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{App, Error, HttpResponse, web};
 use tracing::Instrument;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 use uuid::Uuid;
 
@@ -24,7 +22,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/api/v1/openapi.json", web::get().to(openapi_json))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
+        .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked(
+            "/api/v1/openapi.json",
+            crate::openapi::document_value().clone(),
+        ))
         .route("/docs", web::get().to(docs_redirect))
         .service(
             web::scope("/api/v1")
@@ -99,6 +100,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/units/{id}/roster", web::get().to(roster::roster))
                 .route("/evidence/imports", web::post().to(evidence::import))
                 .route("/ledger", web::get().to(ledger::ledger))
+                .route(
+                    "/ledger/export.csv",
+                    web::get().to(ledger::export_ledger_csv),
+                )
+                .route(
+                    "/ledger/export.xlsx",
+                    web::get().to(ledger::export_ledger_xlsx),
+                )
                 .route("/documents", web::post().to(documents::create))
                 .route("/documents", web::get().to(documents::list))
                 .route("/documents/{id}", web::get().to(documents::get))
@@ -160,7 +169,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(crate::openapi::document_value())
 }
 
 async fn docs_redirect() -> HttpResponse {

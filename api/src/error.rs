@@ -15,6 +15,106 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use whereabouts_core::{Issue, IssueCode, Lang};
 
+/// Declares [`ProblemCode`] from one table: each code's variant, its wire
+/// name, the one status it is answered with, and what it means.
+macro_rules! problem_codes {
+    ($($variant:ident = $code:literal, $status:literal, $meaning:literal;)*) => {
+        /// The stable `code` of a problem, for a client to branch on. Each
+        /// code is answered with one HTTP status.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum ProblemCode {
+            $(#[doc = $meaning] #[serde(rename = $code)] $variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every code the server can answer.
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant),*];
+
+            /// The code as it is written on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ProblemCode::$variant => $code),* }
+            }
+
+            /// The HTTP status this code is answered with.
+            pub const fn status(self) -> u16 {
+                match self { $(ProblemCode::$variant => $status),* }
+            }
+
+            /// What the code means, in a line.
+            pub const fn meaning(self) -> &'static str {
+                match self { $(ProblemCode::$variant => $meaning),* }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    MalformedRequest = "malformed_request", 400, "The body is not well-formed JSON or CSV, or the query string does not parse.";
+    Unauthorized = "unauthorized", 401, "No access token was sent.";
+    InvalidToken = "invalid_token", 401, "The token is not one this server issued, or it names an unknown account.";
+    TokenExpired = "token_expired", 401, "The access token has expired: refresh it.";
+    TokenRevoked = "token_revoked", 401, "The access token's session has ended (logout, password change or reset).";
+    AccountSuspended = "account_suspended", 401, "The account behind the access token is suspended.";
+    InvalidCredentials = "invalid_credentials", 401, "Wrong login or password (a suspended account answers the same).";
+    RefreshTokenReused = "refresh_token_reused", 401, "A spent refresh token was presented again: its whole family is revoked.";
+    Forbidden = "forbidden", 403, "In scope, but the caller's roles do not allow this action.";
+    SelfChangeForbidden = "self_change_forbidden", 403, "No one changes their own standing (rank, position, unit, roles, leadership) or reviews their own case.";
+    NotFound = "not_found", 404, "No such resource, or it lies outside the caller's scope.";
+    RequestTimeout = "request_timeout", 408, "The request body did not arrive within the deadline.";
+    Duplicate = "duplicate", 409, "Something with the same unique key exists already (a login, a unit code, a document number).";
+    Conflict = "conflict", 409, "The request names something that another row depends on or that does not exist.";
+    ConcurrentUpdate = "concurrent_update", 409, "Another request changed the same data at the same moment: retry.";
+    InvalidTransition = "invalid_transition", 409, "The resource's current status does not allow this action.";
+    AlreadyDecided = "already_decided", 409, "The approval step was decided already.";
+    IdempotencyKeyInProgress = "idempotency_key_in_progress", 409, "A request with this Idempotency-Key is still being answered: retry shortly.";
+    AccountHasNoUnit = "account_has_no_unit", 409, "The account belongs to no unit, so there is no policy to file under.";
+    FilingNotApproved = "filing_not_approved", 409, "A document is checked out only against an approved or recorded filing.";
+    AlreadyCheckedOut = "already_checked_out", 409, "The document is checked out already.";
+    NotCheckedOut = "not_checked_out", 409, "The document is not checked out, so it cannot be returned.";
+    NotInCustody = "not_in_custody", 409, "The document is held by its owner, not in the unit's custody.";
+    PreconditionFailed = "precondition_failed", 412, "If-Match does not name the current version: read the resource again.";
+    PayloadTooLarge = "payload_too_large", 413, "The request body is over the operation's limit.";
+    UnsupportedMediaType = "unsupported_media_type", 415, "The body's Content-Type is not one the operation accepts.";
+    ValidationFailed = "validation_failed", 422, "The input does not validate: `errors` lists each issue with its field.";
+    IdempotencyKeyReused = "idempotency_key_reused", 422, "This Idempotency-Key was used before with a different body.";
+    DelegateOutOfUnit = "delegate_out_of_unit", 422, "A delegate must belong to the delegator's unit or a node above it.";
+    WebhookTargetForbidden = "webhook_target_forbidden", 422, "A webhook URL must be http(s), without user-info, and outside the private network.";
+    DateOutOfRange = "date_out_of_range", 422, "A date lies outside 1900-01-01..2100-12-31.";
+    RateLimited = "rate_limited", 429, "Too many attempts, or every heavy-read slot is taken: retry after `Retry-After` seconds.";
+    Internal = "internal", 500, "An unexpected failure; the request id finds it in the server log.";
+    Unavailable = "unavailable", 503, "The database is out of reach: retry later.";
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl utoipa::PartialSchema for ProblemCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let mut description = String::from(
+            "The stable code of the problem, for a client to branch on. Each code comes with one status:\n",
+        );
+        for code in ProblemCode::ALL {
+            description.push_str(&format!(
+                "\n- `{}` ({}): {}",
+                code.as_str(),
+                code.status(),
+                code.meaning()
+            ));
+        }
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ProblemCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(description))
+            .into()
+    }
+}
+
+impl ToSchema for ProblemCode {}
+
 /// Everything a request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -26,23 +126,23 @@ pub enum ApiError {
     Validation(Vec<Issue>),
     /// A 422 with its own code (for example `idempotency_key_reused`).
     #[error("unprocessable: {0}")]
-    Unprocessable(&'static str, Vec<Issue>),
+    Unprocessable(ProblemCode, Vec<Issue>),
     /// No credentials, or credentials that do not verify.
     #[error("unauthorized: {0}")]
-    Unauthorized(&'static str),
+    Unauthorized(ProblemCode),
     /// Authenticated, but holding no role that allows this.
     #[error("forbidden")]
     Forbidden,
     /// Authenticated and in scope, but a rule refuses this (for example
     /// `self_change_forbidden`).
     #[error("refused: {0}")]
-    Refused(&'static str),
+    Refused(ProblemCode),
     /// Unknown id, or an id outside the caller's scope.
     #[error("not found")]
     NotFound,
     /// A duplicate or a conflicting state.
     #[error("conflict: {0}")]
-    Conflict(&'static str),
+    Conflict(ProblemCode),
     /// `If-Match` does not match the current version.
     #[error("precondition failed")]
     PreconditionFailed,
@@ -73,7 +173,7 @@ impl ApiError {
     }
 
     /// The same 422 under another stable code.
-    pub fn with_code(self, code: &'static str) -> Self {
+    pub fn with_code(self, code: ProblemCode) -> Self {
         match self {
             ApiError::Validation(issues) | ApiError::Unprocessable(_, issues) => {
                 ApiError::Unprocessable(code, issues)
@@ -83,23 +183,23 @@ impl ApiError {
     }
 
     /// The stable code of this error.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
-            ApiError::Malformed(_) => "malformed_request",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::Unprocessable(code, _) => code,
-            ApiError::Unauthorized(code) => code,
-            ApiError::Forbidden => "forbidden",
-            ApiError::Refused(code) => code,
-            ApiError::NotFound => "not_found",
-            ApiError::Conflict(code) => code,
-            ApiError::PreconditionFailed => "precondition_failed",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::RequestTimeout => "request_timeout",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::RateLimited(_) => "rate_limited",
-            ApiError::Unavailable => "unavailable",
-            ApiError::Internal => "internal",
+            ApiError::Malformed(_) => ProblemCode::MalformedRequest,
+            ApiError::Validation(_) => ProblemCode::ValidationFailed,
+            ApiError::Unprocessable(code, _)
+            | ApiError::Unauthorized(code)
+            | ApiError::Refused(code)
+            | ApiError::Conflict(code) => *code,
+            ApiError::Forbidden => ProblemCode::Forbidden,
+            ApiError::NotFound => ProblemCode::NotFound,
+            ApiError::PreconditionFailed => ProblemCode::PreconditionFailed,
+            ApiError::PayloadTooLarge => ProblemCode::PayloadTooLarge,
+            ApiError::RequestTimeout => ProblemCode::RequestTimeout,
+            ApiError::UnsupportedMediaType => ProblemCode::UnsupportedMediaType,
+            ApiError::RateLimited(_) => ProblemCode::RateLimited,
+            ApiError::Unavailable => ProblemCode::Unavailable,
+            ApiError::Internal => ProblemCode::Internal,
         }
     }
 
@@ -127,13 +227,13 @@ impl ApiError {
     fn detail(&self, lang: Lang) -> String {
         match self {
             ApiError::Malformed(detail) => detail.clone(),
-            ApiError::Unprocessable("idempotency_key_reused", _) => lang
+            ApiError::Unprocessable(ProblemCode::IdempotencyKeyReused, _) => lang
                 .pick(
                     "该幂等键已用于另一个请求",
                     "This Idempotency-Key was used for a different request",
                 )
                 .to_owned(),
-            ApiError::Unprocessable(code, _) => (*code).to_owned(),
+            ApiError::Unprocessable(code, _) => code.meaning().to_owned(),
             ApiError::Validation(issues) => match issues.len() {
                 1 => lang
                     .pick("有 1 处输入需要修改", "1 field needs attention")
@@ -143,10 +243,10 @@ impl ApiError {
                     Lang::En => format!("{n} fields need attention"),
                 },
             },
-            ApiError::Unauthorized("invalid_credentials") => lang
+            ApiError::Unauthorized(ProblemCode::InvalidCredentials) => lang
                 .pick("登录名或密码错误", "Wrong login or password")
                 .to_owned(),
-            ApiError::Unauthorized("token_expired") => lang
+            ApiError::Unauthorized(ProblemCode::TokenExpired) => lang
                 .pick("访问令牌已过期", "The access token has expired")
                 .to_owned(),
             ApiError::Unauthorized(_) => lang
@@ -161,14 +261,14 @@ impl ApiError {
                     "No such resource in your scope",
                 )
                 .to_owned(),
-            ApiError::Refused("self_change_forbidden") => lang
+            ApiError::Refused(ProblemCode::SelfChangeForbidden) => lang
                 .pick(
                     "不能变更本人的职级、职务、所在单位、角色或领导职务，须由上级办理",
                     "No one changes their own rank, position, unit, roles or leadership; someone above must",
                 )
                 .to_owned(),
-            ApiError::Refused(code) => (*code).to_owned(),
-            ApiError::Conflict(code) => (*code).to_owned(),
+            ApiError::Refused(code) => code.meaning().to_owned(),
+            ApiError::Conflict(code) => code.meaning().to_owned(),
             ApiError::PreconditionFailed => lang
                 .pick(
                     "数据已被他人修改，请刷新后重试",
@@ -212,11 +312,11 @@ impl ApiError {
             _ => None,
         };
         let body = Problem {
-            r#type: format!("urn:whereabouts:problem:{}", self.code()),
+            r#type: format!("urn:whereabouts:problem:{}", self.code().as_str()),
             title: self.title(lang).to_owned(),
             status: status.as_u16(),
             detail: self.detail(lang),
-            code: self.code().to_owned(),
+            code: self.code(),
             request_id: request_id.map(str::to_owned),
             errors,
         };
@@ -251,26 +351,8 @@ pub struct Problem {
     pub status: u16,
     /// What happened, in the requested language.
     pub detail: String,
-    /// Stable code clients can rely on, by status: 400 `malformed_request`;
-    /// 401 `unauthorized`, `invalid_token`, `token_expired`, `token_revoked`,
-    /// `account_suspended`, `invalid_credentials`, `refresh_token_reused`;
-    /// 403 `forbidden` (no role for this), `self_change_forbidden` (one's own
-    /// rank, position, unit, roles or leadership); 404 `not_found` (unknown
-    /// or outside the caller's scope); 409 `duplicate`, `conflict`,
-    /// `concurrent_update`, `invalid_transition`, `already_decided`,
-    /// `idempotency_key_in_progress`, `account_has_no_unit`,
-    /// `filing_not_approved`, `already_checked_out`, `not_checked_out`,
-    /// `not_in_custody`; 408 `request_timeout` (the body did not arrive in
-    /// time); 412 `precondition_failed`; 413 `payload_too_large`; 415
-    /// `unsupported_media_type`; 422 `validation_failed`,
-    /// `idempotency_key_reused`, `delegate_out_of_unit` (a delegate outside
-    /// the delegator's unit and the nodes above it), `webhook_target_forbidden`
-    /// (a webhook URL inside the network or with user-info),
-    /// `date_out_of_range` (a date outside 1900-01-01..2100-12-31); 429
-    /// `rate_limited` (with
-    /// `Retry-After`: throttled logins and password changes, or every
-    /// heavy-read slot taken); 500 `internal`; 503 `unavailable`.
-    pub code: String,
+    /// The stable code clients branch on.
+    pub code: ProblemCode,
     /// The request id, also in the `x-request-id` header and in the server log.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
@@ -313,17 +395,17 @@ impl From<DieselError> for ApiError {
             DieselError::NotFound => ApiError::NotFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
                 tracing::info!(constraint = info.constraint_name(), "unique violation");
-                ApiError::Conflict("duplicate")
+                ApiError::Conflict(ProblemCode::Duplicate)
             }
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
                 tracing::info!(constraint = info.constraint_name(), "foreign key violation");
-                ApiError::Conflict("conflict")
+                ApiError::Conflict(ProblemCode::Conflict)
             }
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 ApiError::Unavailable
             }
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                ApiError::Conflict("concurrent_update")
+                ApiError::Conflict(ProblemCode::ConcurrentUpdate)
             }
             _ => {
                 tracing::error!(error = %error, "database error");

@@ -11,7 +11,7 @@
 use crate::auth::{Claims, Keys, TokenError};
 use crate::config::Config;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::schema::{accounts, role_grants, sessions};
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
@@ -398,13 +398,13 @@ impl Authenticated {
             ))
             .load(conn)?;
         let Some((unit_id, status, credentials_changed_at, live, _, _)) = rows.first() else {
-            return Err(ApiError::Unauthorized("invalid_token"));
+            return Err(ApiError::Unauthorized(ProblemCode::InvalidToken));
         };
         if status != "active" {
-            return Err(ApiError::Unauthorized("account_suspended"));
+            return Err(ApiError::Unauthorized(ProblemCode::AccountSuspended));
         }
         if credentials_changed_at.timestamp_micros() != self.claims.cv || !live {
-            return Err(ApiError::Unauthorized("token_revoked"));
+            return Err(ApiError::Unauthorized(ProblemCode::TokenRevoked));
         }
         let unit_id = *unit_id;
         Ok(Principal {
@@ -432,10 +432,10 @@ impl FromRequest for Authenticated {
 /// session are checked by [`Authenticated::load`].
 pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     let state = state(req)?;
-    let token = bearer(req).ok_or(ApiError::Unauthorized("unauthorized"))?;
+    let token = bearer(req).ok_or(ApiError::Unauthorized(ProblemCode::Unauthorized))?;
     let claims = state.keys.verify(&token).map_err(|e| match e {
-        TokenError::Expired => ApiError::Unauthorized("token_expired"),
-        TokenError::Invalid => ApiError::Unauthorized("invalid_token"),
+        TokenError::Expired => ApiError::Unauthorized(ProblemCode::TokenExpired),
+        TokenError::Invalid => ApiError::Unauthorized(ProblemCode::InvalidToken),
     })?;
     Ok(Authenticated { claims })
 }

@@ -19,7 +19,7 @@
 //! its credentials unchanged, its session live): a suspended account or an
 //! ended session gets 401, never the answer it was once given.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::AppState;
 use crate::schema::idempotency_keys;
 use actix_web::body::{BoxBody, MessageBody};
@@ -76,7 +76,7 @@ impl Claim {
                 diesel::result::Error::DatabaseError(
                     diesel::result::DatabaseErrorKind::UniqueViolation,
                     _,
-                ) => ApiError::Conflict("idempotency_key_in_progress"),
+                ) => ApiError::Conflict(ProblemCode::IdempotencyKeyInProgress),
                 other => ApiError::from(other),
             })?;
         Ok(())
@@ -157,7 +157,7 @@ fn lookup(
             "Idempotency-Key",
             serde_json::json!({"reason": "idempotency_key_reused"}),
         )
-        .with_code("idempotency_key_reused"));
+        .with_code(ProblemCode::IdempotencyKeyReused));
     }
     Ok(match status {
         Some(status) => Stored::Answer(
@@ -285,9 +285,9 @@ where
                     return Ok(replay(req, status, content_type, etag, stored));
                 }
                 Ok(Stored::Unanswered) => {
-                    return Ok(
-                        req.error_response(ApiError::Conflict("idempotency_key_in_progress"))
-                    );
+                    return Ok(req.error_response(ApiError::Conflict(
+                        ProblemCode::IdempotencyKeyInProgress,
+                    )));
                 }
                 Ok(Stored::Nothing) => {}
             }
@@ -305,7 +305,9 @@ where
                 .response()
                 .error()
                 .and_then(|e| e.as_error::<ApiError>())
-                .is_some_and(|e| matches!(e, ApiError::Conflict("idempotency_key_in_progress")));
+                .is_some_and(|e| {
+                    matches!(e, ApiError::Conflict(ProblemCode::IdempotencyKeyInProgress))
+                });
             if concurrent {
                 // Another request with this key won the claim: answer what it answered.
                 let (k, h) = (key.clone(), hash.clone());

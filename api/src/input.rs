@@ -8,7 +8,7 @@
 //! refusal is 422 `date_out_of_range` naming every field at fault, before
 //! anything is read or written.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use chrono::NaiveDate;
 use serde_json::json;
 use whereabouts_core::{Issue, IssueCode};
@@ -24,9 +24,6 @@ pub const LATEST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(2100, 12, 31) {
     Some(day) => day,
     None => NaiveDate::MAX,
 };
-
-/// The problem code of a date outside the range.
-pub const DATE_OUT_OF_RANGE: &str = "date_out_of_range";
 
 /// Characters that show nothing: zero-width characters, bidirectional
 /// controls, the byte order mark, and fillers that render as blank. Together
@@ -123,7 +120,7 @@ pub fn dates_in_range<F: AsRef<str>>(
     if issues.is_empty() {
         Ok(())
     } else {
-        Err(ApiError::Unprocessable(DATE_OUT_OF_RANGE, issues))
+        Err(ApiError::Unprocessable(ProblemCode::DateOutOfRange, issues))
     }
 }
 
@@ -182,7 +179,7 @@ mod tests {
         ]) else {
             panic!("far dates pass");
         };
-        assert_eq!(code, DATE_OUT_OF_RANGE);
+        assert_eq!(code, ProblemCode::DateOutOfRange);
         let fields: Vec<_> = issues.iter().map(|i| i.field.clone().unwrap()).collect();
         assert_eq!(fields, ["a", "c", "d", "e", "f"]);
         assert!(issues.iter().all(|i| i.code == IssueCode::DateOutOfRange));

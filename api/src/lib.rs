@@ -23,5 +23,6 @@ pub mod sessions;
 pub mod stored;
 pub mod testing;
 pub mod throttle;
+pub mod upload;
 pub mod webhook_target;
 pub mod worker;

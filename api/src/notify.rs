@@ -5,15 +5,20 @@
 
 use crate::error::ApiError;
 use crate::schema::{delegations, notifications, outbox, webhooks};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Uuid as SqlUuid};
 use serde_json::Value;
 use uuid::Uuid;
+use whereabouts_core::Decision;
 
 /// Kinds of in-app notification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+#[schema(as = NotificationKind)]
 pub enum Kind {
     /// A filing awaits your decision.
     ApprovalRequested,
@@ -40,6 +45,42 @@ impl Kind {
     }
 }
 
+/// What a notification carries, shaped by its kind.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum NotificationData {
+    /// `approval_requested`: the step that awaits the reader's decision.
+    #[schema(title = "ApprovalRequestedData")]
+    ApprovalRequested {
+        /// The filing.
+        filing_id: Uuid,
+        /// 0 for the filing, n for its n-th extension.
+        round: i32,
+        /// The step, from 1.
+        step: i32,
+    },
+    /// `filing_decided` and `extension_decided`: how the reader's filing or
+    /// extension was decided.
+    #[schema(title = "DecisionData")]
+    Decided {
+        /// The filing.
+        filing_id: Uuid,
+        /// The decision.
+        decision: Decision,
+        /// 0 for the filing, n for its n-th extension.
+        round: i32,
+    },
+    /// `return_report_due` and `return_overdue`: the trip that should be
+    /// reported back.
+    #[schema(title = "ReturnDueData")]
+    ReturnDue {
+        /// The filing.
+        filing_id: Uuid,
+        /// The planned return day.
+        return_on: NaiveDate,
+    },
+}
+
 /// The accounts whose approvals `accounts` have delegated to, right now.
 pub fn active_delegates(
     conn: &mut PgConnection,
@@ -61,9 +102,13 @@ pub fn notify(
     accounts: &[Uuid],
     kind: Kind,
     filing: Option<Uuid>,
-    data: &Value,
+    data: &NotificationData,
     dedupe: Option<&str>,
 ) -> Result<usize, ApiError> {
+    let data = serde_json::to_value(data).map_err(|error| {
+        tracing::error!(%error, "a notification's data does not serialise");
+        ApiError::Internal
+    })?;
     let mut written = 0;
     let mut seen = Vec::new();
     for account in accounts {
@@ -77,7 +122,7 @@ pub fn notify(
                 notifications::account_id.eq(account),
                 notifications::kind.eq(kind.as_str()),
                 notifications::filing_id.eq(filing),
-                notifications::data.eq(data),
+                notifications::data.eq(&data),
                 notifications::dedupe_key.eq(dedupe.map(|d| format!("{d}:{account}"))),
             ))
             .on_conflict_do_nothing()

@@ -19,7 +19,7 @@
 //! prints it, and `tests/policy.rs` calls every privileged route with every
 //! kind of caller against it.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::Principal;
 use crate::schema::{accounts, units};
 use diesel::dsl::sql;
@@ -320,7 +320,7 @@ pub fn act_on_account(
 ) -> Result<(), ApiError> {
     require(who, action)?;
     if target.id == who.account_id {
-        return Err(ApiError::Refused("self_change_forbidden"));
+        return Err(ApiError::Refused(ProblemCode::SelfChangeForbidden));
     }
     // Account management reaches as far as the caller administers accounts;
     // granting roles additionally needs the system administrator's grant,
@@ -383,7 +383,7 @@ pub fn change_account(
 /// that select rules, roles or leadership): someone above must make it.
 pub fn forbid_own_standing(who: &Principal, account: Uuid) -> Result<(), ApiError> {
     if account == who.account_id {
-        Err(ApiError::Refused("self_change_forbidden"))
+        Err(ApiError::Refused(ProblemCode::SelfChangeForbidden))
     } else {
         Ok(())
     }
@@ -487,7 +487,7 @@ pub fn delegate_to(
         Ok(())
     } else {
         Err(ApiError::Unprocessable(
-            "delegate_out_of_unit",
+            ProblemCode::DelegateOutOfUnit,
             vec![whereabouts_core::Issue::new(
                 whereabouts_core::IssueCode::Invalid,
                 Some("delegate_id".to_owned()),
@@ -609,7 +609,7 @@ mod tests {
         own.id = bureau_admin.account_id;
         assert!(matches!(
             act_on_account(&bureau_admin, Action::ManageAccount, &own),
-            Err(ApiError::Refused("self_change_forbidden"))
+            Err(ApiError::Refused(ProblemCode::SelfChangeForbidden))
         ));
     }
 }

@@ -21,9 +21,6 @@ use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver
 use ureq::unversioned::transport::NextTimeout;
 use url::{Host, Url};
 
-/// The problem code of a refused target.
-pub const FORBIDDEN: &str = "webhook_target_forbidden";
-
 /// Why a webhook target is refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {

@@ -199,7 +199,11 @@ pub fn sweep(
     let mut written = 0;
     for (filing, account, return_on) in away {
         conn.transaction(|conn| {
-            let data = json!({"filing_id": filing, "return_on": return_on});
+            let data = notify::NotificationData::ReturnDue {
+                filing_id: filing,
+                return_on,
+            };
+            let payload = json!({"filing_id": filing, "return_on": return_on});
             let due = notify::notify(
                 conn,
                 &[account],
@@ -209,7 +213,7 @@ pub fn sweep(
                 Some(&format!("due:{filing}:{return_on}")),
             )?;
             if due > 0 {
-                notify::publish(conn, filing, "filing.return_report_due", &data)?;
+                notify::publish(conn, filing, "filing.return_report_due", &payload)?;
             }
             let ends = whereabouts_core::assessment::start_of_day(
                 tz,
@@ -226,7 +230,7 @@ pub fn sweep(
                     Some(&format!("overdue:{filing}:{return_on}")),
                 )?;
                 if overdue > 0 {
-                    notify::publish(conn, filing, "filing.overdue", &data)?;
+                    notify::publish(conn, filing, "filing.overdue", &payload)?;
                 }
             }
             written += due + overdue;

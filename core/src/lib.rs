@@ -32,7 +32,7 @@ pub use calendar::{Calendar, CalendarDay, CalendarYear, DayKind};
 pub use coverage::{CoverageGap, policy_gaps};
 pub use draft::{Destination, Purpose, TripDraft, TripKind};
 pub use lang::Lang;
-pub use lifecycle::{Action, Actor, FilingState, FilingStatus, TransitionError};
+pub use lifecycle::{Action, Actor, Decision, FilingState, FilingStatus, TransitionError};
 pub use org::{DirectoryAccount, Org, OrgUnit, Role, RoleGrant, UnitDeputy, UnitKind};
 pub use policy::{
     ApproverRule, EffectivePolicy, FiledWith, Form, Notice, Period, Policy, Requirement,

@@ -71,6 +71,17 @@ impl FilingStatus {
     }
 }
 
+/// How an approver decided a step.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// The step is approved.
+    Approved,
+    /// The step is rejected, and with it the filing or its extension.
+    Rejected,
+}
+
 /// Something a person does to a filing.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

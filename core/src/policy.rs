@@ -73,21 +73,28 @@ impl Requirement {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ApproverRule {
     /// The head of the filer's own node.
+    #[cfg_attr(feature = "openapi", schema(title = "DepartmentHeadApprover"))]
     DepartmentHead,
     /// The principal of the filer's unit.
+    #[cfg_attr(feature = "openapi", schema(title = "UnitPrincipalApprover"))]
     UnitPrincipal,
     /// The deputy of the filer's unit in charge of the filer's node.
+    #[cfg_attr(feature = "openapi", schema(title = "DeputyInChargeApprover"))]
     DeputyInCharge,
     /// The principal of the unit above the filer's unit.
+    #[cfg_attr(feature = "openapi", schema(title = "SuperiorPrincipalApprover"))]
     SuperiorPrincipal,
     /// The deputy of the unit above in charge of the filer's unit.
+    #[cfg_attr(feature = "openapi", schema(title = "SuperiorDeputyInChargeApprover"))]
     SuperiorDeputyInCharge,
     /// A named account.
+    #[cfg_attr(feature = "openapi", schema(title = "AccountApprover"))]
     Account {
         /// The approver.
         account_id: Uuid,
     },
     /// Any holder of a role grant on a node.
+    #[cfg_attr(feature = "openapi", schema(title = "RoleApprover"))]
     Role {
         /// The role.
         role: Role,
@@ -117,11 +124,13 @@ impl ApproverRule {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FiledWith {
     /// A unit (its office).
+    #[cfg_attr(feature = "openapi", schema(title = "FiledWithUnit"))]
     Unit {
         /// The unit.
         unit_id: Uuid,
     },
     /// A named account.
+    #[cfg_attr(feature = "openapi", schema(title = "FiledWithAccount"))]
     Account {
         /// The account.
         account_id: Uuid,

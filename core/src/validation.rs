@@ -91,6 +91,45 @@ impl IssueCode {
     }
 }
 
+/// The parameters an issue may carry. Each is optional: an issue carries
+/// those its code names, and a client may rely on them to word its own message.
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+pub struct IssueParams {
+    /// `too_long`, `out_of_range`: the largest length or value allowed.
+    pub max: Option<i64>,
+    /// `out_of_range`: the smallest value allowed.
+    pub min: Option<i64>,
+    /// `trip_too_long`, `departure_too_far_ahead`, `retroactive_too_old`: the limit in days.
+    pub max_days: Option<i64>,
+    /// `destination_unknown`, `destination_kind_mismatch`, `destination_blocked`: the destination code.
+    pub code: Option<String>,
+    /// `destination_kind_mismatch`: the kind of the destination.
+    pub kind: Option<String>,
+    /// `destination_inside_jurisdiction`: the home jurisdiction's code.
+    pub home_code: Option<String>,
+    /// `rule_incomplete`: the policy rule's id.
+    pub rule_id: Option<String>,
+    /// `approver_vacant`: the approver rule's kind.
+    pub rule: Option<String>,
+    /// `approver_vacant`: the rule's place in the chain, from 0.
+    pub index: Option<i64>,
+    /// `destination_blocked`: the special period's name.
+    pub special_period: Option<String>,
+    /// `destination_blocked`: the special period's id.
+    pub special_period_id: Option<String>,
+    /// `duplicate_rule_id`: the repeated rule id.
+    pub id: Option<String>,
+    /// `invalid`: why, as a stable word (for example `self`, `unknown_account`, `out_of_unit`).
+    pub reason: Option<String>,
+    /// `invalid`: the values allowed.
+    pub allowed: Option<Vec<String>>,
+    /// `invalid`: the pattern the value must match.
+    pub pattern: Option<String>,
+    /// `return_before_departure`: the date the value must come after.
+    pub after: Option<String>,
+}
+
 /// One validation error or warning.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -99,8 +138,8 @@ pub struct Issue {
     pub code: IssueCode,
     /// Field path such as `destinations[1].code`; `None` when it concerns the whole draft.
     pub field: Option<String>,
-    /// Parameters of the message, an object.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Parameters of the message; which ones depends on `code`.
+    #[cfg_attr(feature = "openapi", schema(value_type = IssueParams))]
     pub params: Value,
     /// Human-readable message in the requested language.
     pub message: String,

@@ -299,9 +299,35 @@ fn insert_account(
     Ok((id, generated))
 }
 
-/// Creates an account in a unit.
-#[utoipa::path(post, path = "/api/v1/accounts", tag = "accounts", request_body = CreateAccount,
-    responses((status = 201, body = CreatedAccount), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Login or employee number taken"), (status = 422, body = crate::error::Problem)),
+/// Create an account in a node
+///
+/// System administrators and unit admins whose scope holds `unit_id` (403
+/// `forbidden` to callers holding neither role; 404 `not_found` for a node
+/// unknown or outside their scope). `rank` (`clerk`, `section`, `division`,
+/// `bureau`), `position` (`staff`, `department_head`, `deputy`, `principal`)
+/// and the flags select which policy rules apply to the account; they make
+/// no one an approver (approvers are the posts set with `setUnitLeaders`). The
+/// login is stored in lower case. Without `password` one is generated and
+/// answered once in `initial_password`: hand it over, it is not shown again.
+/// The account starts with no role grants (`setAccountRoles`).
+///
+/// Answers 201 with the account and its `ETag`. 409 `duplicate` when the
+/// login or the employee number is taken; 422 `validation_failed` for a bad
+/// login, name, mobile number or password.
+#[utoipa::path(post, path = "/api/v1/accounts", operation_id = "createAccount", tag = "accounts",
+    request_body(content = CreateAccount, example = json!({
+        "login": "zhang.wei",
+        "display_name": "张伟",
+        "unit_id": "68851e01-6af6-4c76-b8e8-19e246270528",
+        "employee_no": "E1001",
+        "mobile": "13800138000",
+        "rank": "section",
+        "position": "staff",
+        "party_member": true,
+        "public_official": true,
+        "key_post": false
+    })),
+    responses((status = 201, body = CreatedAccount, description = "The new account with its `ETag`, and `initial_password` when one was generated"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Login or employee number taken"), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -385,9 +411,15 @@ fn managed_account(
         .first(conn)?)
 }
 
-/// Reads an account.
-#[utoipa::path(get, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read an account
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// account's node (403 `forbidden` to callers holding none of these roles;
+/// 404 `not_found` for an account unknown or outside their scope). An account
+/// of no unit is visible only with a grant over the whole tree. Answers the
+/// account with its role grants and its `ETag`.
+#[utoipa::path(get, path = "/api/v1/accounts/{id}", operation_id = "getAccount", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Account, description = "The account, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -428,9 +460,26 @@ pub struct UpdateAccount {
     pub key_post: Option<bool>,
 }
 
-/// Changes an account. Accepts `If-Match`.
-#[utoipa::path(patch, path = "/api/v1/accounts/{id}", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = UpdateAccount,
-    responses((status = 200, body = Account), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Change an account's details or standing
+///
+/// System administrators and unit admins only (403 `forbidden` to anyone
+/// else). Fields left out stay as they are. On their own account they may
+/// change `display_name` and `mobile` and nothing else: `unit_id`,
+/// `employee_no`, `rank`, `position` and the flags are the account's
+/// *standing*, and no one changes their own (403 `self_change_forbidden`). On
+/// another account their scope must hold its node (404 `not_found` otherwise)
+/// and every node it leads, and be strictly wider than every grant it holds
+/// (403 `forbidden` otherwise; a unit admin never acts on a system
+/// administrator). Moving an account with `unit_id` needs scope over the new
+/// node too.
+///
+/// Send the account's `ETag` in `If-Match` to change it only if nobody
+/// changed it since (412 `precondition_failed`). Answers the account with its
+/// new `ETag`; 409 `duplicate` when the employee number is taken, 422
+/// `validation_failed` for a bad name or mobile number.
+#[utoipa::path(patch, path = "/api/v1/accounts/{id}", operation_id = "updateAccount", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = UpdateAccount, example = json!({"rank": "division", "position": "department_head", "mobile": "13911112222"})),
+    responses((status = 200, body = Account, description = "The changed account, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -542,9 +591,17 @@ pub struct AccountPage {
     pub next_cursor: Option<String>,
 }
 
-/// Lists accounts in the caller's scope, by login.
-#[utoipa::path(get, path = "/api/v1/accounts", tag = "accounts", params(AccountListParams, PageParams),
-    responses((status = 200, body = AccountPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the accounts in the caller's scope
+///
+/// System administrators, unit admins and inspectors: the accounts whose node
+/// lies in their scope, by login (403 `forbidden` to callers holding none of
+/// these roles). `unit_id` keeps the accounts of that node's subtree (404
+/// `not_found` for a node unknown or outside the caller's scope); `q` keeps
+/// those whose login, name or employee number contains the text, ignoring
+/// case. Accounts of no unit are not listed. One page per call, as `{items,
+/// next_cursor}`: pass `next_cursor` back as `cursor` for the next page.
+#[utoipa::path(get, path = "/api/v1/accounts", operation_id = "listAccounts", tag = "accounts", params(AccountListParams, PageParams),
+    responses((status = 200, body = AccountPage, description = "A page of accounts, by login"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -634,9 +691,20 @@ fn set_status(
     Ok(account)
 }
 
-/// Suspends an account: refresh is refused at once and every access token stops working.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/suspend", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
+/// Suspend an account
+///
+/// System administrators and unit admins allowed to act on the account:
+/// their scope must hold its node (404 `not_found` otherwise) and every node
+/// it leads, and be strictly wider than every grant it holds (403 `forbidden`
+/// otherwise; a unit admin never acts on a system administrator). No one does
+/// this to their own account (403 `self_change_forbidden`).
+///
+/// Every session of the account ends at once: its refresh tokens are refused
+/// and its access tokens stop working. A suspended account that logs in gets
+/// the same answer as a wrong password. Accepts `If-Match` (412
+/// `precondition_failed`). Answers the account with its new `ETag`.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/suspend", operation_id = "suspendAccount", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Account, description = "The suspended account, with its new `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn suspend(
     state: web::Data<AppState>,
@@ -652,9 +720,19 @@ pub async fn suspend(
     Ok(respond(&account, StatusCode::OK))
 }
 
-/// Reactivates a suspended account.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/reactivate", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = Account), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
+/// Reactivate a suspended account
+///
+/// System administrators and unit admins allowed to act on the account:
+/// their scope must hold its node (404 `not_found` otherwise) and every node
+/// it leads, and be strictly wider than every grant it holds (403 `forbidden`
+/// otherwise; a unit admin never acts on a system administrator). No one does
+/// this to their own account (403 `self_change_forbidden`).
+///
+/// The account may log in again; sessions that ended stay ended. Accepts
+/// `If-Match` (412 `precondition_failed`). Answers the account with its new
+/// `ETag`.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reactivate", operation_id = "reactivateAccount", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    responses((status = 200, body = Account, description = "The active account, with its new `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn reactivate(
     state: web::Data<AppState>,
@@ -684,9 +762,22 @@ pub struct PasswordReset {
     pub password: String,
 }
 
-/// Resets an account's password and ends its sessions. The body is optional.
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body(content = Option<ResetPassword>),
-    responses((status = 200, body = PasswordReset), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Reset an account's password
+///
+/// System administrators and unit admins allowed to act on the account:
+/// their scope must hold its node (404 `not_found` otherwise) and every node
+/// it leads, and be strictly wider than every grant it holds (403 `forbidden`
+/// otherwise; a unit admin never acts on a system administrator). No one does
+/// this to their own account (403 `self_change_forbidden`).
+///
+/// Sets the `password` given, or a generated one when the body or `password`
+/// is absent, and answers it once: hand it over, it is not shown again. Every
+/// session of the account ends at once. The body is optional; a `password`
+/// must be 10 to 128 characters holding letters and something else (422
+/// `validation_failed`). Accepts `If-Match` (412 `precondition_failed`).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", operation_id = "resetAccountPassword", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = Option<ResetPassword>, example = json!({"password": "Chaoyang#2027"})),
+    responses((status = 200, body = PasswordReset, description = "The new password, shown only this once"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn reset_password(
     state: web::Data<AppState>,
@@ -740,9 +831,16 @@ pub async fn reset_password(
     Ok(web::Json(PasswordReset { password }))
 }
 
-/// Reads an account's role grants.
-#[utoipa::path(get, path = "/api/v1/accounts/{id}/roles", tag = "accounts", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<RoleGrantBody>), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read an account's role grants
+///
+/// Readers as for `getAccount`: system administrators, unit admins and
+/// inspectors whose scope holds the account's node (403 `forbidden` to
+/// callers holding none of these roles; 404 `not_found` outside scope).
+/// Answers each grant: a `role` (`unit_admin`, `inspector` or
+/// `system_admin`) over the subtree under `unit_id` (`null`: a system
+/// administrator over the whole tree).
+#[utoipa::path(get, path = "/api/v1/accounts/{id}/roles", operation_id = "getAccountRoles", tag = "accounts", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<RoleGrantBody>, description = "The account's role grants"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get_roles(
     state: web::Data<AppState>,
@@ -760,10 +858,27 @@ pub async fn get_roles(
     Ok(web::Json(roles))
 }
 
-/// Replaces an account's role grants. System administrators only, each grant
-/// within their own scope; a grant over the whole tree needs one over the whole tree.
-#[utoipa::path(put, path = "/api/v1/accounts/{id}/roles", tag = "accounts", params(("id" = Uuid, Path)), request_body = Vec<RoleGrantBody>,
-    responses((status = 200, body = Vec<RoleGrantBody>), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Replace an account's role grants
+///
+/// System administrators only (403 `forbidden` to everyone else), allowed to
+/// act on the account: their scope must hold its node (404 `not_found`
+/// otherwise) and every node it leads, and be strictly wider than every grant
+/// it holds now (403 `forbidden` otherwise). No one changes their own grants
+/// (403 `self_change_forbidden`).
+///
+/// The list replaces every grant of the account; an empty list removes them
+/// all. A grant covers the subtree under its `unit_id`, which must lie in the
+/// caller's scope (404 `not_found` otherwise). Only `system_admin` may have
+/// `unit_id: null` (the whole tree), and only a caller with a grant over the
+/// whole tree gives one (403 `forbidden`). At most 100 grants, and every role
+/// but `system_admin` needs a `unit_id` (422 `validation_failed` otherwise).
+/// Answers the grants the account now holds.
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/roles", operation_id = "setAccountRoles", tag = "accounts", params(("id" = Uuid, Path)),
+    request_body(content = Vec<RoleGrantBody>, example = json!([
+        {"role": "unit_admin", "unit_id": "a34d5473-f579-4ed8-8487-9ffe8826b5f9"},
+        {"role": "inspector", "unit_id": "a2ad893b-a7e8-4523-800b-c6171480a6f3"}
+    ])),
+    responses((status = 200, body = Vec<RoleGrantBody>, description = "The grants the account now holds"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn put_roles(
     state: web::Data<AppState>,
@@ -900,12 +1015,33 @@ fn flag(value: &Option<String>, default: bool, field: &str, issues: &mut Vec<Iss
     }
 }
 
-/// Imports accounts from CSV (`text/csv`, UTF-8, header row: `login,
-/// display_name, unit_code, employee_no, mobile, rank, position, party_member,
-/// public_official, key_post`). Each row is created or rejected on its own;
-/// the answer lists every row. Passwords are generated and answered once.
-#[utoipa::path(post, path = "/api/v1/accounts/import", tag = "accounts", request_body(content = String, content_type = "text/csv"),
-    responses((status = 200, body = ImportResult), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem)),
+/// An accounts import sent as a file upload (`multipart/form-data`).
+#[derive(Debug, ToSchema)]
+pub struct AccountsUpload {
+    /// The accounts as CSV with a header row.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+}
+
+/// Import accounts from a CSV file
+///
+/// System administrators and unit admins (403 `forbidden` to callers holding
+/// neither role). Send the file as `multipart/form-data` in a part named
+/// `file` (the raw CSV as `text/csv` is accepted too). The CSV is UTF-8 with a
+/// header row; the columns are `login, display_name, unit_code, employee_no,
+/// mobile, rank, position, party_member, public_official, key_post`, of which
+/// `login`, `display_name`, `unit_code`, `rank` and `position` are required;
+/// the flags read `true`/`false`, `yes`/`no`, `1`/`0` or `是`/`否`.
+///
+/// Each row is created or rejected on its own, and the answer lists every
+/// row: a row is rejected when a field is bad, the login or employee number is
+/// taken, or `unit_code` names no node in the caller's scope. Passwords are
+/// generated and answered once in `initial_passwords`: hand them over, they
+/// are not shown again. A file that is not UTF-8 or lacks a required column
+/// answers 400 `malformed_request`; more than 10,000 rows, 413
+/// `payload_too_large`.
+#[utoipa::path(post, path = "/api/v1/accounts/import", operation_id = "importAccounts", tag = "accounts", request_body(content = AccountsUpload, content_type = "multipart/form-data"),
+    responses((status = 200, body = ImportResult, description = "The outcome of every row, and the generated passwords"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem, description = "No `file` part in the upload")),
     security(("bearer" = [])))]
 pub async fn import(
     state: web::Data<AppState>,
@@ -913,16 +1049,22 @@ pub async fn import(
     req: HttpRequest,
     body: crate::extract::Body<MAX_CSV_BYTES>,
 ) -> Result<web::Json<ImportResult>, ApiError> {
-    let body = body.0;
     policy::require(&who, Action::ManageOrganisation)?;
     let is_csv = req
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/csv"));
-    if !is_csv {
+    let body = if crate::upload::is_multipart(&req) {
+        crate::upload::read(&req, body.0)
+            .await?
+            .file
+            .ok_or_else(|| ApiError::invalid(IssueCode::Required, "file", json!({})))?
+    } else if is_csv {
+        body.0
+    } else {
         return Err(ApiError::UnsupportedMediaType);
-    }
+    };
     let text = std::str::from_utf8(&body)
         .map_err(|_| ApiError::Malformed("the CSV is not UTF-8".into()))?;
     let mut reader = csv::ReaderBuilder::new()

@@ -1,7 +1,7 @@
 //! Assessments: the core's answer to "what does this trip require of me?",
 //! computed on the server's data. Changes nothing.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, Principal, RequestLang};
 use crate::policy::{self, Action};
 use crate::routes::calendar::custom_years;
@@ -81,7 +81,7 @@ pub fn load_context(conn: &mut PgConnection, account_id: Uuid) -> Result<FilerCo
         .first(conn)?;
     let unit_id = row
         .unit_id
-        .ok_or(ApiError::Conflict("account_has_no_unit"))?;
+        .ok_or(ApiError::Conflict(ProblemCode::AccountHasNoUnit))?;
     let profile = Profile {
         account_id,
         unit_id,
@@ -185,9 +185,40 @@ pub struct AssessmentRequest {
     pub account_id: Option<Uuid>,
 }
 
-/// Assesses a trip draft: what it requires, who approves, by when. Changes nothing.
-#[utoipa::path(post, path = "/api/v1/assessments", tag = "assessments", request_body = AssessmentRequest,
-    responses((status = 200, body = Assessment), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The account belongs to no unit"), (status = 422, body = crate::error::Problem)),
+/// Assess a trip draft: what it requires, who approves it, and by when
+///
+/// Any signed-in account, for itself; system administrators, unit admins and
+/// inspectors may also assess for an account whose node lies in their scope
+/// by naming it in `account_id` (403 `forbidden` without such a role; 404
+/// `not_found` for an account unknown or outside their scope). Changes
+/// nothing: it runs the assessment filing runs, on the account's profile, the
+/// policy in force for its node, the special periods over it, the calendar
+/// and the time now.
+///
+/// Answers whether the draft is `valid` (`errors`, each with a stable `code`
+/// such as `return_before_departure`, `destination_inside_jurisdiction` or
+/// `late_reason_required`, and the `field` at fault), `warnings`, the period
+/// (`normal`, `holiday` or `special`), the rule that matched, the requirement
+/// (`none`, `report` or `approval`), the resolved approver chain, whom the
+/// filing is filed with, the submit-by deadline and whether filing now is
+/// late, when the return report is due and which travel documents are
+/// needed. An invalid draft still answers 200, with `valid: false`. 409
+/// `account_has_no_unit` when the account belongs to no unit.
+#[utoipa::path(post, path = "/api/v1/assessments", operation_id = "assessTrip", tag = "assessments",
+    request_body(content = AssessmentRequest, example = json!({
+        "draft": {
+            "kind": "leave_jurisdiction",
+            "purpose": "visit_relatives",
+            "reason": "五一假期回上海探望父母",
+            "destinations": [{"code": "310000"}],
+            "depart_on": "2027-04-30",
+            "return_on": "2027-05-05",
+            "contact_phone": "13800138000",
+            "substitute_id": "3b8be978-f03b-45d4-afd9-e713dc655320",
+            "companions": "配偶"
+        }
+    })),
+    responses((status = 200, body = Assessment, description = "The assessment of the draft; nothing was stored"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The account belongs to no unit"), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,

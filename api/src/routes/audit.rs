@@ -6,10 +6,17 @@ use crate::extract::{AppState, Principal};
 use crate::policy::{self, Action};
 use actix_web::web;
 
-/// Recomputes the audit chain and names the first row that does not fit.
-/// System administrators only.
-#[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit",
-    responses((status = 200, body = Verification), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+/// Verify the tamper-evident audit chain
+///
+/// System administrators only (403 `forbidden` to everyone else). Every
+/// change the server makes appends a row to the audit chain whose hash covers
+/// the row and the hash of the row before it, and the database refuses to
+/// update or delete rows. This recomputes the chain and answers whether every
+/// row fits (`ok`), how many rows were `checked`, and the first row that does
+/// not fit (`first_bad_id`: a changed row, a missing predecessor or a broken
+/// link), `null` when all fit.
+#[utoipa::path(get, path = "/api/v1/audit/verify", operation_id = "verifyAuditChain", tag = "audit",
+    responses((status = 200, body = Verification, description = "The result of the check"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn verify(
     state: web::Data<AppState>,

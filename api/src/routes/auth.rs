@@ -9,7 +9,7 @@
 //! ([`crate::throttle`]), so every replica agrees.
 
 use crate::auth::{self, DUMMY_HASH};
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, client_address};
 use crate::schema::{accounts, refresh_tokens, sessions};
 use crate::sessions::Origin;
@@ -103,9 +103,23 @@ pub fn issue_tokens(
     })
 }
 
-/// Logs in with login and password.
-#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or a suspended account (the same answer)"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts; see Retry-After")))]
+/// Log in with login and password
+///
+/// Public: no bearer token. Checks the password and starts a session. The
+/// answer holds a short-lived access token (a JWT valid for `expires_in`
+/// seconds) to send as `Authorization: Bearer <access_token>` on every other
+/// call, and a single-use refresh token to trade for a new pair with
+/// `refreshToken` before the access token expires. The login is matched in
+/// lower case.
+///
+/// A wrong login, a wrong password and a suspended account all answer the
+/// same 401 `invalid_credentials`. Failed attempts are counted per login, per
+/// client address and per the two together; past the limit every attempt,
+/// even with the right password, answers 429 `rate_limited` with
+/// `Retry-After`.
+#[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "logIn", tag = "auth",
+    request_body(content = LoginRequest, example = json!({"login": "zhang.wei", "password": "Chaoyang#2027"})),
+    responses((status = 200, body = Tokens, description = "Logged in: the token pair of a new session"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or a suspended account (the same answer): `invalid_credentials`"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts (`rate_limited`): retry after `Retry-After` seconds")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -158,7 +172,7 @@ pub async fn login(
                     // password, and suspension is no way round the throttle.
                     throttle::record_failure(conn, &buckets.all(), window)?;
                     tracing::info!("failed login");
-                    Err(ApiError::Unauthorized("invalid_credentials"))
+                    Err(ApiError::Unauthorized(ProblemCode::InvalidCredentials))
                 }
             }
         })
@@ -166,10 +180,19 @@ pub async fn login(
     Ok(web::Json(tokens))
 }
 
-/// Trades a refresh token for a new pair. The old one is spent; presenting a
-/// spent one again revokes its whole family.
-#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
-    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+/// Trade a refresh token for a new token pair
+///
+/// Public: no bearer token; the refresh token is the credential. Answers a
+/// new access token and a new refresh token in the same session, and spends
+/// the refresh token sent: keep the new one. Presenting a spent refresh token
+/// again means a copy of it is in other hands, so the whole session ends (its
+/// access tokens stop working at once) and the answer is 401
+/// `refresh_token_reused`: log in again. An unknown, expired or revoked
+/// refresh token, one whose session has ended, or one of a suspended account
+/// answers 401 `invalid_token`.
+#[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "refreshToken", tag = "auth",
+    request_body(content = RefreshRequest, example = json!({"refresh_token": "ReqWEOE_SL8bLjcSO8HP_VWL_do43iBzhv5PLQoV3NM"})),
+    responses((status = 200, body = Tokens, description = "A new token pair; the refresh token sent is spent"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "The refresh token is not valid (`invalid_token`) or was spent already (`refresh_token_reused`: the session has ended)"), (status = 422, body = crate::error::Problem)))]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
@@ -196,16 +219,16 @@ pub async fn refresh(
                 .optional()?;
             let Some((id, session, account_id, expires_at, spent_at, revoked_at, ended_at)) = row
             else {
-                return Ok(Err(ApiError::Unauthorized("invalid_token")));
+                return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
             };
             if spent_at.is_some() {
                 // Reuse: somebody holds a copy. End the session and commit that.
                 crate::sessions::end(conn, session)?;
                 tracing::warn!(%account_id, "refresh token reused; session ended");
-                return Ok(Err(ApiError::Unauthorized("refresh_token_reused")));
+                return Ok(Err(ApiError::Unauthorized(ProblemCode::RefreshTokenReused)));
             }
             if revoked_at.is_some() || ended_at.is_some() || expires_at <= Utc::now() {
-                return Ok(Err(ApiError::Unauthorized("invalid_token")));
+                return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
             }
             let (status, changed): (String, DateTime<Utc>) = accounts::table
                 .find(account_id)
@@ -215,7 +238,7 @@ pub async fn refresh(
                 // Answered as a token nobody issued: the holder learns
                 // nothing about the account.
                 crate::sessions::end(conn, session)?;
-                return Ok(Err(ApiError::Unauthorized("invalid_token")));
+                return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
             }
             diesel::update(refresh_tokens::table.find(id))
                 .set(refresh_tokens::spent_at.eq(diesel::dsl::now))
@@ -227,10 +250,15 @@ pub async fn refresh(
     outcome.map(web::Json)
 }
 
-/// Ends the session of a refresh token: its refresh tokens and its access
-/// tokens stop at once.
-#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth", request_body = RefreshRequest,
-    responses((status = 204, description = "Logged out (also for an unknown token)"), (status = 400, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+/// End the session of a refresh token
+///
+/// Public: no bearer token; the refresh token names the session. Ends that
+/// session: its refresh tokens and its access tokens stop working at once.
+/// Answers 204 also for an unknown or already ended refresh token, so a client
+/// may call it whenever it signs out and then forget both tokens.
+#[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "logOut", tag = "auth",
+    request_body(content = RefreshRequest, example = json!({"refresh_token": "ReqWEOE_SL8bLjcSO8HP_VWL_do43iBzhv5PLQoV3NM"})),
+    responses((status = 204, description = "Logged out (also for an unknown or ended session); no body"), (status = 400, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 pub async fn logout(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,

@@ -112,9 +112,17 @@ fn check_year(year: i32) -> Result<(), ApiError> {
     }
 }
 
-/// Reads a year of the calendar.
-#[utoipa::path(get, path = "/api/v1/calendar/{year}", tag = "calendar", params(("year" = i32, Path)),
-    responses((status = 200, body = CalendarYearBody), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read a year of the holiday calendar
+///
+/// Any signed-in account. Answers the year's public holidays and adjusted
+/// working days (weekend days worked to make up for a holiday), and where
+/// they come from: `custom` (saved with `setCalendarYear`), `shipped` (the
+/// State Council notices built into the server) or `none` (no entries:
+/// weekends off, weekdays worked). Notice periods counted in working days,
+/// and the `holiday` period of a trip, follow these entries. A year outside
+/// 1900..2100 answers 404 `not_found`.
+#[utoipa::path(get, path = "/api/v1/calendar/{year}", operation_id = "getCalendarYear", tag = "calendar", params(("year" = i32, Path)),
+    responses((status = 200, body = CalendarYearBody, description = "The year's entries and where they come from"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -128,9 +136,33 @@ pub async fn get(
     ))
 }
 
-/// Replaces a year's entries, including those the core ships. System administrators only.
-#[utoipa::path(put, path = "/api/v1/calendar/{year}", tag = "calendar", params(("year" = i32, Path)), request_body = PutCalendarYear,
-    responses((status = 200, body = CalendarYearBody), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Replace a year of the holiday calendar
+///
+/// System administrators with a grant over the whole tree only: the calendar
+/// is global (403 `forbidden` to everyone else, system administrators of a
+/// subtree included). Replaces every entry of the year, those the server
+/// ships included, with `days`: each a `date` of that year, its `kind`
+/// (`holiday`, or `workday` for a weekend day worked) and an optional holiday
+/// `name`. Assessments from then on count notice periods and holidays with
+/// these entries; filings already filed keep theirs. 422 `validation_failed`
+/// for a date outside the year or given twice; a year outside 1900..2100
+/// answers 404 `not_found`. Answers the year as now stored.
+#[utoipa::path(put, path = "/api/v1/calendar/{year}", operation_id = "setCalendarYear", tag = "calendar", params(("year" = i32, Path)),
+    request_body(content = PutCalendarYear, example = json!({
+        "days": [
+            {"date": "2027-01-01", "kind": "holiday", "name": "元旦"},
+            {"date": "2027-09-26", "kind": "workday", "name": "国庆节"},
+            {"date": "2027-10-01", "kind": "holiday", "name": "国庆节"},
+            {"date": "2027-10-02", "kind": "holiday", "name": "国庆节"},
+            {"date": "2027-10-03", "kind": "holiday", "name": "国庆节"},
+            {"date": "2027-10-04", "kind": "holiday", "name": "国庆节"},
+            {"date": "2027-10-05", "kind": "holiday", "name": "国庆节"},
+            {"date": "2027-10-06", "kind": "holiday", "name": "国庆节"},
+            {"date": "2027-10-07", "kind": "holiday", "name": "国庆节"},
+            {"date": "2027-10-09", "kind": "workday", "name": "国庆节"}
+        ]
+    })),
+    responses((status = 200, body = CalendarYearBody, description = "The year as now stored"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn put(
     state: web::Data<AppState>,

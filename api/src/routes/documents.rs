@@ -5,7 +5,7 @@
 //! approved filing of the matching kind, due back a configured number of days
 //! after the trip's return.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
@@ -91,6 +91,18 @@ pub struct Checkout {
     pub overdue: bool,
 }
 
+/// Where a travel document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DocumentState {
+    /// In the unit's safe.
+    Held,
+    /// Checked out to its holder for a trip.
+    CheckedOut,
+    /// Kept by its holder: the unit does not hold it in custody.
+    WithHolder,
+}
+
 /// A travel document.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Document {
@@ -114,8 +126,8 @@ pub struct Document {
     pub expires_on: NaiveDate,
     /// Whether the unit keeps it.
     pub in_custody: bool,
-    /// `held` (in the unit's safe), `checked_out`, or `with_holder` (not in custody).
-    pub state: String,
+    /// Where the document is now.
+    pub state: DocumentState,
     /// The current checkout, if out.
     pub checkout: Option<Checkout>,
     /// Version, also the `ETag`.
@@ -209,11 +221,10 @@ fn to_documents(
             expires_on: row.expires_on,
             in_custody: row.in_custody,
             state: match (&checkout, row.in_custody) {
-                (Some(_), _) => "checked_out",
-                (None, true) => "held",
-                (None, false) => "with_holder",
-            }
-            .to_owned(),
+                (Some(_), _) => DocumentState::CheckedOut,
+                (None, true) => DocumentState::Held,
+                (None, false) => DocumentState::WithHolder,
+            },
             checkout,
             version: row.version,
             created_at: row.created_at,
@@ -247,11 +258,28 @@ fn audit_state(d: &Document) -> serde_json::Value {
            "expires_on": d.expires_on, "in_custody": d.in_custody, "state": d.state, "version": d.version})
 }
 
-/// Registers a passport or pass for a person (unit administrators of the
-/// person's scope). The number is sealed before it reaches the database and
-/// never logged.
-#[utoipa::path(post, path = "/api/v1/documents", tag = "documents", request_body = DocumentInput,
-    responses((status = 201, body = Document), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Register a passport or pass for a person
+///
+/// System administrators and unit admins whose scope holds the holder's node
+/// (403 `forbidden` to callers holding neither role; a holder unknown, of no
+/// unit or outside their scope answers 422 `validation_failed`, issue
+/// `unknown_person` on `account_id`). `kind` is `passport` (private trips
+/// abroad), `hk_macau_pass` (Hong Kong and Macau) or `taiwan_pass`;
+/// `number` is 5 to 20 letters and digits, stored in upper case, sealed
+/// before it reaches the database and never logged; `expires_on` is after
+/// `issued_on`. `in_custody` (default true) says the unit keeps the document
+/// in its safe, to hand it out with `checkOutDocument`. Answers 201 with the
+/// document, its number unmasked, and its `ETag`.
+#[utoipa::path(post, path = "/api/v1/documents", operation_id = "registerDocument", tag = "documents",
+    request_body(content = DocumentInput, example = json!({
+        "account_id": "69456932-238a-4801-b468-0fdfcf3667ec",
+        "kind": "passport",
+        "number": "E12345678",
+        "issued_on": "2022-03-15",
+        "expires_on": "2032-03-14",
+        "in_custody": true
+    })),
+    responses((status = 201, body = Document, description = "The registered document, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -364,9 +392,20 @@ pub struct DocumentPage {
     pub next_cursor: Option<String>,
 }
 
-/// Lists documents in the caller's scope (unit administrators and inspectors).
-#[utoipa::path(get, path = "/api/v1/documents", tag = "documents", params(DocumentParams, PageParams),
-    responses((status = 200, body = DocumentPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the travel documents in the caller's scope
+///
+/// System administrators, unit admins and inspectors: the documents whose
+/// holder's node lies in their scope (403 `forbidden` to callers holding
+/// none of these roles). Numbers are whole only for system administrators
+/// and unit admins of the holder's scope, and masked for everyone else
+/// (`******678`: at most the last three characters, never more than a third
+/// of them). Filters: `unit_id` (a subtree; 404 `not_found` outside the
+/// caller's scope), `account_id`, `overdue` (checked out and past the due
+/// day) and `expiring_within_days` (0 to 3,650). Soonest expiry first; one
+/// page per call, as `{items, next_cursor}`: pass `next_cursor` back as
+/// `cursor` for the next page.
+#[utoipa::path(get, path = "/api/v1/documents", operation_id = "listDocuments", tag = "documents", params(DocumentParams, PageParams),
+    responses((status = 200, body = DocumentPage, description = "A page of documents, soonest expiry first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -458,9 +497,16 @@ pub async fn list(
     Ok(web::Json(page))
 }
 
-/// Reads a document: its holder, and readers of the holder's scope.
-#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "documents", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Document), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read a travel document
+///
+/// Its holder, and system administrators, unit admins and inspectors whose
+/// scope holds the holder's node; anyone else gets 404 `not_found`. The
+/// number is whole only for system administrators and unit admins of the
+/// holder's scope, and masked for everyone else, the holder included.
+/// Answers the document, where it is now (`held`, `checked_out` or
+/// `with_holder`) with its current checkout, and its `ETag`.
+#[utoipa::path(get, path = "/api/v1/documents/{id}", operation_id = "getDocument", tag = "documents", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Document, description = "The document, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -509,14 +555,24 @@ fn administered(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Ro
     Ok(row)
 }
 
-/// Hands a document in custody to its holder for an approved trip of the
-/// matching kind (a passport for a trip abroad, the pass for Hong Kong and
-/// Macau or for Taiwan). Refused when the filing is not approved (409
-/// `filing_not_approved`), of another kind or person (422), or the document
-/// is already out (409 `already_checked_out`) or not in custody (409
-/// `not_in_custody`).
-#[utoipa::path(post, path = "/api/v1/documents/{id}/checkout", tag = "documents", params(("id" = Uuid, Path)), request_body = CheckoutInput,
-    responses((status = 200, body = Document), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Hand a document in custody to its holder for an approved trip
+///
+/// System administrators and unit admins whose scope holds the holder's node
+/// (403 `forbidden` to callers holding neither role; 404 `not_found` for a
+/// document unknown or outside their scope). `filing_id` must be a filing of
+/// the document's holder whose trip kind the document serves: a passport for
+/// `abroad_private`, the Hong Kong and Macau pass for `hk_macau_private`, the
+/// Taiwan pass for `taiwan_private` (422 `validation_failed` on `filing_id`
+/// otherwise, reason `unknown_filing`, `another_persons_filing` or
+/// `kind_mismatch`), and it must be `approved` (409 `filing_not_approved`
+/// otherwise, for a `recorded` or `away` filing too). 409 `not_in_custody`
+/// when the unit does not keep the document, 409 `already_checked_out` when
+/// it is out already. The document is due back a configured number of days
+/// after the trip's return (`checkout.due_on`). Answers the document with its
+/// new `ETag`.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/checkout", operation_id = "checkOutDocument", tag = "documents", params(("id" = Uuid, Path)),
+    request_body(content = CheckoutInput, example = json!({"filing_id": "9dd0ccc9-7172-44e8-ac50-3ff9f6cb6cec"})),
+    responses((status = 200, body = Document, description = "The document, now checked out, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn checkout(
     state: web::Data<AppState>,
@@ -533,7 +589,7 @@ pub async fn checkout(
         .transaction(move |conn| {
             let row = administered(conn, &who, id)?;
             if !row.in_custody {
-                return Err(ApiError::Conflict("not_in_custody"));
+                return Err(ApiError::Conflict(ProblemCode::NotInCustody));
             }
             let out: bool = diesel::select(diesel::dsl::exists(
                 document_checkouts::table
@@ -542,7 +598,7 @@ pub async fn checkout(
             ))
             .get_result(conn)?;
             if out {
-                return Err(ApiError::Conflict("already_checked_out"));
+                return Err(ApiError::Conflict(ProblemCode::AlreadyCheckedOut));
             }
             let filing: Option<(Uuid, String, Option<String>, Option<NaiveDate>)> = filings::table
                 .find(filing_id)
@@ -582,7 +638,7 @@ pub async fn checkout(
                 ));
             }
             if status != "approved" {
-                return Err(ApiError::Conflict("filing_not_approved"));
+                return Err(ApiError::Conflict(ProblemCode::FilingNotApproved));
             }
             let return_on = return_on.ok_or(ApiError::Internal)?;
             diesel::insert_into(document_checkouts::table)
@@ -619,9 +675,15 @@ pub async fn checkout(
         .json(document))
 }
 
-/// Takes a checked-out document back into custody (409 `not_checked_out` otherwise).
-#[utoipa::path(post, path = "/api/v1/documents/{id}/return", tag = "documents", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Document), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+/// Take a checked-out document back into custody
+///
+/// System administrators and unit admins whose scope holds the holder's node
+/// (403 `forbidden` to callers holding neither role; 404 `not_found` for a
+/// document unknown or outside their scope). Ends the current checkout: the
+/// document is `held` again. 409 `not_checked_out` when it is not out.
+/// Answers the document with its new `ETag`.
+#[utoipa::path(post, path = "/api/v1/documents/{id}/return", operation_id = "returnDocument", tag = "documents", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Document, description = "The document, back in custody, with its new `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn return_(
     state: web::Data<AppState>,
@@ -646,7 +708,7 @@ pub async fn return_(
             ))
             .execute(conn)?;
             if returned == 0 {
-                return Err(ApiError::Conflict("not_checked_out"));
+                return Err(ApiError::Conflict(ProblemCode::NotCheckedOut));
             }
             diesel::update(travel_documents::table.find(id))
                 .set((

@@ -4,7 +4,7 @@
 //! reconciliation"). Discrepancies are then explained or confirmed by the
 //! unit's administrators; inspectors read them all.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag, parse_json};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
@@ -38,7 +38,9 @@ pub const MAX_EVIDENCE_ROWS: usize = 500_000;
 /// The longest window one reconciliation covers, in days.
 pub const MAX_WINDOW_DAYS: i64 = 366;
 
-/// One evidence record as imported (JSON, or a CSV row under the same column names).
+/// One evidence record as imported (JSON, or a CSV row under the same column
+/// names). The fields are read as text so that a bad value refuses its row
+/// alone, listed in the answer's `rejected`, and never the whole import.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 pub struct EvidenceRecordInput {
     /// The person's employee number (or give `login`).
@@ -49,15 +51,18 @@ pub struct EvidenceRecordInput {
     pub login: Option<String>,
     /// The day, `YYYY-MM-DD`.
     #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
     pub date: Option<String>,
     /// Itinerary: where the person was; border crossing: the country of an exit.
     #[serde(default)]
     pub location_code: Option<String>,
-    /// Border crossing: `exit` or `entry`.
+    /// Border crossing: which way.
     #[serde(default)]
+    #[schema(value_type = Option<Direction>)]
     pub direction: Option<String>,
-    /// Attendance: `present`, `out`, `absent` or `leave`.
+    /// Attendance: the mark of the day.
     #[serde(default)]
+    #[schema(value_type = Option<AttendanceStatus>)]
     pub status: Option<String>,
 }
 
@@ -93,6 +98,53 @@ pub struct EvidenceImportParams {
     /// First day of the batch's period (optional).
     pub from: Option<NaiveDate>,
     /// Last day (optional).
+    pub to: Option<NaiveDate>,
+}
+
+impl EvidenceImportParams {
+    /// Takes the fields of a `multipart/form-data` upload over the query
+    /// string's.
+    fn merge_form(&mut self, upload: &crate::upload::Upload) -> Result<(), ApiError> {
+        fn parsed<T: serde::de::DeserializeOwned>(
+            upload: &crate::upload::Upload,
+            name: &str,
+        ) -> Result<Option<T>, ApiError> {
+            upload
+                .field(name)
+                .map(|text| {
+                    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+                        .map_err(|_| ApiError::invalid(IssueCode::Invalid, name, json!({})))
+                })
+                .transpose()
+        }
+        if let Some(batch_key) = upload.field("batch_key") {
+            self.batch_key = Some(batch_key.to_owned());
+        }
+        self.unit_id = parsed(upload, "unit_id")?.or(self.unit_id);
+        self.source = parsed(upload, "source")?.or(self.source);
+        self.from = parsed(upload, "from")?.or(self.from);
+        self.to = parsed(upload, "to")?.or(self.to);
+        Ok(())
+    }
+}
+
+/// An evidence import sent as a file upload (`multipart/form-data`).
+#[derive(Debug, ToSchema)]
+pub struct EvidenceUpload {
+    /// The records as CSV with a header row: `employee_no` or `login`,
+    /// `date`, and `location_code`, `direction` or `status` by source.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The batch's key: importing the same key again for the unit changes
+    /// nothing and answers the first import's result.
+    pub batch_key: String,
+    /// The subtree the records belong to.
+    pub unit_id: Uuid,
+    /// What kind of evidence the file holds.
+    pub source: EvidenceSource,
+    /// First day of the batch's period.
+    pub from: Option<NaiveDate>,
+    /// Last day of the batch's period.
     pub to: Option<NaiveDate>,
 }
 
@@ -380,18 +432,46 @@ fn is_media(req: &HttpRequest, media: &str) -> bool {
         .is_some_and(|v| v.to_ascii_lowercase().starts_with(media))
 }
 
-/// Imports evidence for a unit subtree: JSON (`application/json`, the whole
-/// import) or CSV (`text/csv`, the records with a header row; `batch_key`,
-/// `unit_id` and `source` in the query string). Each record names its person
-/// by `employee_no` or `login` within the subtree; refused records are listed
-/// with their row, code and message and the rest are stored. A repeated
-/// `batch_key` for the unit changes nothing and answers the first result (200).
-#[utoipa::path(post, path = "/api/v1/evidence/imports", tag = "supervision", params(EvidenceImportParams),
+/// Import a batch of evidence for a unit subtree
+///
+/// System administrators, unit admins and inspectors whose scope holds
+/// `unit_id` (403 `forbidden` to callers holding none of these roles; 404
+/// `not_found` for a node unknown or outside their scope). A batch holds one
+/// `source` of evidence: `itinerary` records say where a person was on a day
+/// (`location_code`: a mainland division code, `HK`, `MO`, `TW` or a country
+/// code); `border_crossing` records an `exit` (with the country in
+/// `location_code`) or an `entry` at a border, the person being abroad from an
+/// exit day to the day before the next entry; `attendance` records a day's
+/// `status` (`present`, `out`, `absent`, `leave`). `runReconciliation` then
+/// compares the evidence with the filings.
+///
+/// Three forms: JSON (`application/json`, the whole import); a CSV file
+/// upload (`multipart/form-data`, the records in a part named `file` with a
+/// header row, `batch_key`, `unit_id` and `source` as fields beside it); or the
+/// raw CSV (`text/csv`, with `batch_key`, `unit_id` and `source` in the query
+/// string). Each record names its person by `employee_no` or `login` within
+/// the subtree; refused records are listed in `rejected` with their row, code
+/// and message, and the rest are stored. With `from` and `to`, records outside
+/// that period are refused. A repeated `batch_key` for the unit changes nothing
+/// and answers the first import's result with 200. At most 500,000 records
+/// and 32 MiB (413 `payload_too_large`).
+#[utoipa::path(post, path = "/api/v1/evidence/imports", operation_id = "importEvidence", tag = "supervision", params(EvidenceImportParams),
     request_body(content(
-        (EvidenceImportInput = "application/json"),
-        (String = "text/csv")
+        (EvidenceImportInput = "application/json", example = json!({
+            "batch_key": "chaoyang-itinerary-2027-05",
+            "unit_id": "c15ed824-83c3-4b5f-8324-14c74a2d077f",
+            "source": "itinerary",
+            "from": "2027-05-01",
+            "to": "2027-05-05",
+            "records": [
+                {"employee_no": "E1001", "date": "2027-05-02", "location_code": "310000"},
+                {"employee_no": "E1002", "date": "2027-05-02", "location_code": "320500"},
+                {"login": "li.na", "date": "2027-05-03", "location_code": "110000"}
+            ]
+        })),
+        (EvidenceUpload = "multipart/form-data")
     )),
-    responses((status = 201, body = EvidenceImportResult), (status = 200, body = EvidenceImportResult, description = "The batch was imported before; nothing changed"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = EvidenceImportResult, description = "The batch was imported: how many records were stored, and each one refused"), (status = 200, body = EvidenceImportResult, description = "The batch was imported before; nothing changed"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn import(
     state: web::Data<AppState>,
@@ -422,8 +502,17 @@ pub async fn import(
             (input.from, input.to),
             rows,
         )
-    } else if is_media(&req, "text/csv") {
-        let params = params.into_inner();
+    } else if is_media(&req, "text/csv") || crate::upload::is_multipart(&req) {
+        let mut params = params.into_inner();
+        let csv = if crate::upload::is_multipart(&req) {
+            let upload = crate::upload::read(&req, body).await?;
+            params.merge_form(&upload)?;
+            upload
+                .file
+                .ok_or_else(|| ApiError::invalid(IssueCode::Required, "file", json!({})))?
+        } else {
+            body
+        };
         let mut missing = Vec::new();
         if params.batch_key.is_none() {
             missing.push(Issue::new(
@@ -456,7 +545,7 @@ pub async fn import(
             unit_id,
             source,
             (params.from, params.to),
-            read_csv(&body)?,
+            read_csv(&csv)?,
         )
     } else {
         return Err(ApiError::UnsupportedMediaType);
@@ -821,11 +910,46 @@ struct FilingSlice {
     approved_at: Option<DateTime<Utc>>,
 }
 
-/// Reconciles the evidence of a subtree over a window with its filings, as
-/// API.md defines it, and stores each discrepancy once: running it again over
-/// the same data creates nothing new.
-#[utoipa::path(post, path = "/api/v1/reconciliations", tag = "supervision", request_body = ReconciliationInput,
-    responses((status = 201, body = ReconciliationResult), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Reconcile a subtree's evidence with its filings over a window
+///
+/// System administrators, unit admins and inspectors whose scope holds
+/// `unit_id` (403 `forbidden` to callers holding none of these roles; 404
+/// `not_found` for a node unknown or outside their scope). `to` is on or
+/// after `from` and at most 366 days later (422 `validation_failed`
+/// otherwise). Every day of every person with evidence in the subtree and
+/// window is checked against that person's filings, and each run of
+/// consecutive days of one person and one kind becomes a discrepancy, of the
+/// first of these kinds that applies:
+///
+/// - `unreported_departure`: the evidence puts the person outside the home
+///   jurisdiction, no filing covers the day, and no reported filing of theirs
+///   ended in the 14 days before it;
+/// - `returned_late`: the same, but a reported filing of theirs ended in the
+///   14 days before it;
+/// - `departed_before_approval`: outside, and the filing covering the day is
+///   not approved, or was approved only after that day ended;
+/// - `destination_differs`: outside, covered by a reported filing, but
+///   somewhere none of its destinations holds;
+/// - `absence_without_filing`: attendance `out` or `absent` on a working day
+///   that no reported filing covers, with no other evidence putting the
+///   person outside.
+///
+/// The evidence puts a person outside on a day when an itinerary record's
+/// location is outside the home jurisdiction, or the day lies from a border
+/// exit to the day before the next entry. A filing covers the days
+/// `depart_on`..`return_on` (moved by approved extensions) when it is
+/// reported (`recorded`, `approved`, `away`, `returned`) or still unapproved
+/// (`pending`, `rejected`); drafts, withdrawn and cancelled filings cover
+/// nothing.
+///
+/// Running it again over the same data creates nothing new: an open
+/// discrepancy that overlaps a new finding of the same kind grows to cover
+/// both, and one already explained or confirmed keeps its days. Answers 201
+/// with the run: how many people had evidence, how many discrepancies are new
+/// (`created`), and every discrepancy of the subtree and window.
+#[utoipa::path(post, path = "/api/v1/reconciliations", operation_id = "runReconciliation", tag = "supervision",
+    request_body(content = ReconciliationInput, example = json!({"unit_id": "c15ed824-83c3-4b5f-8324-14c74a2d077f", "from": "2027-05-01", "to": "2027-05-05"})),
+    responses((status = 201, body = ReconciliationResult, description = "The run, with every discrepancy of the subtree and window"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn reconcile(
     state: web::Data<AppState>,
@@ -1120,9 +1244,18 @@ pub struct DiscrepancyPage {
     pub next_cursor: Option<String>,
 }
 
-/// Lists discrepancies in the caller's scope (unit admins and inspectors).
-#[utoipa::path(get, path = "/api/v1/discrepancies", tag = "supervision", params(DiscrepancyParams, PageParams),
-    responses((status = 200, body = DiscrepancyPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the discrepancies in the caller's scope
+///
+/// System administrators, unit admins and inspectors: the discrepancies about
+/// people whose node lies in their scope (403 `forbidden` to callers holding
+/// none of these roles); `unit_id` narrows it to a node's subtree (404
+/// `not_found` for a node unknown or outside the caller's scope). Filters:
+/// `status` (`open`, `explained`, `confirmed`), `kind`, and days overlapping
+/// `from`..`to`. Each discrepancy lists the evidence behind it. By first day;
+/// one page per call, as `{items, next_cursor}`: pass `next_cursor` back as
+/// `cursor` for the next page.
+#[utoipa::path(get, path = "/api/v1/discrepancies", operation_id = "listDiscrepancies", tag = "supervision", params(DiscrepancyParams, PageParams),
+    responses((status = 200, body = DiscrepancyPage, description = "A page of discrepancies, by first day"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -1247,7 +1380,7 @@ async fn answer(
             policy::authorize(conn, &who, Action::ReviewDiscrepancies, row.unit_id)?;
             if_match.check(row.version)?;
             if row.status == "confirmed" {
-                return Err(ApiError::Conflict("invalid_transition"));
+                return Err(ApiError::Conflict(ProblemCode::InvalidTransition));
             }
             let note = text.map(|(_, t, _)| t).filter(|t| !t.is_empty());
             let action = match answer {
@@ -1299,9 +1432,20 @@ async fn answer(
         .json(updated))
 }
 
-/// The unit explains a discrepancy (open or explained before); it becomes `explained`.
-#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/explain", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Explanation,
-    responses((status = 200, body = Discrepancy), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Explain a discrepancy on behalf of its unit
+///
+/// System administrators and unit admins whose scope holds the person's node
+/// (403 `forbidden` to callers holding neither role, inspectors included;
+/// 404 `not_found` for a discrepancy unknown or outside their scope).
+/// Records the `explanation` (1 to 2,000 characters) with who gave it and
+/// when: an `open` or already `explained` discrepancy becomes `explained`, a
+/// later explanation replacing the earlier one. A `confirmed` discrepancy is
+/// final: 409 `invalid_transition`. Send the discrepancy's `ETag` in
+/// `If-Match` to answer only the version shown (412 `precondition_failed`).
+/// Answers the discrepancy with its new `ETag`.
+#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/explain", operation_id = "explainDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = Explanation, example = json!({"explanation": "5月2日随区教育局赴上海参加教研活动，属公务出差，出差审批单已存档。"})),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `explained`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn explain(
     state: web::Data<AppState>,
@@ -1320,9 +1464,21 @@ pub async fn explain(
     .await
 }
 
-/// The unit confirms a discrepancy (a person did leave without reporting); final.
-#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/confirm", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Confirmation,
-    responses((status = 200, body = Discrepancy), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Confirm a discrepancy as a violation
+///
+/// System administrators and unit admins whose scope holds the person's node
+/// (403 `forbidden` to callers holding neither role, inspectors included;
+/// 404 `not_found` for a discrepancy unknown or outside their scope).
+/// Confirms that the person did what the discrepancy says (for example left
+/// without reporting): an `open` or `explained` discrepancy becomes
+/// `confirmed`, which is final (409 `invalid_transition` when it is confirmed
+/// already). An optional `comment` of up to 2,000 characters goes into the
+/// audit chain, not onto the discrepancy. Send the discrepancy's `ETag` in
+/// `If-Match` (412 `precondition_failed`). Answers the discrepancy with its
+/// new `ETag`.
+#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/confirm", operation_id = "confirmDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = Confirmation, example = json!({"comment": "经核实，本人未履行离京报备手续，按程序处理。"})),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `confirmed`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn confirm(
     state: web::Data<AppState>,

@@ -8,7 +8,7 @@
 //! are written together.
 
 use crate::audit;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Authenticated, IfMatch, Json, Principal, RequestLang, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action as Access};
@@ -30,7 +30,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use whereabouts_core::flags::{DerivedFlags, FlagFacts, derive};
 use whereabouts_core::lifecycle::{
-    self, Action, Actor, Facts, FilingState, FilingStatus, TransitionError,
+    self, Action, Actor, Decision, Facts, FilingState, FilingStatus, TransitionError,
 };
 use whereabouts_core::{
     ApproverRule, Assessment, FiledWith, IssueCode, Lang, Requirement, TripDraft, TripKind, assess,
@@ -93,8 +93,8 @@ pub struct ApprovalStep {
     pub rule: ApproverRule,
     /// Who may decide it (a delegate may decide for them).
     pub candidates: Vec<Uuid>,
-    /// `approved` or `rejected`, once decided.
-    pub decision: Option<String>,
+    /// The decision, once decided.
+    pub decision: Option<Decision>,
     /// Who decided.
     pub decided_by: Option<Uuid>,
     /// The approver a delegate decided for.
@@ -103,6 +103,20 @@ pub struct ApprovalStep {
     pub comment: Option<String>,
     /// When.
     pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// Where an extension request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtensionStatus {
+    /// It awaits the filing's approval chain.
+    Pending,
+    /// The chain approved it; `return_on` moved.
+    Approved,
+    /// The chain rejected it; `return_on` stayed.
+    Rejected,
+    /// No approval was needed; `return_on` moved.
+    Recorded,
 }
 
 /// An extension request.
@@ -117,7 +131,8 @@ pub struct Extension {
     pub previous_return_on: NaiveDate,
     /// Why.
     pub reason: String,
-    /// `pending`, `approved`, `rejected`, or `recorded` (no approval needed).
+    /// Where the request stands.
+    #[schema(value_type = ExtensionStatus)]
     pub status: String,
     /// When asked.
     pub requested_at: DateTime<Utc>,
@@ -125,7 +140,8 @@ pub struct Extension {
     pub decided_at: Option<DateTime<Utc>>,
 }
 
-/// A filing.
+/// A filing (a trip report): the trip as filed, where it stands, its approval
+/// steps and extensions, and the flags derived from them.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Filing {
     /// Id.
@@ -321,7 +337,7 @@ fn build(
                     step: s.step,
                     rule: decode(&s.rule)?,
                     candidates: s.candidates,
-                    decision: s.decision,
+                    decision: s.decision.as_deref().map(parse_enum).transpose()?,
                     decided_by: s.decided_by,
                     decided_for: s.decided_for,
                     comment: s.comment,
@@ -438,33 +454,153 @@ fn assess_for(
     Ok(assess(&context.input(state, draft.clone(), lang)))
 }
 
+/// What happened to a filing, as its history names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilingEventAction {
+    /// The draft was made.
+    Create,
+    /// It was filed.
+    Submit,
+    /// A step was approved.
+    Approve,
+    /// A step was rejected.
+    Reject,
+    /// The filer took it back while pending.
+    Withdraw,
+    /// The filer called the trip off.
+    Cancel,
+    /// The filer reported departure.
+    Depart,
+    /// The filer reported return.
+    Return,
+    /// The filer asked for a later return date.
+    Extend,
+}
+
+impl FilingEventAction {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilingEventAction::Create => "create",
+            FilingEventAction::Submit => "submit",
+            FilingEventAction::Approve => "approve",
+            FilingEventAction::Reject => "reject",
+            FilingEventAction::Withdraw => "withdraw",
+            FilingEventAction::Cancel => "cancel",
+            FilingEventAction::Depart => "depart",
+            FilingEventAction::Return => "return",
+            FilingEventAction::Extend => "extend",
+        }
+    }
+}
+
+impl From<Action> for FilingEventAction {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Submit => FilingEventAction::Submit,
+            Action::Approve => FilingEventAction::Approve,
+            Action::Reject => FilingEventAction::Reject,
+            Action::Withdraw => FilingEventAction::Withdraw,
+            Action::Cancel => FilingEventAction::Cancel,
+            Action::Depart => FilingEventAction::Depart,
+            Action::Return => FilingEventAction::Return,
+            Action::Extend => FilingEventAction::Extend,
+        }
+    }
+}
+
+/// What a filing event carries beyond its change of status, shaped by its
+/// action: `submit` the assessment's outcome, `approve` and `reject` the step,
+/// `extend` the extension; the other actions carry nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum FilingEventData {
+    /// `submit`.
+    Submitted(SubmittedEventData),
+    /// `approve` and `reject`.
+    Decided(DecidedEventData),
+    /// `extend`.
+    Extension(ExtensionEventData),
+    /// `create`, `withdraw`, `cancel`, `depart`, `return`.
+    Empty(EmptyEventData),
+}
+
+/// The outcome of filing: what the assessment required.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmittedEventData {
+    /// The requirement the assessment found.
+    pub requirement: Option<Requirement>,
+    /// Whether it was filed after the notice deadline.
+    pub late: bool,
+}
+
+/// The step an approver decided.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecidedEventData {
+    /// 0 for the filing, n for its n-th extension.
+    pub round: i32,
+    /// The step, from 1.
+    pub step: i32,
+}
+
+/// The extension asked for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionEventData {
+    /// The extension's round, from 1.
+    pub round: i32,
+    /// The return date asked for.
+    pub new_return_on: NaiveDate,
+    /// Why.
+    pub reason: String,
+}
+
+/// Nothing beyond the change of status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyEventData {}
+
 /// A new event of a filing.
-#[derive(Insertable)]
-#[diesel(table_name = filing_events)]
 struct NewEvent<'a> {
     filing_id: Uuid,
     actor_id: Uuid,
     on_behalf_of: Option<Uuid>,
-    action: &'a str,
+    action: FilingEventAction,
     from_status: Option<&'a str>,
     to_status: &'a str,
     comment: Option<&'a str>,
-    data: serde_json::Value,
+    data: FilingEventData,
 }
 
 /// Writes an event of a filing and its audit row.
 fn record(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<(), ApiError> {
+    let data = serde_json::to_value(&event.data).map_err(|error| {
+        tracing::error!(%error, "a filing event's data does not serialise");
+        ApiError::Internal
+    })?;
     diesel::insert_into(filing_events::table)
-        .values(&event)
+        .values((
+            filing_events::filing_id.eq(event.filing_id),
+            filing_events::actor_id.eq(event.actor_id),
+            filing_events::on_behalf_of.eq(event.on_behalf_of),
+            filing_events::action.eq(event.action.as_str()),
+            filing_events::from_status.eq(event.from_status),
+            filing_events::to_status.eq(event.to_status),
+            filing_events::comment.eq(event.comment),
+            filing_events::data.eq(&data),
+        ))
         .execute(conn)?;
     audit::append(
         conn,
         Some(event.actor_id),
         "filing",
         Some(event.filing_id),
-        event.action,
+        event.action.as_str(),
         json!({"from": event.from_status, "to": event.to_status, "on_behalf_of": event.on_behalf_of,
-               "comment": event.comment, "data": event.data}),
+               "comment": event.comment, "data": data}),
     )
 }
 
@@ -490,7 +626,11 @@ fn notify_step(
         &people,
         crate::notify::Kind::ApprovalRequested,
         Some(filing),
-        &json!({"filing_id": filing, "round": round, "step": step}),
+        &crate::notify::NotificationData::ApprovalRequested {
+            filing_id: filing,
+            round,
+            step,
+        },
         None,
     )?;
     Ok(())
@@ -603,18 +743,21 @@ fn submit_row(
             filing_id: row.id,
             actor_id: row.account_id,
             on_behalf_of: None,
-            action: "submit",
+            action: FilingEventAction::Submit,
             from_status: Some(&row.status),
             to_status: status,
             comment: None,
-            data: json!({"requirement": assessment.requirement, "late": assessment.late}),
+            data: FilingEventData::Submitted(SubmittedEventData {
+                requirement: assessment.requirement,
+                late: assessment.late,
+            }),
         },
     )
 }
 
 fn transition_error(error: TransitionError) -> ApiError {
     match error {
-        TransitionError::InvalidState { .. } => ApiError::Conflict("invalid_transition"),
+        TransitionError::InvalidState { .. } => ApiError::Conflict(ProblemCode::InvalidTransition),
         TransitionError::NotPermitted { .. } => ApiError::Forbidden,
         TransitionError::AssessmentInvalid => {
             ApiError::invalid(IssueCode::Invalid, "draft", json!({}))
@@ -625,11 +768,41 @@ fn transition_error(error: TransitionError) -> ApiError {
     }
 }
 
-/// Creates a filing for the caller: a draft, or submitted at once (422 with the
-/// assessment's errors when the draft is not valid). Accepts `Idempotency-Key`.
-#[utoipa::path(post, path = "/api/v1/filings", tag = "filings", request_body = CreateFiling,
+/// File a trip, or keep it as a draft
+///
+/// Any signed-in account that belongs to a unit, for itself (409
+/// `account_has_no_unit` otherwise). The server assesses the draft as
+/// `assessTrip` does and stores the filing with that assessment. With
+/// `submit: false` (the default) the filing stays a `draft`, to be completed
+/// and filed later with `submitFiling`. With `submit: true` it is filed at
+/// once: a trip that needs approval becomes `pending` at step 1 of its
+/// approver chain, and that step's approvers are notified; any other becomes
+/// `recorded`. A draft the assessment finds errors in cannot be filed: 422
+/// `validation_failed` with the assessment's `errors` (for example
+/// `late_reason_required` for a trip already begun without a `late_reason`),
+/// and nothing is stored.
+///
+/// Send an `Idempotency-Key` (a UUID made once per intended filing): a retry
+/// with the same key and body answers the first result again instead of
+/// filing twice. Answers 201 with the filing and its `ETag`, the quoted
+/// version to send back unchanged in `If-Match` with the next action on it.
+#[utoipa::path(post, path = "/api/v1/filings", operation_id = "createFiling", tag = "filings",
+    request_body(content = CreateFiling, example = json!({
+        "draft": {
+            "kind": "leave_jurisdiction",
+            "purpose": "visit_relatives",
+            "reason": "五一假期回上海探望父母",
+            "destinations": [{"code": "310000"}],
+            "depart_on": "2027-04-30",
+            "return_on": "2027-05-05",
+            "contact_phone": "13800138000",
+            "substitute_id": "3b8be978-f03b-45d4-afd9-e713dc655320",
+            "companions": "配偶"
+        },
+        "submit": true
+    })),
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Filing, description = "The new filing (a draft, or filed), with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -648,7 +821,7 @@ pub async fn create(
         .transaction(move |conn| {
             let unit = who
                 .unit_id
-                .ok_or(ApiError::Conflict("account_has_no_unit"))?;
+                .ok_or(ApiError::Conflict(ProblemCode::AccountHasNoUnit))?;
             let path: Vec<Uuid> = units::table.find(unit).select(units::path).first(conn)?;
             let assessment = assess_for(conn, &st, who.account_id, &body.draft, lang.0)?;
             let id = Uuid::new_v4();
@@ -677,11 +850,11 @@ pub async fn create(
                     filing_id: id,
                     actor_id: who.account_id,
                     on_behalf_of: None,
-                    action: "create",
+                    action: FilingEventAction::Create,
                     from_status: None,
                     to_status: "draft",
                     comment: None,
-                    data: json!({}),
+                    data: FilingEventData::Empty(EmptyEventData {}),
                 },
             )?;
             if body.submit {
@@ -697,9 +870,19 @@ pub async fn create(
     Ok(respond(&filing, StatusCode::CREATED))
 }
 
-/// Reads a filing, with its `ETag`.
-#[utoipa::path(get, path = "/api/v1/filings/{id}", tag = "filings", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Filing), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read a filing
+///
+/// Readable by its filer; by the approvers of its chain and their active
+/// delegates; by its recipients (an account it is filed with, and for a unit
+/// it is filed with, the members of that node and the system administrators
+/// and unit admins whose scope holds it); and by system administrators, unit
+/// admins and inspectors whose scope holds the filer's node. Anyone else gets
+/// 404 `not_found`. Answers the filing with its approval steps, extensions,
+/// stored assessment and derived flags (`late`, `overdue`,
+/// `departed_before_approval`), and its `ETag` to send in `If-Match` with the
+/// next action.
+#[utoipa::path(get, path = "/api/v1/filings/{id}", operation_id = "getFiling", tag = "filings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Filing, description = "The filing, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -741,9 +924,16 @@ pub struct FilingPage {
     pub next_cursor: Option<String>,
 }
 
-/// Lists filings, newest first.
-#[utoipa::path(get, path = "/api/v1/filings", tag = "filings", params(FilingListParams, PageParams),
-    responses((status = 200, body = FilingPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List filings: the caller's own, or those of the caller's scope
+///
+/// Any signed-in account. With `mine=true` (the default) the caller's own
+/// filings; with `mine=false` the filings of every node in the caller's
+/// scope, for system administrators, unit admins and inspectors (403
+/// `forbidden` to others). `status` keeps one status. Newest first; one page
+/// per call, as `{items, next_cursor}`: pass `next_cursor` back as `cursor`
+/// for the next page.
+#[utoipa::path(get, path = "/api/v1/filings", operation_id = "listFilings", tag = "filings", params(FilingListParams, PageParams),
+    responses((status = 200, body = FilingPage, description = "A page of filings, newest first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -817,22 +1007,31 @@ pub struct FilingEvent {
     pub actor_id: Uuid,
     /// The approver a delegate acted for.
     pub on_behalf_of: Option<Uuid>,
-    /// What happened: `create`, `submit`, `approve`, `reject`, `withdraw`, `cancel`, `depart`, `return`, `extend`.
+    /// What happened.
+    #[schema(value_type = FilingEventAction)]
     pub action: String,
-    /// Status before.
+    /// Status before (none for `create`).
+    #[schema(value_type = Option<FilingStatus>)]
     pub from_status: Option<String>,
     /// Status after.
+    #[schema(value_type = FilingStatus)]
     pub to_status: String,
     /// Comment, if any.
     pub comment: Option<String>,
-    /// Details.
-    #[schema(value_type = Object)]
+    /// Details, shaped by `action`.
+    #[schema(value_type = FilingEventData)]
     pub data: serde_json::Value,
 }
 
-/// The history of a filing, oldest first.
-#[utoipa::path(get, path = "/api/v1/filings/{id}/events", tag = "filings", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<FilingEvent>), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read the history of a filing
+///
+/// The readers of the filing, as for `getFiling` (404 `not_found` to anyone
+/// else). Answers every event, oldest first: who acted (and for whom, when a
+/// delegate decided), the action, the status before and after, the comment,
+/// and data shaped by the action. A filing is never edited in place, so its
+/// events are its whole story. Not paged.
+#[utoipa::path(get, path = "/api/v1/filings/{id}/events", operation_id = "listFilingEvents", tag = "filings", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<FilingEvent>, description = "The filing's events, oldest first"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn events(
     state: web::Data<AppState>,
@@ -921,7 +1120,7 @@ pub struct ExtensionRequest {
 
 /// The return report.
 #[derive(Debug, Default, Deserialize, ToSchema)]
-pub struct ReturnReport {
+pub struct ReturnReportInput {
     /// What the cadre reports on return, up to 2000 characters.
     pub report: Option<String>,
 }
@@ -967,21 +1166,33 @@ async fn transition(
             if_match.check(row.version)?;
             let current = state_of(&row)?;
             let (actor, on_behalf_of) = actor_of(conn, &people, &who, &row)?;
-            if matches!(action, Action::Approve | Action::Reject) && actor != Actor::CurrentApprover && already_decided(conn, &people, &row)? {
-                return Err(ApiError::Conflict("already_decided"));
+            if matches!(action, Action::Approve | Action::Reject)
+                && actor != Actor::CurrentApprover
+                && already_decided(conn, &people, &row)?
+            {
+                return Err(ApiError::Conflict(ProblemCode::AlreadyDecided));
             }
             let comment = match &payload {
                 Payload::Comment(c) => comment_of(c.as_deref())?,
                 _ => None,
             };
             if action == Action::Submit {
-                lifecycle::apply(current, action, actor, Facts { requirement: None, assessment_valid: true, has_comment: false })
-                    .map_err(transition_error)?;
+                lifecycle::apply(
+                    current,
+                    action,
+                    actor,
+                    Facts {
+                        requirement: None,
+                        assessment_valid: true,
+                        has_comment: false,
+                    },
+                )
+                .map_err(transition_error)?;
                 submit_row(conn, &st, &row, lang, None)?;
                 return {
-                let row = load_row(conn, id, false)?;
-                to_filing(conn, &st, row)
-            };
+                    let row = load_row(conn, id, false)?;
+                    to_filing(conn, &st, row)
+                };
             }
             let facts = Facts {
                 requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
@@ -998,11 +1209,15 @@ async fn transition(
             let mut departed_at = row.departed_at;
             let mut returned_at = row.returned_at;
             let mut return_report = row.return_report.clone();
-            let mut data = json!({});
+            let mut data = FilingEventData::Empty(EmptyEventData {});
             match (&action, &payload) {
                 (Action::Approve | Action::Reject, _) => {
                     let step = row.current_step.ok_or(ApiError::Internal)?;
-                    let decision = if action == Action::Approve { "approved" } else { "rejected" };
+                    let decision = if action == Action::Approve {
+                        "approved"
+                    } else {
+                        "rejected"
+                    };
                     diesel::update(filing_steps::table.find((id, row.current_round, step)))
                         .set((
                             filing_steps::decision.eq(decision),
@@ -1012,18 +1227,29 @@ async fn transition(
                             filing_steps::decided_at.eq(now),
                         ))
                         .execute(conn)?;
-                    data = json!({"round": row.current_round, "step": step});
+                    data = FilingEventData::Decided(DecidedEventData {
+                        round: row.current_round,
+                        step,
+                    });
                     let finished = next.current_step.is_none();
                     if row.current_round == 0 {
                         if action == Action::Approve && finished {
                             approved_at = Some(now);
                         }
                     } else if finished {
-                        let outcome = if action == Action::Approve { "approved" } else { "rejected" };
-                        let new_return: NaiveDate = diesel::update(filing_extensions::table.find((id, row.current_round)))
-                            .set((filing_extensions::status.eq(outcome), filing_extensions::decided_at.eq(now)))
-                            .returning(filing_extensions::new_return_on)
-                            .get_result(conn)?;
+                        let outcome = if action == Action::Approve {
+                            "approved"
+                        } else {
+                            "rejected"
+                        };
+                        let new_return: NaiveDate =
+                            diesel::update(filing_extensions::table.find((id, row.current_round)))
+                                .set((
+                                    filing_extensions::status.eq(outcome),
+                                    filing_extensions::decided_at.eq(now),
+                                ))
+                                .returning(filing_extensions::new_return_on)
+                                .get_result(conn)?;
                         if action == Action::Approve {
                             return_on = Some(new_return);
                         }
@@ -1035,11 +1261,19 @@ async fn transition(
                         return Err(ApiError::invalid(IssueCode::Required, "reason", json!({})));
                     }
                     if reason.chars().count() > 500 {
-                        return Err(ApiError::invalid(IssueCode::TooLong, "reason", json!({"max": 500})));
+                        return Err(ApiError::invalid(
+                            IssueCode::TooLong,
+                            "reason",
+                            json!({"max": 500}),
+                        ));
                     }
                     let previous = row.return_on.ok_or(ApiError::Internal)?;
                     if request.new_return_on <= previous {
-                        return Err(ApiError::invalid(IssueCode::ReturnBeforeDeparture, "new_return_on", json!({"after": previous})));
+                        return Err(ApiError::invalid(
+                            IssueCode::ReturnBeforeDeparture,
+                            "new_return_on",
+                            json!({"after": previous}),
+                        ));
                     }
                     round = row.current_round + 1;
                     let needs_approval = next.extension_pending;
@@ -1050,18 +1284,31 @@ async fn transition(
                             filing_extensions::new_return_on.eq(request.new_return_on),
                             filing_extensions::previous_return_on.eq(previous),
                             filing_extensions::reason.eq(reason),
-                            filing_extensions::status.eq(if needs_approval { "pending" } else { "recorded" }),
-                            filing_extensions::decided_at.eq(if needs_approval { None } else { Some(now) }),
+                            filing_extensions::status.eq(if needs_approval {
+                                "pending"
+                            } else {
+                                "recorded"
+                            }),
+                            filing_extensions::decided_at.eq(if needs_approval {
+                                None
+                            } else {
+                                Some(now)
+                            }),
                         ))
                         .execute(conn)?;
                     if needs_approval {
                         // The same chain as the filing decides its extension.
-                        let original: Vec<(i32, serde_json::Value, Vec<Uuid>)> = filing_steps::table
-                            .filter(filing_steps::filing_id.eq(id))
-                            .filter(filing_steps::round.eq(0))
-                            .order(filing_steps::step)
-                            .select((filing_steps::step, filing_steps::rule, filing_steps::candidates))
-                            .load(conn)?;
+                        let original: Vec<(i32, serde_json::Value, Vec<Uuid>)> =
+                            filing_steps::table
+                                .filter(filing_steps::filing_id.eq(id))
+                                .filter(filing_steps::round.eq(0))
+                                .order(filing_steps::step)
+                                .select((
+                                    filing_steps::step,
+                                    filing_steps::rule,
+                                    filing_steps::candidates,
+                                ))
+                                .load(conn)?;
                         for (step, rule, candidates) in original {
                             diesel::insert_into(filing_steps::table)
                                 .values((
@@ -1076,13 +1323,21 @@ async fn transition(
                     } else {
                         return_on = Some(request.new_return_on);
                     }
-                    data = json!({"round": round, "new_return_on": request.new_return_on, "reason": reason});
+                    data = FilingEventData::Extension(ExtensionEventData {
+                        round,
+                        new_return_on: request.new_return_on,
+                        reason: reason.to_owned(),
+                    });
                 }
                 (Action::Depart, _) => departed_at = Some(now),
                 (Action::Return, Payload::Return(report)) => {
                     let report = report.as_deref().map(str::trim).filter(|r| !r.is_empty());
                     if report.is_some_and(|r| r.chars().count() > 2000) {
-                        return Err(ApiError::invalid(IssueCode::TooLong, "report", json!({"max": 2000})));
+                        return Err(ApiError::invalid(
+                            IssueCode::TooLong,
+                            "report",
+                            json!({"max": 2000}),
+                        ));
                     }
                     returned_at = Some(now);
                     return_report = report.map(str::to_owned);
@@ -1121,12 +1376,27 @@ async fn transition(
                 }
                 Action::Approve | Action::Reject => {
                     let (kind, decision) = match (row.current_round, action) {
-                        (0, Action::Approve) => (crate::notify::Kind::FilingDecided, "approved"),
-                        (0, _) => (crate::notify::Kind::FilingDecided, "rejected"),
-                        (_, Action::Approve) => (crate::notify::Kind::ExtensionDecided, "approved"),
-                        _ => (crate::notify::Kind::ExtensionDecided, "rejected"),
+                        (0, Action::Approve) => {
+                            (crate::notify::Kind::FilingDecided, Decision::Approved)
+                        }
+                        (0, _) => (crate::notify::Kind::FilingDecided, Decision::Rejected),
+                        (_, Action::Approve) => {
+                            (crate::notify::Kind::ExtensionDecided, Decision::Approved)
+                        }
+                        _ => (crate::notify::Kind::ExtensionDecided, Decision::Rejected),
                     };
-                    crate::notify::notify(conn, &[row.account_id], kind, Some(id), &json!({"filing_id": id, "decision": decision, "round": row.current_round}), None)?;
+                    crate::notify::notify(
+                        conn,
+                        &[row.account_id],
+                        kind,
+                        Some(id),
+                        &crate::notify::NotificationData::Decided {
+                            filing_id: id,
+                            decision,
+                            round: row.current_round,
+                        },
+                        None,
+                    )?;
                 }
                 _ => {}
             }
@@ -1137,7 +1407,7 @@ async fn transition(
                     filing_id: id,
                     actor_id: who.account_id,
                     on_behalf_of,
-                    action: name,
+                    action: action.into(),
                     from_status: Some(&from),
                     to_status: to,
                     comment: comment.as_deref(),
@@ -1166,11 +1436,13 @@ fn optional_body<T: serde::de::DeserializeOwned + Default>(
 }
 
 macro_rules! simple_transition {
-    ($name:ident, $path:literal, $action:expr, $doc:literal) => {
-        #[doc = $doc]
-        #[utoipa::path(post, path = $path, tag = "filings",
+    ($name:ident, $operation_id:literal, $path:literal, $action:expr, $summary:literal, $description:literal, $answer:literal) => {
+        #[doc = $summary]
+        #[doc = ""]
+        #[doc = $description]
+        #[utoipa::path(post, path = $path, operation_id = $operation_id, tag = "filings",
             params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-            responses((status = 200, body = Filing), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the filer"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Not possible from the current status"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+            responses((status = 200, body = Filing, description = $answer), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the filer"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Not possible from the current status"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
             security(("bearer" = [])))]
         pub async fn $name(state: web::Data<AppState>, who: Principal, id: web::Path<Uuid>, if_match: IfMatch, lang: RequestLang) -> Result<HttpResponse, ApiError> {
             transition(state, who, id.into_inner(), if_match, lang.0, $action, Payload::None).await
@@ -1180,33 +1452,55 @@ macro_rules! simple_transition {
 
 simple_transition!(
     submit,
+    "submitFiling",
     "/api/v1/filings/{id}/submit",
     Action::Submit,
-    "Files a draft: the server assesses it again (422 with its errors when invalid)."
+    "File a draft",
+    "The filer only: other readers of the filing get 403 `forbidden`, anyone else 404 `not_found`. Files a `draft`: the server assesses it again now and stores that assessment, and the filing becomes `pending` at step 1 of its approver chain (that step's approvers are notified) or, when no approval is needed, `recorded`. A draft the assessment finds errors in answers 422 `validation_failed` with the assessment's `errors` and stays a draft; a filing that is not a draft answers 409 `invalid_transition`. Send the filing's `ETag` in `If-Match` to act only on the version the client shows (412 `precondition_failed`); an `Idempotency-Key` makes a retry safe. Answers the filing with its new `ETag`.",
+    "The filed filing (`pending` or `recorded`), with its new `ETag`"
 );
 simple_transition!(
     withdraw,
+    "withdrawFiling",
     "/api/v1/filings/{id}/withdraw",
     Action::Withdraw,
-    "Takes back a pending filing (the filer)."
+    "Withdraw a pending filing",
+    "The filer only: other readers of the filing get 403 `forbidden`, anyone else 404 `not_found`. Takes back a `pending` filing before its chain has decided it: it becomes `withdrawn` and is out of its approvers' inboxes. Any other status answers 409 `invalid_transition`. Send the filing's `ETag` in `If-Match` to act only on the version the client shows (412 `precondition_failed`); an `Idempotency-Key` makes a retry safe. Answers the filing with its new `ETag`.",
+    "The withdrawn filing, with its new `ETag`"
 );
 simple_transition!(
     cancel,
+    "cancelFiling",
     "/api/v1/filings/{id}/cancel",
     Action::Cancel,
-    "Calls off an approved or recorded trip before departure (the filer)."
+    "Call off an approved or recorded trip before departure",
+    "The filer only: other readers of the filing get 403 `forbidden`, anyone else 404 `not_found`. An `approved` or `recorded` filing whose departure has not been reported becomes `cancelled`. Any other status answers 409 `invalid_transition`: a pending filing is withdrawn instead, and a trip under way ends with `reportReturn`. Send the filing's `ETag` in `If-Match` to act only on the version the client shows (412 `precondition_failed`); an `Idempotency-Key` makes a retry safe. Answers the filing with its new `ETag`.",
+    "The cancelled filing, with its new `ETag`"
 );
 simple_transition!(
     depart,
+    "reportDeparture",
     "/api/v1/filings/{id}/depart",
     Action::Depart,
-    "Reports departure (the filer)."
+    "Report departure on an approved or recorded trip",
+    "The filer only: other readers of the filing get 403 `forbidden`, anyone else 404 `not_found`. An `approved` or `recorded` filing becomes `away`, with `departed_at` set to now. A filing still awaiting approval, or in any status but those two, answers 409 `invalid_transition`. Send the filing's `ETag` in `If-Match` to act only on the version the client shows (412 `precondition_failed`); an `Idempotency-Key` makes a retry safe. Answers the filing with its new `ETag`.",
+    "The filing, now `away`, with its new `ETag`"
 );
 
-/// Reports return, with an optional return report (the filer). The body is optional.
-#[utoipa::path(post, path = "/api/v1/filings/{id}/return", tag = "filings", request_body(content = Option<ReturnReport>),
+/// Report return from a trip, with an optional return report
+///
+/// The filer only: other readers of the filing get 403 `forbidden`, anyone
+/// else 404 `not_found`. An `away` filing becomes `returned`, with
+/// `returned_at` set to now and the `report` text, when given, as its return
+/// report (up to 2,000 characters; 422 `validation_failed` beyond). The body
+/// is optional: send none, `{}` or `{"report": "..."}`. Any status but `away`
+/// answers 409 `invalid_transition`. Send the filing's `ETag` in `If-Match`
+/// (412 `precondition_failed`); an `Idempotency-Key` makes a retry safe.
+/// Answers the filing with its new `ETag`.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/return", operation_id = "reportReturn", tag = "filings",
+    request_body(content = Option<ReturnReportInput>, example = json!({"report": "已于5月5日返京，行程与申报一致，已到岗。"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing, now `returned`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn return_(
     state: web::Data<AppState>,
@@ -1216,7 +1510,7 @@ pub async fn return_(
     lang: RequestLang,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let report: ReturnReport = optional_body(&body)?;
+    let report: ReturnReportInput = optional_body(&body)?;
     transition(
         state,
         who,
@@ -1229,10 +1523,24 @@ pub async fn return_(
     .await
 }
 
-/// Asks for a later return date while away; the filing's chain decides it (the filer).
-#[utoipa::path(post, path = "/api/v1/filings/{id}/extensions", tag = "filings", request_body = ExtensionRequest,
+/// Ask for a later return date while away
+///
+/// The filer only: other readers of the filing get 403 `forbidden`, anyone
+/// else 404 `not_found`. On an `away` filing with no extension pending:
+/// `new_return_on` must be after the current `return_on` (422
+/// `validation_failed`, issue `return_before_departure`) and `reason` 1 to
+/// 500 characters. When the filing has an approver chain, the same chain
+/// decides the extension step by step: `extension_pending` becomes true, the
+/// first step's approvers are notified, and `return_on` moves only when the
+/// last step approves. Otherwise the extension is recorded and `return_on`
+/// moves at once. A filing that is not `away`, or already has an extension
+/// pending, answers 409 `invalid_transition`. Send the filing's `ETag` in
+/// `If-Match` (412 `precondition_failed`); an `Idempotency-Key` makes a retry
+/// safe. Answers the filing with its new `ETag`.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/extensions", operation_id = "requestExtension", tag = "filings",
+    request_body(content = ExtensionRequest, example = json!({"new_return_on": "2027-05-08", "reason": "母亲住院，需延长陪护三天"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing with the extension recorded or pending, and its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn extend(
     state: web::Data<AppState>,
@@ -1255,10 +1563,26 @@ pub async fn extend(
     .await
 }
 
-/// Approves the current step (its approver, or their active delegate). The body is optional.
-#[utoipa::path(post, path = "/api/v1/filings/{id}/approve", tag = "approvals", request_body(content = Option<Comment>),
+/// Approve the current step of a filing or of its extension
+///
+/// The approvers the current step names, or an active delegate of one of
+/// them; the filer never decides their own filing. Other readers of the
+/// filing get 403 `forbidden`, anyone else 404 `not_found`. Approving a step
+/// passes the filing to the next step, whose approvers are notified; approving
+/// the last step makes a `pending` filing `approved`, or, for an extension,
+/// moves `return_on` to the date asked for, and the filer is notified. The
+/// body is optional: a `comment` of up to 500 characters.
+///
+/// 409 `already_decided` when the caller (or the approver they stand in for)
+/// already decided a step of this round, for example on a second tap after a
+/// timeout; 409 `invalid_transition` when nothing awaits a decision. Send the
+/// filing's `ETag` in `If-Match` to decide only the version shown (412
+/// `precondition_failed`); an `Idempotency-Key` makes a retry safe. Answers
+/// the filing with its new `ETag`.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/approve", operation_id = "approveFiling", tag = "approvals",
+    request_body(content = Option<Comment>, example = json!({"comment": "同意。请按时返京并报告。"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the current approver"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Already decided, or nothing to decide"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing after the approval, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the current approver"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Already decided, or nothing to decide"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn approve(
     state: web::Data<AppState>,
@@ -1281,10 +1605,22 @@ pub async fn approve(
     .await
 }
 
-/// Rejects the current step; a comment is required.
-#[utoipa::path(post, path = "/api/v1/filings/{id}/reject", tag = "approvals", request_body = Comment,
+/// Reject the current step of a filing or of its extension
+///
+/// Who may: as for `approveFiling`, the approvers the current step names or
+/// an active delegate of one of them (403 `forbidden` to other readers, 404
+/// `not_found` to anyone else). A `comment` saying why is required, up to
+/// 500 characters (422 `validation_failed` on `comment` when it is missing
+/// or blank). Rejecting a step of a filing makes it `rejected`; rejecting a
+/// step of an extension keeps the filing `away` with its old return date.
+/// The filer is notified either way. 409 `already_decided` or
+/// `invalid_transition` as for `approveFiling`. Send the filing's `ETag` in
+/// `If-Match` (412 `precondition_failed`); an `Idempotency-Key` makes a retry
+/// safe. Answers the filing with its new `ETag`.
+#[utoipa::path(post, path = "/api/v1/filings/{id}/reject", operation_id = "rejectFiling", tag = "approvals",
+    request_body(content = Comment, example = json!({"comment": "国庆节期间需在岗值班，请调整出行时间。"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing after the rejection, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn reject(
     state: web::Data<AppState>,
@@ -1306,9 +1642,17 @@ pub async fn reject(
     .await
 }
 
-/// Filings awaiting the caller's decision (including what was delegated to them), oldest first.
-#[utoipa::path(get, path = "/api/v1/approvals/pending", tag = "approvals", params(PageParams),
-    responses((status = 200, body = FilingPage), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the filings awaiting the caller's decision
+///
+/// Any signed-in account. Answers the filings (and extensions) whose current
+/// step names the caller as an approver, or names someone whose delegation to
+/// the caller is active now; the caller's own filings are never listed. Each
+/// item is the whole filing: decide it with `approveFiling` or
+/// `rejectFiling`. One page per call, as `{items, next_cursor}`, in the order
+/// of the filings' ids (not by date): pass `next_cursor` back as `cursor` for
+/// the next page.
+#[utoipa::path(get, path = "/api/v1/approvals/pending", operation_id = "listPendingApprovals", tag = "approvals", params(PageParams),
+    responses((status = 200, body = FilingPage, description = "A page of filings awaiting the caller's decision"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn pending(
     state: web::Data<AppState>,
@@ -1364,9 +1708,25 @@ pub struct Delegation {
     pub ends_at: DateTime<Utc>,
 }
 
-/// Names a delegate for a window; replaces any earlier delegation.
-#[utoipa::path(put, path = "/api/v1/me/delegation", tag = "approvals", request_body = Delegation,
-    responses((status = 200, body = Delegation), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem, description = "Invalid, or `delegate_out_of_unit`: the delegate is neither in the caller's unit nor above it")),
+/// Delegate the caller's approvals for a window
+///
+/// Any signed-in account, for itself. From `starts_at` until `ends_at` the
+/// delegate may decide every step that awaits the caller and finds those
+/// filings in `listPendingApprovals`; each decision records whom the delegate
+/// acted for. The delegate must be an active account other than the caller
+/// (422 `validation_failed` on `delegate_id` otherwise) and belong to the
+/// caller's unit (the nearest node of kind `unit` at or above the caller's
+/// node, and everything below it) or to a node above it: 422
+/// `delegate_out_of_unit` otherwise. `ends_at` must be after `starts_at`.
+/// Replaces any earlier delegation of the caller. Answers the delegation now
+/// in force.
+#[utoipa::path(put, path = "/api/v1/me/delegation", operation_id = "setDelegation", tag = "approvals",
+    request_body(content = Delegation, example = json!({
+        "delegate_id": "358a9234-4ea7-467c-9111-e770ccaa06e2",
+        "starts_at": "2027-04-30T00:00:00+08:00",
+        "ends_at": "2027-05-06T00:00:00+08:00"
+    })),
+    responses((status = 200, body = Delegation, description = "The caller's delegation now in force"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem, description = "Invalid, or `delegate_out_of_unit`: the delegate is neither in the caller's unit nor above it")),
     security(("bearer" = [])))]
 pub async fn put_delegation(
     state: web::Data<AppState>,
@@ -1418,9 +1778,13 @@ pub async fn put_delegation(
     Ok(web::Json(saved))
 }
 
-/// Ends the caller's delegation.
-#[utoipa::path(delete, path = "/api/v1/me/delegation", tag = "approvals",
-    responses((status = 204, description = "No delegation any more"), (status = 401, body = crate::error::Problem)),
+/// End the caller's delegation
+///
+/// Any signed-in account, for itself. Removes the caller's delegation at
+/// once: the delegate no longer decides for the caller. Answers 204 also when
+/// there was none.
+#[utoipa::path(delete, path = "/api/v1/me/delegation", operation_id = "endDelegation", tag = "approvals",
+    responses((status = 204, description = "The caller has no delegation any more; no body"), (status = 401, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn delete_delegation(
     state: web::Data<AppState>,

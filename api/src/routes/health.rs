@@ -12,16 +12,25 @@ pub struct Health {
     pub status: String,
 }
 
-/// The process is up.
-#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Health)))]
+/// Check that the process is up
+///
+/// Public: no token needed. Answers 200 with `status` `ok` whenever the
+/// process can answer at all, without touching the database
+/// (`checkReadiness` does that). Meant for liveness probes.
+#[utoipa::path(get, path = "/healthz", operation_id = "checkHealth", tag = "health", responses((status = 200, body = Health, description = "The process is up: `status` is `ok`")))]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health {
         status: "ok".into(),
     })
 }
 
-/// The process is up and the database answers.
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
+/// Check that the process is up and its database answers
+///
+/// Public: no token needed. Pings the database and answers 200 with
+/// `status` `ok` when it answers, or 503 with `status` `unavailable` (a
+/// `Health` body, not a problem) when it does not. Meant for readiness probes
+/// and load balancers: send no traffic to a server that is not ready.
+#[utoipa::path(get, path = "/readyz", operation_id = "checkReadiness", tag = "health", responses((status = 200, body = Health, description = "Ready: the database answers"), (status = 503, body = Health, description = "Not ready: the database does not answer (`status` is `unavailable`)")))]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     if state.db.ping().await {
         HttpResponse::Ok().json(Health {

@@ -38,7 +38,7 @@ pub struct InspectionInput {
     pub to: NaiveDate,
 }
 
-/// A campaign.
+/// An inspection campaign over a unit subtree and a window of days.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Inspection {
     /// Id.
@@ -103,9 +103,23 @@ fn readable(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Inspec
     Ok(inspection)
 }
 
-/// Opens a campaign over a subtree and window (inspectors and system administrators).
-#[utoipa::path(post, path = "/api/v1/inspections", tag = "inspections", request_body = InspectionInput,
-    responses((status = 201, body = Inspection), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Open an inspection campaign over a subtree and a window
+///
+/// System administrators and inspectors whose scope holds `unit_id` (403
+/// `forbidden` to callers holding neither role; 404 `not_found` for a node
+/// unknown or outside their scope). `name` is 1 to 200 characters and `to`
+/// on or after `from`, at most 366 days later (422 `validation_failed`
+/// otherwise). The campaign's report (`getInspectionReport`) is computed over
+/// the subtree and window each time it is read; findings and rectification
+/// items are recorded under it. Answers 201 with the campaign and its `ETag`.
+#[utoipa::path(post, path = "/api/v1/inspections", operation_id = "createInspection", tag = "inspections",
+    request_body(content = InspectionInput, example = json!({
+        "name": "2027年五一节后离京报备专项检查",
+        "unit_id": "c15ed824-83c3-4b5f-8324-14c74a2d077f",
+        "from": "2027-04-30",
+        "to": "2027-05-05"
+    })),
+    responses((status = 201, body = Inspection, description = "The new campaign, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -167,9 +181,14 @@ pub async fn create(
         .json(created))
 }
 
-/// Reads a campaign.
-#[utoipa::path(get, path = "/api/v1/inspections/{id}", tag = "inspections", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Inspection), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read an inspection campaign
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// campaign's subtree (403 `forbidden` to callers holding none of these
+/// roles; 404 `not_found` for a campaign unknown or outside their scope).
+/// Answers the campaign with its `ETag`.
+#[utoipa::path(get, path = "/api/v1/inspections/{id}", operation_id = "getInspection", tag = "inspections", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Inspection, description = "The campaign, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -186,15 +205,21 @@ pub async fn get(
 /// A page of campaigns.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct InspectionPage {
-    /// Campaigns, newest first.
+    /// Campaigns, in descending order of their ids.
     pub items: Vec<Inspection>,
     /// Pass as `cursor` for the next page; absent on the last.
     pub next_cursor: Option<String>,
 }
 
-/// Lists the campaigns over subtrees the caller reads.
-#[utoipa::path(get, path = "/api/v1/inspections", tag = "inspections", params(PageParams),
-    responses((status = 200, body = InspectionPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the inspection campaigns in the caller's scope
+///
+/// System administrators, unit admins and inspectors: the campaigns over
+/// nodes in their scope (403 `forbidden` to callers holding none of these
+/// roles). One page per call, as `{items, next_cursor}`, in descending order
+/// of the campaigns' ids (not by date): pass `next_cursor` back as `cursor`
+/// for the next page.
+#[utoipa::path(get, path = "/api/v1/inspections", operation_id = "listInspections", tag = "inspections", params(PageParams),
+    responses((status = 200, body = InspectionPage, description = "A page of campaigns"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -254,6 +279,22 @@ pub struct PolicyStanding {
     pub second_level_uncovered: usize,
 }
 
+/// What a campaign report finds wrong with a unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UnitProblem {
+    /// No policy covers the unit.
+    NoRules,
+    /// Its policy leaves some member and trip without a complete rule.
+    IncompleteRules,
+    /// A second-level unit below it has no complete policy.
+    NotExtended,
+    /// Someone of the unit has an open or confirmed discrepancy in the window.
+    UnreportedPeople,
+    /// It has late filings in the window.
+    LateFilings,
+}
+
 /// One unit of the report.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct UnitReport {
@@ -277,8 +318,8 @@ pub struct UnitReport {
     pub people_with_confirmed_discrepancies: i64,
     /// The rules that apply.
     pub policy: PolicyStanding,
-    /// What is wrong: `no_rules`, `incomplete_rules`, `not_extended`, `unreported_people`, `late_filings`.
-    pub problems: Vec<String>,
+    /// What is wrong; empty when nothing is.
+    pub problems: Vec<UnitProblem>,
     /// Findings recorded for it in this campaign.
     pub findings: i64,
     /// Of their rectification items, overdue.
@@ -500,18 +541,18 @@ pub fn report(
         let confirmed = confirmed_people.get(&id).map_or(0, HashSet::len);
         let mut problems = Vec::new();
         match item.source {
-            CoverageSource::None => problems.push("no_rules".to_owned()),
-            _ if !item.complete => problems.push("incomplete_rules".to_owned()),
+            CoverageSource::None => problems.push(UnitProblem::NoRules),
+            _ if !item.complete => problems.push(UnitProblem::IncompleteRules),
             _ => {}
         }
         if second_level_uncovered > 0 {
-            problems.push("not_extended".to_owned());
+            problems.push(UnitProblem::NotExtended);
         }
         if open + confirmed > 0 {
-            problems.push("unreported_people".to_owned());
+            problems.push(UnitProblem::UnreportedPeople);
         }
         if late > 0 {
-            problems.push("late_filings".to_owned());
+            problems.push(UnitProblem::LateFilings);
         }
         let (findings, overdue) = finding_count.get(&id).copied().unwrap_or_default();
         units_out.push(UnitReport {
@@ -579,9 +620,25 @@ pub fn report(
     })
 }
 
-/// The campaign's report, computed now.
-#[utoipa::path(get, path = "/api/v1/inspections/{id}/report", tag = "inspections", params(("id" = Uuid, Path)),
-    responses((status = 200, body = InspectionReport), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+/// Compute an inspection campaign's report
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// campaign's subtree (403 `forbidden` to callers holding none of these
+/// roles; 404 `not_found` for a campaign unknown or outside their scope).
+///
+/// Computed now over the campaign's subtree and window. Per unit (every node
+/// but departments, which count in their unit; root first): its active
+/// members, the filings whose trips overlap the window and how many were
+/// late, the people with open or explained and with confirmed discrepancies,
+/// how its rules cover it (its own policy, inherited or none; complete or
+/// not; second-level units left without complete rules), the findings
+/// recorded about it and their overdue rectification items, and what is
+/// wrong (`problems`). Overall: the share of units with problems, and the
+/// people who left without reporting, by rank. A heavy read: with every
+/// heavy-read slot of the server taken it answers 429 `rate_limited` with
+/// `Retry-After`.
+#[utoipa::path(get, path = "/api/v1/inspections/{id}/report", operation_id = "getInspectionReport", tag = "inspections", params(("id" = Uuid, Path)),
+    responses((status = 200, body = InspectionReport, description = "The campaign's report, computed now"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
         (status = 429, body = crate::error::Problem, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn get_report(
@@ -863,9 +920,27 @@ fn measures_of(measures: &[Measure]) -> Vec<String> {
     out
 }
 
-/// Records a finding about a unit of the campaign (inspectors).
-#[utoipa::path(post, path = "/api/v1/inspections/{id}/findings", tag = "inspections", params(("id" = Uuid, Path)), request_body = FindingInput,
-    responses((status = 201, body = Finding), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Record a finding about a unit of a campaign
+///
+/// System administrators and inspectors whose scope holds the campaign's
+/// subtree (403 `forbidden` to callers holding neither role; 404 `not_found`
+/// for a campaign unknown or outside their scope).
+/// `unit_id` must lie in the campaign's subtree (422 `validation_failed`
+/// otherwise). `category` says what the finding is about (`no_rules`,
+/// `incomplete_rules`, `not_extended` to second-level units,
+/// `not_implemented`, `falsified`), `description` what was found (1 to 4,000
+/// characters), and `measures` what is done about it
+/// (`criticism_education`, `reminder_letter`, `supervision_proposal`,
+/// `special_democratic_life_meeting`, `accountability`). Answers 201 with the
+/// finding and its `ETag`.
+#[utoipa::path(post, path = "/api/v1/inspections/{id}/findings", operation_id = "createFinding", tag = "inspections", params(("id" = Uuid, Path)),
+    request_body(content = FindingInput, example = json!({
+        "unit_id": "a34d5473-f579-4ed8-8487-9ffe8826b5f9",
+        "category": "not_extended",
+        "description": "区教育局的离京报备制度未延伸到所属学校，3所中学没有本单位的审批规定。",
+        "measures": ["reminder_letter"]
+    })),
+    responses((status = 201, body = Finding, description = "The recorded finding, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create_finding(
     state: web::Data<AppState>,
@@ -931,10 +1006,16 @@ pub struct FindingList {
     pub items: Vec<Finding>,
 }
 
-/// Lists the findings: all of them for readers of the campaign's subtree; a
-/// unit administrator below it sees those about units in their scope.
-#[utoipa::path(get, path = "/api/v1/inspections/{id}/findings", tag = "inspections", params(("id" = Uuid, Path)),
-    responses((status = 200, body = FindingList), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// List the findings of a campaign
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// campaign's subtree read every finding. A system administrator or unit
+/// admin whose scope lies below it reads the findings about units in their
+/// scope, to answer them with rectification; anyone else gets 404
+/// `not_found`, and callers holding none of these roles 403 `forbidden`.
+/// Oldest first, each with its rectification items by deadline; not paged.
+#[utoipa::path(get, path = "/api/v1/inspections/{id}/findings", operation_id = "listFindings", tag = "inspections", params(("id" = Uuid, Path)),
+    responses((status = 200, body = FindingList, description = "The findings the caller may read, oldest first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list_findings(
     state: web::Data<AppState>,
@@ -975,9 +1056,18 @@ pub async fn list_findings(
     Ok(web::Json(list))
 }
 
-/// Changes a finding (inspectors).
-#[utoipa::path(patch, path = "/api/v1/inspections/{id}/findings/{finding_id}", tag = "inspections", params(("id" = Uuid, Path), ("finding_id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = FindingPatch,
-    responses((status = 200, body = Finding), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Change a finding
+///
+/// System administrators and inspectors whose scope holds the campaign's
+/// subtree (403 `forbidden` to callers holding neither role; 404 `not_found`
+/// for a campaign unknown or outside their scope).
+/// Fields left out stay as they are; `measures` replaces the whole list. Send
+/// the finding's `ETag` in `If-Match` to change it only if nobody changed it
+/// since (412 `precondition_failed`). Answers the finding with its new
+/// `ETag`.
+#[utoipa::path(patch, path = "/api/v1/inspections/{id}/findings/{finding_id}", operation_id = "updateFinding", tag = "inspections", params(("id" = Uuid, Path), ("finding_id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = FindingPatch, example = json!({"measures": ["reminder_letter", "criticism_education"]})),
+    responses((status = 200, body = Finding, description = "The changed finding, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn update_finding(
     state: web::Data<AppState>,
@@ -1057,9 +1147,24 @@ pub struct RectificationPatch {
     pub review_on: Option<NaiveDate>,
 }
 
-/// Sets a rectification item on a finding (inspectors).
-#[utoipa::path(post, path = "/api/v1/inspections/{id}/findings/{finding_id}/rectifications", tag = "inspections", params(("id" = Uuid, Path), ("finding_id" = Uuid, Path)), request_body = RectificationInput,
-    responses((status = 201, body = Rectification), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Set a rectification item on a finding
+///
+/// System administrators and inspectors whose scope holds the campaign's
+/// subtree (403 `forbidden` to callers holding neither role; 404 `not_found`
+/// for a campaign unknown or outside their scope).
+/// `description` says what must change (1 to 4,000 characters), `deadline`
+/// by when, and `review_on`, on or after the deadline, when to look back at
+/// it (422 `validation_failed` otherwise). The item starts `open`, and shows
+/// as `overdue` once its deadline has passed without it being completed; the
+/// unit's admins report progress with `updateRectification`. Answers 201 with
+/// the item and its `ETag`.
+#[utoipa::path(post, path = "/api/v1/inspections/{id}/findings/{finding_id}/rectifications", operation_id = "createRectification", tag = "inspections", params(("id" = Uuid, Path), ("finding_id" = Uuid, Path)),
+    request_body(content = RectificationInput, example = json!({
+        "description": "制定并印发覆盖所属学校的干部离京报备审批办法。",
+        "deadline": "2027-07-31",
+        "review_on": "2027-10-31"
+    })),
+    responses((status = 201, body = Rectification, description = "The new rectification item, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create_rectification(
     state: web::Data<AppState>,
@@ -1135,12 +1240,25 @@ fn load_rectification(
     to_rectification(row, today)
 }
 
-/// Reports progress on a rectification item: the unit's administrators set
-/// the status and evidence; inspectors may also move the deadline and review
-/// date. `completed` needs evidence.
-#[utoipa::path(patch, path = "/api/v1/inspections/{id}/findings/{finding_id}/rectifications/{rectification_id}", tag = "inspections",
-    params(("id" = Uuid, Path), ("finding_id" = Uuid, Path), ("rectification_id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = RectificationPatch,
-    responses((status = 200, body = Rectification), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Report progress on a rectification item
+///
+/// System administrators and inspectors whose scope holds the campaign's
+/// subtree, and system administrators and unit admins whose scope holds the
+/// finding's unit; anyone else gets 404 `not_found` (403 `forbidden` when
+/// they hold none of these roles). The unit's admins set `status` (`open`,
+/// `in_progress`, `completed`) and `evidence`; only the inspection side may
+/// also move `deadline` and `review_on` (403 `forbidden` otherwise).
+/// `completed` needs evidence (422 `validation_failed` on `evidence`), and
+/// `review_on` stays on or after the deadline. Send the item's `ETag` in
+/// `If-Match` to change it only if nobody changed it since (412
+/// `precondition_failed`). Answers the item with its new `ETag`.
+#[utoipa::path(patch, path = "/api/v1/inspections/{id}/findings/{finding_id}/rectifications/{rectification_id}", operation_id = "updateRectification", tag = "inspections",
+    params(("id" = Uuid, Path), ("finding_id" = Uuid, Path), ("rectification_id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = RectificationPatch, example = json!({
+        "status": "completed",
+        "evidence": "已于2027年7月20日印发《区教育局干部离京报备审批办法》，覆盖全部所属学校。"
+    })),
+    responses((status = 200, body = Rectification, description = "The changed rectification item, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn update_rectification(
     state: web::Data<AppState>,

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Principal, RequestLang};
 use crate::page::{PageParams, cursor_after};
 use crate::policy::{self, Action};
-use crate::routes::units::parse_enum;
+use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::units;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use tokio::sync::OwnedSemaphorePermit;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use whereabouts_core::{FilingStatus, IssueCode, Lang, Position, Rank, TripKind};
+use whereabouts_core::{FilingStatus, IssueCode, Lang, Position, Rank, Requirement, TripKind};
 
 /// Rows fetched per round trip while exporting.
 const EXPORT_BATCH: i64 = 2_000;
@@ -52,8 +52,28 @@ pub struct LedgerParams {
     pub overdue: Option<bool>,
     /// Only those departed before approval.
     pub departed_before_approval: Option<bool>,
-    /// `json` (default), `csv` or `xlsx`; `Accept: text/csv` also exports CSV.
+}
+
+/// How `listLedger` answers, for clients written before the export operations.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+pub struct LedgerFormatParams {
+    /// `json` (the default) answers a page. `csv` and `xlsx` answer the same
+    /// download as `exportLedgerCsv` and `exportLedgerXlsx`, which new clients
+    /// call instead: leave this unset in a generated client.
+    #[param(value_type = Option<LedgerFormat>)]
     pub format: Option<String>,
+}
+
+/// What `listLedger` answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerFormat {
+    /// A page of JSON.
+    Json,
+    /// Every matching row as CSV.
+    Csv,
+    /// Every matching row as an XLSX workbook.
+    Xlsx,
 }
 
 /// One filing in the ledger.
@@ -85,8 +105,8 @@ pub struct LedgerEntry {
     pub depart_on: Option<NaiveDate>,
     /// Planned return (with approved extensions).
     pub return_on: Option<NaiveDate>,
-    /// `none`, `report` or `approval`.
-    pub requirement: Option<String>,
+    /// What the assessment required (none for a draft).
+    pub requirement: Option<Requirement>,
     /// Submitted.
     pub submitted_at: Option<DateTime<Utc>>,
     /// Approved.
@@ -212,7 +232,7 @@ impl Row {
             destinations,
             depart_on: self.depart_on,
             return_on: self.return_on,
-            requirement: self.requirement,
+            requirement: self.requirement.as_deref().map(parse_enum).transpose()?,
             submitted_at: self.submitted_at,
             approved_at: self.approved_at,
             departed_at: self.departed_at,
@@ -417,7 +437,7 @@ enum Format {
     Xlsx,
 }
 
-fn format_of(params: &LedgerParams, req: &HttpRequest) -> Result<Format, ApiError> {
+fn format_of(params: &LedgerFormatParams, req: &HttpRequest) -> Result<Format, ApiError> {
     match params.format.as_deref() {
         Some("json") => Ok(Format::Json),
         Some("csv") => Ok(Format::Csv),
@@ -445,34 +465,15 @@ fn format_of(params: &LedgerParams, req: &HttpRequest) -> Result<Format, ApiErro
     }
 }
 
-/// Filings across a unit subtree (unit admins and inspectors, in scope): a
-/// page with counts over all pages, or with `format=csv|xlsx` (or `Accept:
-/// text/csv`) every matching row as a download, headed in zh-CN unless the
-/// request asks for English (`Accept-Language: en`).
-#[utoipa::path(get, path = "/api/v1/ledger", tag = "supervision", params(LedgerParams, PageParams),
-    responses(
-        (status = 200, description = "A page (JSON), or the export", content(
-            (LedgerPage = "application/json"),
-            (String = "text/csv"),
-            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-        )),
-        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
-        (status = 429, body = crate::error::Problem, description = "An export while every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
-    security(("bearer" = [])))]
-pub async fn ledger(
-    state: web::Data<AppState>,
+/// The filings a ledger request selects, checked against the caller's scope:
+/// the filter over the nodes in scope, and the SQL of the derived flags.
+async fn select(
+    state: &web::Data<AppState>,
     who: Principal,
-    lang: RequestLang,
-    req: HttpRequest,
-    params: web::Query<LedgerParams>,
-    page: web::Query<PageParams>,
-) -> Result<HttpResponse, ApiError> {
+    params: &LedgerParams,
+) -> Result<(Filter, FlagSql), ApiError> {
     policy::require(&who, Action::Supervise)?;
-    let params = params.into_inner();
-    check(&params)?;
-    let format = format_of(&params, &req)?;
-    let limit = page.limit()?;
-    let after = page.after()?.map(|a| parse_cursor(&a)).transpose()?;
+    check(params)?;
     // The nodes in scope, by the tree's path index: filings are then matched
     // by their node, which the window index carries.
     let roots = match params.unit_id {
@@ -500,75 +501,173 @@ pub async fn ledger(
             }
         })
         .await?;
-    let flags = flag_sql(&state);
-    let filter = build_filter(&params, nodes, &flags);
+    let flags = flag_sql(state);
+    let filter = build_filter(params, nodes, &flags);
+    Ok((filter, flags))
+}
+
+/// Page through the ledger of filings across a subtree
+///
+/// System administrators, unit admins and inspectors, over their scope (403
+/// `forbidden` to callers holding none of these roles); `unit_id` narrows it
+/// to a node's subtree (404 `not_found` for a node unknown or outside the
+/// caller's scope). Filters: trips overlapping `from`..`to`, `status`, `kind`,
+/// the filer's `rank`, and the derived flags `late`, `overdue` and
+/// `departed_before_approval`. Each entry carries the filer, the trip and the
+/// flags; `counts` covers every matching filing, not only this page. Latest
+/// departure first; one page per call, as `{items, counts, next_cursor}`:
+/// pass `next_cursor` back as `cursor` for the next page.
+///
+/// To download every matching row at once, call `exportLedgerCsv` or
+/// `exportLedgerXlsx` with the same filters. (The deprecated `format`
+/// parameter, or an `Accept` header asking for `text/csv` or the XLSX media
+/// type, makes this operation answer the same download, for older clients.)
+#[utoipa::path(get, path = "/api/v1/ledger", operation_id = "listLedger", tag = "supervision", params(LedgerParams, LedgerFormatParams, PageParams),
+    responses(
+        (status = 200, description = "A page of the ledger (or, with the deprecated `format`, the export)", content(
+            (LedgerPage = "application/json"),
+            (String = "text/csv"),
+            (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        )),
+        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "An export while every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
+    security(("bearer" = [])))]
+pub async fn ledger(
+    state: web::Data<AppState>,
+    who: Principal,
+    lang: RequestLang,
+    req: HttpRequest,
+    params: web::Query<LedgerParams>,
+    format: web::Query<LedgerFormatParams>,
+    page: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.into_inner();
+    let format = format_of(&format, &req)?;
+    let limit = page.limit()?;
+    let after = page.after()?.map(|a| parse_cursor(&a)).transpose()?;
+    let (filter, flags) = select(&state, who, &params).await?;
     match format {
-        Format::Json => {
-            let page = state
-                .db
-                .run(move |conn| {
-                    let mut filter = filter;
-                    let counts_sql = format!(
-                        "SELECT f.status, count(*) AS total,
-                                count(*) FILTER (WHERE {}) AS late,
-                                count(*) FILTER (WHERE {}) AS overdue,
-                                count(*) FILTER (WHERE {}) AS departed_before_approval
-                         FROM filings f{}
-                         WHERE {} GROUP BY f.status",
-                        flags.late,
-                        flags.overdue,
-                        flags.departed_before_approval,
-                        // The filer's rank is the only column counts need from accounts.
-                        if params.rank.is_some() {
-                            " JOIN accounts a ON a.id = f.account_id"
-                        } else {
-                            ""
-                        },
-                        filter.sql()
-                    );
-                    let rows: Vec<CountRow> = filter.bound(counts_sql).load(conn)?;
-                    let mut counts = LedgerCounts::default();
-                    for r in rows {
-                        counts.total += r.total;
-                        counts.late += r.late;
-                        counts.overdue += r.overdue;
-                        counts.departed_before_approval += r.departed_before_approval;
-                        counts.by_status.insert(r.status, r.total);
-                    }
-                    let extra = match after {
-                        Some((day, id)) => after_clause(&mut filter, day, id),
-                        None => String::new(),
-                    };
-                    let sql = select_sql(&flags, &filter.sql(), &extra, limit + 1);
-                    let mut rows: Vec<Row> = filter.bound(sql).load(conn)?;
-                    let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
-                    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
-                    let next_cursor = if more {
-                        rows.last().and_then(|r| {
-                            r.depart_on.map(|d| cursor_after(&format!("{d}|{}", r.id)))
-                        })
-                    } else {
-                        None
-                    };
-                    let items = rows.into_iter().map(Row::entry).collect::<Result<_, _>>()?;
-                    Ok(LedgerPage {
-                        items,
-                        counts,
-                        next_cursor,
-                    })
-                })
-                .await?;
-            Ok(HttpResponse::Ok().json(page))
-        }
         Format::Csv => {
             let slot = state.heavy.admit()?;
-            Ok(export_csv(state, slot, filter, flags, lang.0))
+            return Ok(export_csv(state, slot, filter, flags, lang.0));
         }
         Format::Xlsx => {
             let slot = state.heavy.admit()?;
-            export_xlsx(state, slot, filter, flags, lang.0).await
+            return export_xlsx(state, slot, filter, flags, lang.0).await;
         }
+        Format::Json => {}
     }
+
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut filter = filter;
+            let counts_sql = format!(
+                "SELECT f.status, count(*) AS total,
+                            count(*) FILTER (WHERE {}) AS late,
+                            count(*) FILTER (WHERE {}) AS overdue,
+                            count(*) FILTER (WHERE {}) AS departed_before_approval
+                     FROM filings f{}
+                     WHERE {} GROUP BY f.status",
+                flags.late,
+                flags.overdue,
+                flags.departed_before_approval,
+                // The filer's rank is the only column counts need from accounts.
+                if params.rank.is_some() {
+                    " JOIN accounts a ON a.id = f.account_id"
+                } else {
+                    ""
+                },
+                filter.sql()
+            );
+            let rows: Vec<CountRow> = filter.bound(counts_sql).load(conn)?;
+            let mut counts = LedgerCounts::default();
+            for r in rows {
+                counts.total += r.total;
+                counts.late += r.late;
+                counts.overdue += r.overdue;
+                counts.departed_before_approval += r.departed_before_approval;
+                counts.by_status.insert(r.status, r.total);
+            }
+            let extra = match after {
+                Some((day, id)) => after_clause(&mut filter, day, id),
+                None => String::new(),
+            };
+            let sql = select_sql(&flags, &filter.sql(), &extra, limit + 1);
+            let mut rows: Vec<Row> = filter.bound(sql).load(conn)?;
+            let more = rows.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            let next_cursor = if more {
+                rows.last()
+                    .and_then(|r| r.depart_on.map(|d| cursor_after(&format!("{d}|{}", r.id))))
+            } else {
+                None
+            };
+            let items = rows.into_iter().map(Row::entry).collect::<Result<_, _>>()?;
+            Ok(LedgerPage {
+                items,
+                counts,
+                next_cursor,
+            })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Export the ledger as CSV
+///
+/// Readers as for `listLedger`: system administrators, unit admins and
+/// inspectors over their scope (403 `forbidden` to callers holding none of
+/// these roles; 404 `not_found` for a `unit_id` outside it). Every filing the
+/// ledger's filters select, as CSV with a header row. The headings are in
+/// zh-CN unless the request asks for English (`Accept-Language: en`). The
+/// body is streamed as it is read; cells that would start a spreadsheet
+/// formula are prefixed with `'`. An export holds one of the server's
+/// heavy-read slots while it streams: with every slot taken it answers 429
+/// `rate_limited` with `Retry-After`.
+#[utoipa::path(get, path = "/api/v1/ledger/export.csv", operation_id = "exportLedgerCsv", tag = "supervision", params(LedgerParams),
+    responses(
+        (status = 200, description = "The ledger as CSV, headings first", content_type = "text/csv", body = Vec<u8>),
+        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
+    security(("bearer" = [])))]
+pub async fn export_ledger_csv(
+    state: web::Data<AppState>,
+    who: Principal,
+    lang: RequestLang,
+    params: web::Query<LedgerParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, flags) = select(&state, who, &params).await?;
+    let slot = state.heavy.admit()?;
+    Ok(export_csv(state, slot, filter, flags, lang.0))
+}
+
+/// Export the ledger as an XLSX workbook
+///
+/// Readers as for `listLedger`: system administrators, unit admins and
+/// inspectors over their scope (403 `forbidden` to callers holding none of
+/// these roles; 404 `not_found` for a `unit_id` outside it). Every filing the
+/// ledger's filters select, as a workbook of one sheet. The headings are in
+/// zh-CN unless the request asks for English (`Accept-Language: en`). One
+/// export writes at most 1,000,000 rows; more answer 413
+/// `payload_too_large`: narrow the filters. An export holds one of the
+/// server's heavy-read slots while it runs: with every slot taken it answers
+/// 429 `rate_limited` with `Retry-After`.
+#[utoipa::path(get, path = "/api/v1/ledger/export.xlsx", operation_id = "exportLedgerXlsx", tag = "supervision", params(LedgerParams),
+    responses(
+        (status = 200, description = "The ledger as an XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
+        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
+        (status = 429, body = crate::error::Problem, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
+    security(("bearer" = [])))]
+pub async fn export_ledger_xlsx(
+    state: web::Data<AppState>,
+    who: Principal,
+    lang: RequestLang,
+    params: web::Query<LedgerParams>,
+) -> Result<HttpResponse, ApiError> {
+    let (filter, flags) = select(&state, who, &params).await?;
+    let slot = state.heavy.admit()?;
+    export_xlsx(state, slot, filter, flags, lang.0).await
 }
 
 /// Column headings, in zh-CN or en.
@@ -616,7 +715,7 @@ fn cells(e: &LedgerEntry, lang: Lang) -> [String; 20] {
         e.destinations.join(" "),
         date(e.depart_on),
         date(e.return_on),
-        e.requirement.clone().unwrap_or_default(),
+        e.requirement.as_ref().map(enum_name).unwrap_or_default(),
         time(e.submitted_at),
         time(e.approved_at),
         time(e.departed_at),

@@ -29,9 +29,14 @@ pub struct Me {
     pub unit: Option<Unit>,
 }
 
-/// Reads the caller's account, unit and roles.
-#[utoipa::path(get, path = "/api/v1/me", tag = "me",
-    responses((status = 200, body = Me), (status = 401, body = crate::error::Problem)),
+/// Read the caller's account, unit and roles
+///
+/// Any signed-in account, for itself. Answers the caller's own account, with
+/// its role grants in `account.roles` (each a role over the subtree under its
+/// `unit_id`), and the node it belongs to in `unit` (`null` for an account of
+/// no unit).
+#[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "me",
+    responses((status = 200, body = Me, description = "The caller's account and the node it belongs to"), (status = 401, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(state: web::Data<AppState>, who: Principal) -> Result<web::Json<Me>, ApiError> {
     let me = state
@@ -63,12 +68,22 @@ pub struct ChangePassword {
     pub new_password: String,
 }
 
-/// Changes the caller's password. Every other session ends; the answer is a
-/// fresh token pair for the caller's session. Wrong current passwords are
-/// counted per account and throttled like logins (429 with `Retry-After`); a
-/// right one clears the count.
-#[utoipa::path(put, path = "/api/v1/me/password", tag = "me", request_body = ChangePassword,
-    responses((status = 200, body = Tokens), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many wrong current passwords; see Retry-After")),
+/// Change the caller's password
+///
+/// Any signed-in account, for itself. `current_password` must be the
+/// password now, and `new_password` 10 to 128 characters holding letters and
+/// something else (422 `validation_failed` on `new_password` otherwise). On
+/// success every other session of the account ends at once, and the answer
+/// is a fresh token pair for the caller's own session: replace the tokens the
+/// client holds with it.
+///
+/// A wrong `current_password` answers 422 `validation_failed` on
+/// `current_password`. Wrong attempts are counted per account and throttled
+/// like logins: past the limit the answer is 429 `rate_limited` with
+/// `Retry-After`. The right password clears the count.
+#[utoipa::path(put, path = "/api/v1/me/password", operation_id = "changePassword", tag = "me",
+    request_body(content = ChangePassword, example = json!({"current_password": "Chaoyang#2027", "new_password": "Beijing-May-2027"})),
+    responses((status = 200, body = Tokens, description = "Changed: a fresh token pair for the caller's session; every other session has ended"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many wrong current passwords (`rate_limited`): retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -136,11 +151,24 @@ pub async fn change_password(
     outcome.map(web::Json)
 }
 
-/// The caller's policy snapshot. Answers an `ETag` over its content and 304 to
-/// a matching `If-None-Match`.
-#[utoipa::path(get, path = "/api/v1/me/policy-snapshot", tag = "me",
+/// Read everything the phone needs to assess the caller's trips offline
+///
+/// Any signed-in account that belongs to a unit, for itself. Answers the
+/// inputs the server's own assessment uses for the caller: its profile (rank,
+/// position and flags), the policy in force for its node, the special periods
+/// over the node and the nodes above it, the calendar years administrators
+/// have replaced, the part of the unit tree the approver rules resolve
+/// against (with the accounts they may name), and the jurisdiction's
+/// settings. With them an app can show a cadre what a trip requires, who
+/// approves it and by when, before anything is sent.
+///
+/// The answer carries an `ETag` computed over its content (a quoted hash,
+/// not a version number). Send it back in `If-None-Match`: while nothing has
+/// changed the answer is 304 with no body, so polling is cheap. 409
+/// `account_has_no_unit` for an account that belongs to no unit.
+#[utoipa::path(get, path = "/api/v1/me/policy-snapshot", operation_id = "getPolicySnapshot", tag = "me",
     params(("If-None-Match" = Option<String>, Header)),
-    responses((status = 200, body = PolicySnapshot), (status = 304, description = "Not modified"), (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The account belongs to no unit")),
+    responses((status = 200, body = PolicySnapshot, description = "The caller's policy snapshot, with its `ETag`"), (status = 304, description = "Not modified: the snapshot named in `If-None-Match` is still current"), (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The account belongs to no unit (`account_has_no_unit`)")),
     security(("bearer" = [])))]
 pub async fn policy_snapshot(
     state: web::Data<AppState>,

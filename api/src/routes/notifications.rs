@@ -1,7 +1,7 @@
 //! The in-app notification feed, and webhook registrations.
 
 use crate::auth::random_token;
-use crate::error::ApiError;
+use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, Principal};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action, Scope};
@@ -24,12 +24,13 @@ use whereabouts_core::IssueCode;
 pub struct Notification {
     /// Id.
     pub id: Uuid,
-    /// `approval_requested`, `filing_decided`, `extension_decided`, `return_report_due` or `return_overdue`.
+    /// What it is about; `data` is shaped by it.
+    #[schema(value_type = crate::notify::Kind)]
     pub kind: String,
     /// The filing it is about.
     pub filing_id: Option<Uuid>,
-    /// Details.
-    #[schema(value_type = Object)]
+    /// Details, shaped by `kind`.
+    #[schema(value_type = crate::notify::NotificationData)]
     pub data: serde_json::Value,
     /// When.
     pub created_at: DateTime<Utc>,
@@ -53,9 +54,17 @@ pub struct NotificationPage {
     pub next_cursor: Option<String>,
 }
 
-/// The caller's notifications, newest first.
-#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "notifications", params(FeedParams, PageParams),
-    responses((status = 200, body = NotificationPage), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the caller's notifications
+///
+/// Any signed-in account, for itself: its in-app feed. Each notification has
+/// a `kind` and `data` shaped by it: `approval_requested` (a filing awaits the
+/// caller's decision, as approver or delegate), `filing_decided` and
+/// `extension_decided` (the caller's filing or extension was approved or
+/// rejected), `return_report_due` and `return_overdue`. `unread=true` keeps
+/// the unread ones. Newest first; one page per call, as `{items,
+/// next_cursor}`: pass `next_cursor` back as `cursor` for the next page.
+#[utoipa::path(get, path = "/api/v1/me/notifications", operation_id = "listNotifications", tag = "notifications", params(FeedParams, PageParams),
+    responses((status = 200, body = NotificationPage, description = "A page of the caller's notifications, newest first"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn feed(
     state: web::Data<AppState>,
@@ -111,9 +120,13 @@ pub async fn feed(
     Ok(web::Json(page))
 }
 
-/// Marks one of the caller's notifications read.
-#[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", tag = "notifications", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Notification), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Mark one of the caller's notifications read
+///
+/// Any signed-in account, for its own notifications; another account's, or
+/// an unknown one, answers 404 `not_found`. Sets `read_at` the first time;
+/// marking it again changes nothing. Answers the notification.
+#[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", operation_id = "markNotificationRead", tag = "notifications", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Notification, description = "The notification, with `read_at` set"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn read(
     state: web::Data<AppState>,
@@ -174,14 +187,35 @@ pub struct Webhook {
     pub created_at: DateTime<Utc>,
 }
 
-/// Registers a webhook over a subtree of the caller's scope. System
-/// administrators only; one over the whole tree needs a grant over the whole
-/// tree. A target that is not `http`/`https`, carries user-info, or is a
-/// loopback, private, link-local, unique-local, multicast or unspecified
-/// address in any notation (or `localhost`) answers 422
-/// `webhook_target_forbidden`.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "notifications", request_body = CreateWebhook,
-    responses((status = 201, body = Webhook), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+/// Register a webhook for the filings of a subtree
+///
+/// System administrators only (403 `forbidden` to everyone else), over a
+/// subtree of their scope: `unit_id` defaults to the root of the caller's one
+/// system administrator grant, or to the whole tree for a grant over the
+/// whole tree; a caller holding several must name it (422
+/// `validation_failed`), and a node outside the caller's scope answers 404
+/// `not_found`. The webhook hears about filings inside that subtree: the
+/// events `filing.submit`, `filing.approve`, `filing.reject`,
+/// `filing.withdraw`, `filing.cancel`, `filing.depart`, `filing.return`,
+/// `filing.extend`, `filing.return_report_due` and `filing.overdue`, or those
+/// listed in `events` (empty: all).
+///
+/// Each delivery is a POST of `{delivery_id, event, created_at, data}` with
+/// `x-whereabouts-signature: sha256=<hex HMAC-SHA256 of the body under the
+/// secret>`, retried with backoff until the target answers 2xx. `secret` is 16
+/// to 200 characters, generated when absent, and answered only here: keep
+/// it. The target must be `http` or `https`, carry no user-info, and never be
+/// a loopback, private, link-local, unique-local, multicast or unspecified
+/// address in any notation (`127.1`, `0x7f000001`, `[::1]`, `localhost`):
+/// 422 `webhook_target_forbidden`. Delivery checks the resolved address again
+/// and follows no redirects.
+#[utoipa::path(post, path = "/api/v1/webhooks", operation_id = "createWebhook", tag = "notifications",
+    request_body(content = CreateWebhook, example = json!({
+        "url": "https://oa.example.com/hooks/whereabouts",
+        "events": ["filing.submit", "filing.approve", "filing.reject", "filing.overdue"],
+        "unit_id": "a34d5473-f579-4ed8-8487-9ffe8826b5f9"
+    })),
+    responses((status = 201, body = Webhook, description = "The registered webhook, with its secret (shown only this once)"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
         (status = 404, body = crate::error::Problem, description = "`unit_id` is unknown or outside the caller's scope"), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create_webhook(
@@ -205,7 +239,7 @@ pub async fn create_webhook(
             "url",
             json!({"reason": refusal.reason()}),
         )
-        .with_code(webhook_target::FORBIDDEN));
+        .with_code(ProblemCode::WebhookTargetForbidden));
     }
     let secret = match body.secret {
         Some(s) if (16..=200).contains(&s.chars().count()) => s,
@@ -273,10 +307,14 @@ pub async fn create_webhook(
     Ok(HttpResponse::Created().json(webhook))
 }
 
-/// Lists the webhooks inside the caller's scope (without their secrets).
-/// System administrators only.
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "notifications",
-    responses((status = 200, body = Vec<Webhook>), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+/// List the webhooks in the caller's scope
+///
+/// System administrators only (403 `forbidden` to everyone else). Answers
+/// the webhooks over nodes in the caller's scope (every webhook, those over
+/// the whole tree included, for a grant over the whole tree), oldest first,
+/// without their secrets. Not paged.
+#[utoipa::path(get, path = "/api/v1/webhooks", operation_id = "listWebhooks", tag = "notifications",
+    responses((status = 200, body = Vec<Webhook>, description = "The webhooks in the caller's scope, oldest first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list_webhooks(
     state: web::Data<AppState>,
@@ -332,10 +370,13 @@ fn in_scope(who: &Principal) -> webhooks::BoxedQuery<'static, diesel::pg::Pg> {
     }
 }
 
-/// Removes a webhook inside the caller's scope; its undelivered events are
-/// dropped. System administrators only.
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "notifications", params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Removed"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Remove a webhook
+///
+/// System administrators only (403 `forbidden` to everyone else), for a
+/// webhook in their scope: one unknown, outside it or removed already answers
+/// 404 `not_found`. Deliveries not yet made are dropped.
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "notifications", params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Removed; its undelivered events are dropped. No body"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn delete_webhook(
     state: web::Data<AppState>,

@@ -157,10 +157,67 @@ fn check(conn: &mut PgConnection, policy: &Policy) -> Result<(), ApiError> {
     }
 }
 
-/// Saves a new version of a unit's policy. `If-Match` names the version the
-/// change is based on (`"0"` for a unit without one).
-#[utoipa::path(put, path = "/api/v1/units/{id}/policy", tag = "policies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Policy,
-    responses((status = 200, body = PolicyVersion), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Save a new version of a unit's reporting policy
+///
+/// System administrators and unit admins whose scope holds the node (403
+/// `forbidden` to callers holding neither role; 404 `not_found` for a node
+/// unknown or outside their scope). Saves the body as the node's next policy
+/// version (versions count from 1; earlier ones are kept, and a filing keeps
+/// the assessment it was filed under). The node, and every node below it
+/// without a policy of its own, assesses trips by it from now on.
+///
+/// Rules are tried in order; the first whose `applies_to`, `trip_kinds` and
+/// `periods` match the filer and the trip decides it, and empty or missing
+/// selectors match everything. A rule is complete when it sets
+/// `requirement`, a non-empty `approvers` chain when the requirement is
+/// `approval`, `form` and `notice`. An incomplete policy is saved too:
+/// `getPolicyCoverage` lists what it leaves open. Approver kinds resolve
+/// against the posts set with `setUnitLeaders`: `department_head` is the
+/// `principal_id` of the filer's own node, `unit_principal` that of the
+/// filer's unit, `deputy_in_charge` the deputy of the filer's unit in charge
+/// of the filer's node, `superior_principal` and `superior_deputy_in_charge`
+/// the same posts one unit up; `account` names an account and `role` every
+/// holder of a role grant on a node.
+///
+/// `If-Match` names the version the change is based on: the `ETag` of
+/// `getUnitPolicy` (for example `"3"`), or `"0"` for a node without a policy
+/// of its own yet. A stale one answers 412 `precondition_failed`. 422
+/// `validation_failed` for a malformed rule or one naming an unknown account
+/// or node. Answers the saved version with its `ETag`.
+#[utoipa::path(put, path = "/api/v1/units/{id}/policy", operation_id = "setUnitPolicy", tag = "policies", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = Policy, example = json!({
+        "rules": [
+            {
+                "id": "staff-leave",
+                "applies_to": {"ranks": ["clerk", "section"], "positions": ["staff", "department_head"]},
+                "trip_kinds": ["leave_jurisdiction"],
+                "periods": ["normal", "holiday", "special"],
+                "requirement": "approval",
+                "approvers": [{"kind": "department_head"}, {"kind": "unit_principal"}],
+                "filed_with": [{"kind": "unit", "unit_id": "68851e01-6af6-4c76-b8e8-19e246270528"}],
+                "form": "online",
+                "notice": {"days": 3, "working_days": true},
+                "return_report": {"required": true, "within_hours": 24},
+                "max_days": 30,
+                "documents_required": false
+            },
+            {
+                "id": "private-abroad",
+                "applies_to": {},
+                "trip_kinds": ["abroad_private", "hk_macau_private", "taiwan_private"],
+                "periods": [],
+                "requirement": "approval",
+                "approvers": [{"kind": "unit_principal"}, {"kind": "superior_principal"}],
+                "filed_with": [{"kind": "unit", "unit_id": "68851e01-6af6-4c76-b8e8-19e246270528"}],
+                "form": "online_and_written",
+                "notice": {"days": 10, "working_days": true},
+                "return_report": {"required": true, "within_hours": 24},
+                "max_days": 30,
+                "documents_required": true
+            }
+        ]
+    })),
+    responses((status = 200, body = PolicyVersion, description = "The saved policy version, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn put(
     state: web::Data<AppState>,
@@ -210,9 +267,17 @@ pub async fn put(
         .json(saved))
 }
 
-/// Reads a unit's own newest policy (404 when it has none; see `effective-policy`).
-#[utoipa::path(get, path = "/api/v1/units/{id}/policy", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = PolicyVersion), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read a node's own newest policy
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// node (403 `forbidden` to callers holding none of these roles; 404
+/// `not_found` for a node unknown or outside their scope). Answers the newest
+/// version the node itself saved, with its `ETag` (the version, for example
+/// `"3"`) to send in `If-Match` when saving the next. A node without a policy
+/// of its own answers 404 `not_found` even when it inherits one:
+/// `getEffectivePolicy` answers the policy in force.
+#[utoipa::path(get, path = "/api/v1/units/{id}/policy", operation_id = "getUnitPolicy", tag = "policies", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PolicyVersion, description = "The node's newest policy version, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -232,9 +297,17 @@ pub async fn get(
         .json(policy))
 }
 
-/// Reads the policy in force for a unit: its own, or its nearest ancestor's.
-#[utoipa::path(get, path = "/api/v1/units/{id}/effective-policy", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = EffectivePolicyBody), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read the policy in force for a node
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// node (403 `forbidden` to callers holding none of these roles; 404
+/// `not_found` for a node unknown or outside their scope). Answers the policy
+/// the node's trips are assessed by: its own newest, else the newest of its
+/// nearest ancestor that has one, with `source_unit_id` and `version` saying
+/// whose and which. All three are `null` when neither the node nor any node
+/// above it has a policy.
+#[utoipa::path(get, path = "/api/v1/units/{id}/effective-policy", operation_id = "getEffectivePolicy", tag = "policies", params(("id" = Uuid, Path)),
+    responses((status = 200, body = EffectivePolicyBody, description = "The policy in force and where it comes from"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get_effective(
     state: web::Data<AppState>,
@@ -320,10 +393,21 @@ pub struct PolicyCoverage {
 /// A unit of a subtree: id, code, name, kind, parent, path.
 type SubtreeRow = (Uuid, String, String, String, Option<Uuid>, Vec<Uuid>);
 
-/// Per unit in the subtree: which unit's policy covers it, whether it is
-/// complete, and what is missing.
-#[utoipa::path(get, path = "/api/v1/units/{id}/policy-coverage", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = PolicyCoverage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Report which policy covers each node of a subtree, and what it leaves open
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// node (403 `forbidden` to callers holding none of these roles; 404
+/// `not_found` for a node unknown or outside their scope). For the node and
+/// every node below it, root first (by depth, then code): whether it has a
+/// policy of its own, inherits one (`covered_by`, `version`) or has none,
+/// whether that policy is complete, and each rank × position × trip kind ×
+/// period combination it leaves without a complete rule (`missing`). A
+/// policy is complete when every combination matches a rule that sets the
+/// requirement, an approver chain when approval is required, a form and a
+/// notice period. The totals count the nodes, the complete ones and those
+/// covered by no policy.
+#[utoipa::path(get, path = "/api/v1/units/{id}/policy-coverage", operation_id = "getPolicyCoverage", tag = "policies", params(("id" = Uuid, Path)),
+    responses((status = 200, body = PolicyCoverage, description = "The coverage of every node of the subtree"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn coverage(
     state: web::Data<AppState>,

@@ -90,12 +90,24 @@ type FilingSlice = (
     serde_json::Value,
 );
 
-/// Who in a unit (and below) is away on a day: trips planned over that day, and
-/// people still away past their planned return. Readable by the members of the
-/// unit that holds the node (never above it), by leaders of the node or above,
-/// and by admins and inspectors whose scope holds it; 404 to anyone else.
-#[utoipa::path(get, path = "/api/v1/units/{id}/roster", tag = "filings", params(("id" = Uuid, Path), RosterParams),
-    responses((status = 200, body = Roster), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// List who in a node and below is away on a day
+///
+/// Readable by the members of the unit that holds the node: an account
+/// whose *unit* (the nearest node of kind `unit` at or above its own node,
+/// else the jurisdiction) is the node or lies above it, so that members read
+/// the roster of their unit and of the nodes inside it, never of a node above
+/// it. Also by the principal and deputies of the node or of any node above
+/// it, and by system administrators, unit admins and inspectors whose scope
+/// holds it. Anyone else gets 404 `not_found`.
+///
+/// Answers, for the node and every node below it, the people whose trip
+/// covers the day `on` (default: today in the jurisdiction's time zone): the
+/// filings `pending`, `approved`, `recorded`, `away` or `returned` whose
+/// `depart_on`..`return_on` holds the day, and the people still `away` past
+/// their planned return. Destinations show at province or country level only,
+/// with who stands in. By name; not paged.
+#[utoipa::path(get, path = "/api/v1/units/{id}/roster", operation_id = "getUnitRoster", tag = "filings", params(("id" = Uuid, Path), RosterParams),
+    responses((status = 200, body = Roster, description = "The people away on the day, by name"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn roster(
     state: web::Data<AppState>,

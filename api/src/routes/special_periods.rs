@@ -262,9 +262,36 @@ fn respond(body: &SpecialPeriodBody, status: StatusCode) -> HttpResponse {
         .json(body)
 }
 
-/// Creates a special period over a subtree.
-#[utoipa::path(post, path = "/api/v1/special-periods", tag = "special periods", request_body = SpecialPeriodInput,
-    responses((status = 201, body = SpecialPeriodBody), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Create a special period over a subtree
+///
+/// System administrators and unit admins whose scope holds `unit_id` (403
+/// `forbidden` to callers holding neither role; 404 `not_found` for a node
+/// unknown or outside their scope). A special period tightens the rules for
+/// filers in the subtree under `unit_id` whose trip kind it lists (an empty
+/// list: every kind) and whose trip days overlap `starts_on`..`ends_on`
+/// (inclusive): their trips fall in the `special` period; the requirement is
+/// raised, never lowered, to at least `min_requirement`; a destination listed
+/// in `restricted_destinations` is refused (`blocked`: assessment error
+/// `destination_blocked`) or needs approval (`approval`), a province
+/// restricting its prefectures too; and when the period raises a trip to
+/// approval and the matched rule names no approvers, `approvers` is the
+/// chain.
+///
+/// `ends_on` is on or after `starts_on` and at most 366 days after it; at most
+/// 10 approvers; destination codes must be known (422 `validation_failed`
+/// otherwise). Answers 201 with the period and its `ETag`.
+#[utoipa::path(post, path = "/api/v1/special-periods", operation_id = "createSpecialPeriod", tag = "special periods",
+    request_body(content = SpecialPeriodInput, example = json!({
+        "name": "2027年国庆节",
+        "unit_id": "c15ed824-83c3-4b5f-8324-14c74a2d077f",
+        "starts_on": "2027-10-01",
+        "ends_on": "2027-10-07",
+        "trip_kinds": ["leave_jurisdiction", "abroad_private", "hk_macau_private", "taiwan_private"],
+        "min_requirement": "approval",
+        "approvers": [{"kind": "department_head"}, {"kind": "unit_principal"}],
+        "restricted_destinations": [{"code": "420000", "action": "approval"}, {"code": "TW", "action": "blocked"}]
+    })),
+    responses((status = 201, body = SpecialPeriodBody, description = "The new special period, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -307,9 +334,14 @@ fn authorize_period(
     Ok(period)
 }
 
-/// Reads a special period.
-#[utoipa::path(get, path = "/api/v1/special-periods/{id}", tag = "special periods", params(("id" = Uuid, Path)),
-    responses((status = 200, body = SpecialPeriodBody), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read a special period
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// period's `unit_id` (403 `forbidden` to callers holding none of these
+/// roles; 404 `not_found` for a period unknown or outside their scope).
+/// Answers the period with its `ETag`.
+#[utoipa::path(get, path = "/api/v1/special-periods/{id}", operation_id = "getSpecialPeriod", tag = "special periods", params(("id" = Uuid, Path)),
+    responses((status = 200, body = SpecialPeriodBody, description = "The special period, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -324,9 +356,23 @@ pub async fn get(
     Ok(respond(&period, StatusCode::OK))
 }
 
-/// Changes a special period. Accepts `If-Match`.
-#[utoipa::path(patch, path = "/api/v1/special-periods/{id}", tag = "special periods", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = SpecialPeriodPatch,
-    responses((status = 200, body = SpecialPeriodBody), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Change a special period
+///
+/// System administrators and unit admins whose scope holds the period's
+/// `unit_id` (403 `forbidden` to callers holding neither role; 404
+/// `not_found` for a period unknown or outside their scope). Fields left out
+/// stay as they are, a list given replaces the whole list, and the subtree
+/// (`unit_id`) cannot be changed. The result is checked as a new period is
+/// (422 `validation_failed`). Filings already filed keep the assessment they
+/// were filed under. Send the period's `ETag` in `If-Match` to change it only
+/// if nobody changed it since (412 `precondition_failed`). Answers the period
+/// with its new `ETag`.
+#[utoipa::path(patch, path = "/api/v1/special-periods/{id}", operation_id = "updateSpecialPeriod", tag = "special periods", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = SpecialPeriodPatch, example = json!({
+        "ends_on": "2027-10-08",
+        "restricted_destinations": [{"code": "420000", "action": "blocked"}, {"code": "TW", "action": "blocked"}]
+    })),
+    responses((status = 200, body = SpecialPeriodBody, description = "The changed special period, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -383,15 +429,24 @@ pub struct SpecialPeriodListParams {
 /// A page of special periods.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SpecialPeriodPage {
-    /// Periods, newest start first.
+    /// Periods, in the order of their ids.
     pub items: Vec<SpecialPeriodBody>,
     /// Cursor of the next page.
     pub next_cursor: Option<String>,
 }
 
-/// Lists the special periods over units in the caller's scope.
-#[utoipa::path(get, path = "/api/v1/special-periods", tag = "special periods", params(SpecialPeriodListParams, PageParams),
-    responses((status = 200, body = SpecialPeriodPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the special periods in the caller's scope
+///
+/// System administrators, unit admins and inspectors: the periods over nodes
+/// in their scope (403 `forbidden` to callers holding none of these roles).
+/// `unit_id` keeps the periods whose own `unit_id` is that node or lies below
+/// it (404 `not_found` for a node unknown or outside the caller's scope); a
+/// period over a node above it, which applies there too, is not listed.
+/// `active_on` keeps the periods that include that day. One page per call, as
+/// `{items, next_cursor}`: pass `next_cursor` back as `cursor` for the next
+/// page.
+#[utoipa::path(get, path = "/api/v1/special-periods", operation_id = "listSpecialPeriods", tag = "special periods", params(SpecialPeriodListParams, PageParams),
+    responses((status = 200, body = SpecialPeriodPage, description = "A page of special periods"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,

@@ -60,7 +60,8 @@ pub struct Unit {
     pub parent_id: Option<Uuid>,
     /// Ancestors from the root down to this node.
     pub path: Vec<Uuid>,
-    /// Head of the node.
+    /// The head of the node (a department's head is its principal): what
+    /// `department_head` and `unit_principal` approver rules resolve to.
     pub principal_id: Option<Uuid>,
     /// Deputies and what they are in charge of.
     pub deputies: Vec<UnitDeputy>,
@@ -190,9 +191,25 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     crate::input::check_name("name", name, 200)
 }
 
-/// Creates a unit.
-#[utoipa::path(post, path = "/api/v1/units", tag = "units", request_body = CreateUnit,
-    responses((status = 201, body = Unit, description = "Created"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Duplicate code"), (status = 422, body = crate::error::Problem)),
+/// Create a node of the unit tree
+///
+/// System administrators and unit admins, under a parent inside their scope;
+/// only a system administrator over the whole tree creates a root (no
+/// `parent_id`). Callers holding neither role get 403 `forbidden`, and so
+/// does a root asked for without a grant over the whole tree; a parent
+/// unknown or outside the caller's scope answers 404 `not_found`.
+///
+/// A node is a `jurisdiction` (a district or city), a `unit` (an organ,
+/// state-owned enterprise or public institution), a `subunit` (a second-level
+/// unit) or a `department`. A filer's *unit*, as approver rules use it, is the
+/// nearest node of kind `unit` at or above the filer's own node (the
+/// `jurisdiction` when there is none). The new node has no leaders yet
+/// (`setUnitLeaders`) and inherits the policy of its nearest ancestor until it
+/// has its own. Answers 201 with the node and its `ETag`; 409 `duplicate` when
+/// the code is taken, 422 `validation_failed` for a bad code or name.
+#[utoipa::path(post, path = "/api/v1/units", operation_id = "createUnit", tag = "units",
+    request_body(content = CreateUnit, example = json!({"code": "CY-JYJ", "name": "朝阳区教育局", "kind": "unit", "parent_id": "c15ed824-83c3-4b5f-8324-14c74a2d077f"})),
+    responses((status = 201, body = Unit, description = "The new node, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The code is taken (`duplicate`)"), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -247,9 +264,16 @@ pub async fn create(
     Ok(with_etag(&unit, actix_web::http::StatusCode::CREATED))
 }
 
-/// Reads a unit.
-#[utoipa::path(get, path = "/api/v1/units/{id}", tag = "units", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Unit), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read a node of the unit tree
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// node. Callers holding none of these roles get 403 `forbidden`; a node
+/// unknown or outside the caller's scope answers 404 `not_found`. Answers the
+/// node with its path from the root, its principal and deputies, and its
+/// `ETag` (a quoted version such as `"3"`) to send back in `If-Match` when
+/// changing it.
+#[utoipa::path(get, path = "/api/v1/units/{id}", operation_id = "getUnit", tag = "units", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Unit, description = "The node, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -278,9 +302,19 @@ pub struct UpdateUnit {
     pub kind: Option<UnitKind>,
 }
 
-/// Changes a unit's code, name or kind. Accepts `If-Match`.
-#[utoipa::path(patch, path = "/api/v1/units/{id}", tag = "units", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = UpdateUnit,
-    responses((status = 200, body = Unit), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Change a node's code, name or kind
+///
+/// System administrators and unit admins whose scope holds the node (403
+/// `forbidden` to callers holding neither role; 404 `not_found` for a node
+/// unknown or outside their scope). Fields left out stay as they are; the
+/// parent cannot be changed. Send the node's `ETag` unchanged in `If-Match`
+/// (for example `"3"`) to change it only if nobody changed it since: a stale
+/// one answers 412 `precondition_failed`. Answers the node with its new
+/// `ETag`; 409 `duplicate` when the new code is taken, 422
+/// `validation_failed` for a bad code or name.
+#[utoipa::path(patch, path = "/api/v1/units/{id}", operation_id = "updateUnit", tag = "units", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = UpdateUnit, example = json!({"name": "北京市朝阳区教育委员会"})),
+    responses((status = 200, body = Unit, description = "The changed node, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -359,9 +393,15 @@ fn page_of(
     })
 }
 
-/// Lists the direct children of a unit.
-#[utoipa::path(get, path = "/api/v1/units/{id}/children", tag = "units", params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = UnitPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the direct children of a node
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// node (403 `forbidden` to callers holding none of these roles; 404
+/// `not_found` for a node unknown or outside their scope). Answers one page
+/// of the node's direct children, by code, as `{items, next_cursor}`: pass
+/// `next_cursor` back as `cursor` for the next page; it is `null` on the last.
+#[utoipa::path(get, path = "/api/v1/units/{id}/children", operation_id = "listUnitChildren", tag = "units", params(("id" = Uuid, Path), PageParams),
+    responses((status = 200, body = UnitPage, description = "A page of the node's children, by code"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn children(
     state: web::Data<AppState>,
@@ -391,9 +431,15 @@ pub struct UnitListParams {
     pub q: Option<String>,
 }
 
-/// Lists the units in the caller's scope (the whole subtree of every grant), by code.
-#[utoipa::path(get, path = "/api/v1/units", tag = "units", params(UnitListParams, PageParams),
-    responses((status = 200, body = UnitPage), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// List the nodes in the caller's scope
+///
+/// System administrators, unit admins and inspectors: every node of the
+/// subtrees their grants cover, by code (403 `forbidden` to callers holding
+/// none of these roles). `q` keeps the nodes whose code or name contains the
+/// text, ignoring case. One page per call, as `{items, next_cursor}`: pass
+/// `next_cursor` back as `cursor` for the next page; it is `null` on the last.
+#[utoipa::path(get, path = "/api/v1/units", operation_id = "listUnits", tag = "units", params(UnitListParams, PageParams),
+    responses((status = 200, body = UnitPage, description = "A page of nodes, by code"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -432,17 +478,51 @@ pub async fn list(
 /// The leadership of a node.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Leaders {
-    /// The head of the node.
+    /// The head of the node (a department's head is its principal); `null`
+    /// when the post is vacant.
     pub principal_id: Option<Uuid>,
     /// Deputies in order, with the nodes each is in charge of.
     #[serde(default)]
     pub deputies: Vec<UnitDeputy>,
 }
 
-/// Sets the principal and deputies of a node. Leaders are accounts of the node's
-/// subtree; a deputy's `in_charge_of` lists nodes of the same subtree.
-#[utoipa::path(put, path = "/api/v1/units/{id}/leaders", tag = "units", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Leaders,
-    responses((status = 200, body = Unit), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Set the principal and deputies of a node
+///
+/// System administrators and unit admins whose scope holds the node (403
+/// `forbidden` to callers holding neither role; 404 `not_found` for a node
+/// unknown or outside their scope). Replaces the node's leadership:
+/// `principal_id` is the head of the node (`null`: vacant) and `deputies`
+/// lists its deputies in order, each with the nodes it is `in_charge_of`.
+/// Leaders must be accounts of the node's subtree, given once each, and every
+/// node in `in_charge_of` must lie in the same subtree: 422
+/// `validation_failed` otherwise (reason `not_a_member`, `duplicate` or
+/// `outside_unit`).
+///
+/// Approver rules resolve against these posts, and only against them: an
+/// account's `position` selects policy rules but makes no one an approver.
+/// A department's head is the `principal_id` of the department's node, and a
+/// `department_head` rule resolves to the `principal_id` of the filer's own
+/// node; `unit_principal` to that of the filer's unit (the nearest node of
+/// kind `unit` at or above the filer's node); `deputy_in_charge` to the deputy
+/// of the filer's unit whose `in_charge_of` holds the filer's node or its
+/// nearest ancestor that a deputy is in charge of; `superior_principal` and
+/// `superior_deputy_in_charge` to the same posts of the next unit (or
+/// jurisdiction) above. A rule whose post is vacant is skipped, with the
+/// assessment warning `approver_vacant`.
+///
+/// Giving, taking or changing someone's post changes their standing: the
+/// caller must be allowed to act on every account that gains, loses or
+/// changes a post here (403 `forbidden` when one of them holds grants as
+/// wide as the caller's), and no one changes their own (403
+/// `self_change_forbidden`). Send the node's `ETag` in `If-Match` to guard
+/// against a concurrent change (412 `precondition_failed`). Answers the node
+/// with its new `ETag`.
+#[utoipa::path(put, path = "/api/v1/units/{id}/leaders", operation_id = "setUnitLeaders", tag = "units", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = Leaders, example = json!({
+        "principal_id": "a6213e39-d245-4cba-bac5-d2a644aff0f5",
+        "deputies": [{"account_id": "9e9ed3b2-f52c-4448-b605-bf2f28af61bf", "in_charge_of": ["68851e01-6af6-4c76-b8e8-19e246270528", "3e955d38-fffa-47dc-b3f1-284ea658b8ad"]}]
+    })),
+    responses((status = 200, body = Unit, description = "The node with its new leadership and `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn put_leaders(
     state: web::Data<AppState>,
@@ -585,9 +665,15 @@ pub async fn put_leaders(
     Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
 }
 
-/// Reads the leadership of a node.
-#[utoipa::path(get, path = "/api/v1/units/{id}/leaders", tag = "units", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Leaders), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+/// Read the principal and deputies of a node
+///
+/// System administrators, unit admins and inspectors whose scope holds the
+/// node (403 `forbidden` to callers holding none of these roles; 404
+/// `not_found` for a node unknown or outside their scope). Answers the head
+/// of the node (`principal_id`, `null` when vacant) and its deputies in
+/// order, each with the nodes it is in charge of.
+#[utoipa::path(get, path = "/api/v1/units/{id}/leaders", operation_id = "getUnitLeaders", tag = "units", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Leaders, description = "The node's principal and deputies"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get_leaders(
     state: web::Data<AppState>,
