@@ -133,6 +133,12 @@ impl ApiError {
                     "This Idempotency-Key was used for a different request",
                 )
                 .to_owned(),
+            ApiError::Unprocessable("departure_before_planned", _) => lang
+                .pick(
+                    "尚未到计划出发日期，不能报告出发",
+                    "It is too early to report departure on this filing",
+                )
+                .to_owned(),
             ApiError::Unprocessable(code, _) => (*code).to_owned(),
             ApiError::Validation(issues) => match issues.len() {
                 1 => lang
@@ -266,7 +272,9 @@ pub struct Problem {
     /// `idempotency_key_reused`, `delegate_out_of_unit` (a delegate outside
     /// the delegator's unit and the nodes above it), `webhook_target_forbidden`
     /// (a webhook URL inside the network or with user-info),
-    /// `date_out_of_range` (a date outside 1900-01-01..2100-12-31); 429
+    /// `date_out_of_range` (a date outside 1900-01-01..2100-12-31),
+    /// `departure_before_planned` (reporting departure more than a day before
+    /// the filing's `depart_on`); 429
     /// `rate_limited` (with
     /// `Retry-After`: throttled logins and password changes, or every
     /// heavy-read slot taken); 500 `internal`; 503 `unavailable`.
