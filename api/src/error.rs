@@ -169,8 +169,8 @@ impl ApiError {
                 .to_owned(),
             ApiError::Refused("self_change_forbidden") => lang
                 .pick(
-                    "不能变更本人的职级、职务、所在单位、角色或领导职务，须由上级办理",
-                    "No one changes their own rank, position, unit, roles or leadership; someone above must",
+                    "不能变更本人的职级、职务、所在单位、角色或领导职务，也不能认定或销号本人的问题，须由他人办理",
+                    "No one changes their own rank, position, unit, roles or leadership, or decides a discrepancy about themselves; someone else must",
                 )
                 .to_owned(),
             ApiError::Refused(code) => (*code).to_owned(),
@@ -261,7 +261,8 @@ pub struct Problem {
     /// 401 `unauthorized`, `invalid_token`, `token_expired`, `token_revoked`,
     /// `account_suspended`, `invalid_credentials`, `refresh_token_reused`;
     /// 403 `forbidden` (no role for this), `self_change_forbidden` (one's own
-    /// rank, position, unit, roles or leadership); 404 `not_found` (unknown
+    /// rank, position, unit, roles or leadership, or confirming or clearing a
+    /// discrepancy about oneself); 404 `not_found` (unknown
     /// or outside the caller's scope); 409 `duplicate`, `conflict`,
     /// `concurrent_update`, `invalid_transition`, `already_decided`,
     /// `idempotency_key_in_progress`, `account_has_no_unit`,

@@ -25,6 +25,8 @@ pub enum Kind {
     ReturnReportDue,
     /// Your return is overdue.
     ReturnOverdue,
+    /// A reconciliation found a discrepancy about you: explain it.
+    DiscrepancyOpened,
 }
 
 impl Kind {
@@ -36,6 +38,7 @@ impl Kind {
             Kind::ExtensionDecided => "extension_decided",
             Kind::ReturnReportDue => "return_report_due",
             Kind::ReturnOverdue => "return_overdue",
+            Kind::DiscrepancyOpened => "discrepancy_opened",
         }
     }
 }
@@ -80,6 +83,41 @@ pub fn notify(
                 notifications::data.eq(data),
                 notifications::dedupe_key.eq(dedupe.map(|d| format!("{d}:{account}"))),
             ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    Ok(written)
+}
+
+/// One notification of many, each to its own account with its own details.
+pub struct Note {
+    /// Whose feed.
+    pub account: Uuid,
+    /// Details.
+    pub data: Value,
+    /// Notified once per key however often this runs.
+    pub dedupe: String,
+}
+
+/// Adds one notification of `kind` per note, in batches (a reconciliation
+/// may notify thousands of people at once).
+pub fn notify_each(conn: &mut PgConnection, kind: Kind, notes: &[Note]) -> Result<usize, ApiError> {
+    let mut written = 0;
+    for chunk in notes.chunks(2_000) {
+        let values: Vec<_> = chunk
+            .iter()
+            .map(|n| {
+                (
+                    notifications::id.eq(Uuid::new_v4()),
+                    notifications::account_id.eq(n.account),
+                    notifications::kind.eq(kind.as_str()),
+                    notifications::data.eq(&n.data),
+                    notifications::dedupe_key.eq(&n.dedupe),
+                )
+            })
+            .collect();
+        written += diesel::insert_into(notifications::table)
+            .values(values)
             .on_conflict_do_nothing()
             .execute(conn)?;
     }

@@ -1345,7 +1345,7 @@ fn urlencode(s: &str) -> String {
 }
 
 #[actix_web::test]
-async fn a_discrepancy_is_explained_then_confirmed_by_the_unit_admin_only() {
+async fn a_discrepancy_is_explained_by_the_unit_admin_then_confirmed() {
     let (app, d) = setup().await;
     let made = three_discrepancies(&app, &d).await;
     let target = made
@@ -1379,17 +1379,25 @@ async fn a_discrepancy_is_explained_then_confirmed_by_the_unit_admin_only() {
         "{}",
         res.body
     );
-    // Inspectors read but do not answer; other units do not see it.
+    // Inspectors read and decide but do not explain for the person (a
+    // tag of no version shows the confirmation let through, changing nothing); a
+    // cadre who is not the person concerned does not see it, nor do other units.
     let text = json!({"explanation": "On sick leave; the note reached HR late"});
     app.post(&explain, d.token("inspector"), text.clone())
         .await
         .assert_problem(403, "forbidden");
-    app.post(&confirm, d.token("inspector"), json!({}))
-        .await
-        .assert_problem(403, "forbidden");
+    post_if_match(
+        &app,
+        d.token("inspector"),
+        &confirm,
+        &format!("\"{}\"", first_version + 1),
+        json!({}),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
     app.post(&explain, d.token("clerk"), text.clone())
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(404, "not_found");
     app.post(&explain, d.token("other-admin"), text.clone())
         .await
         .assert_problem(404, "not_found");

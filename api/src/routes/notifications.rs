@@ -24,7 +24,9 @@ use whereabouts_core::IssueCode;
 pub struct Notification {
     /// Id.
     pub id: Uuid,
-    /// `approval_requested`, `filing_decided`, `extension_decided`, `return_report_due` or `return_overdue`.
+    /// `approval_requested`, `filing_decided`, `extension_decided`,
+    /// `return_report_due`, `return_overdue` or `discrepancy_opened` (its
+    /// `data`: `discrepancy_id`, `kind`, `from`, `to`).
     pub kind: String,
     /// The filing it is about.
     pub filing_id: Option<Uuid>,
