@@ -1308,7 +1308,7 @@ pub struct MyDiscrepancyParams {
 
 /// Lists the caller's own discrepancies (self-examination), by first day; any account.
 #[utoipa::path(get, path = "/api/v1/me/discrepancies", operation_id = "listMyDiscrepancies", tag = "supervision", params(MyDiscrepancyParams, PageParams),
-    responses((status = 200, body = DiscrepancyPage), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DiscrepancyPage), (status = 400, body = crate::error::Problem, description = "An unknown `status`"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn mine(
     state: web::Data<AppState>,
