@@ -145,6 +145,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/reconciliations", web::post().to(evidence::reconcile))
                 .route("/discrepancies", web::get().to(evidence::list))
+                .route("/discrepancies/{id}", web::get().to(evidence::get))
+                .route(
+                    "/discrepancies/{id}/events",
+                    web::get().to(evidence::events),
+                )
                 .route(
                     "/discrepancies/{id}/explain",
                     web::post().to(evidence::explain),
@@ -153,6 +158,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/discrepancies/{id}/confirm",
                     web::post().to(evidence::confirm),
                 )
+                .route("/discrepancies/{id}/clear", web::post().to(evidence::clear))
+                .route("/me/discrepancies", web::get().to(evidence::mine))
                 .route("/me/notifications", web::get().to(notifications::feed))
                 .route(
                     "/me/notifications/{id}/read",

@@ -58,7 +58,7 @@ problem_codes! {
     InvalidCredentials = "invalid_credentials", 401, "Wrong login or password (a suspended account answers the same).";
     RefreshTokenReused = "refresh_token_reused", 401, "A spent refresh token was presented again: its whole family is revoked.";
     Forbidden = "forbidden", 403, "In scope, but the caller's roles do not allow this action.";
-    SelfChangeForbidden = "self_change_forbidden", 403, "No one changes their own standing (rank, position, unit, roles, leadership) or reviews their own case.";
+    SelfChangeForbidden = "self_change_forbidden", 403, "No one changes their own standing (rank, position, unit, roles, leadership) or confirms or clears a discrepancy about themselves.";
     NotFound = "not_found", 404, "No such resource, or it lies outside the caller's scope.";
     RequestTimeout = "request_timeout", 408, "The request body did not arrive within the deadline.";
     Duplicate = "duplicate", 409, "Something with the same unique key exists already (a login, a unit code, a document number).";
@@ -80,6 +80,7 @@ problem_codes! {
     DelegateOutOfUnit = "delegate_out_of_unit", 422, "A delegate must belong to the delegator's unit or a node above it.";
     WebhookTargetForbidden = "webhook_target_forbidden", 422, "A webhook URL must be http(s), without user-info, and outside the private network.";
     DateOutOfRange = "date_out_of_range", 422, "A date lies outside 1900-01-01..2100-12-31.";
+    DepartureBeforePlanned = "departure_before_planned", 422, "Departure is reported more than a day before the filing's `depart_on`: cancel it and file the real dates.";
     RateLimited = "rate_limited", 429, "Too many attempts, or every heavy-read slot is taken: retry after `Retry-After` seconds.";
     Internal = "internal", 500, "An unexpected failure; the request id finds it in the server log.";
     Unavailable = "unavailable", 503, "The database is out of reach: retry later.";
@@ -233,6 +234,12 @@ impl ApiError {
                     "This Idempotency-Key was used for a different request",
                 )
                 .to_owned(),
+            ApiError::Unprocessable(ProblemCode::DepartureBeforePlanned, _) => lang
+                .pick(
+                    "尚未到计划出发日期，不能报告出发",
+                    "It is too early to report departure on this filing",
+                )
+                .to_owned(),
             ApiError::Unprocessable(code, _) => code.meaning().to_owned(),
             ApiError::Validation(issues) => match issues.len() {
                 1 => lang
@@ -263,8 +270,8 @@ impl ApiError {
                 .to_owned(),
             ApiError::Refused(ProblemCode::SelfChangeForbidden) => lang
                 .pick(
-                    "不能变更本人的职级、职务、所在单位、角色或领导职务，须由上级办理",
-                    "No one changes their own rank, position, unit, roles or leadership; someone above must",
+                    "不能变更本人的职级、职务、所在单位、角色或领导职务，也不能认定或销号本人的问题，须由他人办理",
+                    "No one changes their own rank, position, unit, roles or leadership, or decides a discrepancy about themselves; someone else must",
                 )
                 .to_owned(),
             ApiError::Refused(code) => code.meaning().to_owned(),

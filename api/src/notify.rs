@@ -12,6 +12,7 @@ use diesel::sql_types::{Bool, Uuid as SqlUuid};
 use serde_json::Value;
 use uuid::Uuid;
 use whereabouts_core::Decision;
+use whereabouts_core::reconcile::DiscrepancyKind;
 
 /// Kinds of in-app notification.
 #[derive(
@@ -30,6 +31,8 @@ pub enum Kind {
     ReturnReportDue,
     /// Your return is overdue.
     ReturnOverdue,
+    /// A reconciliation found a discrepancy about you: explain it.
+    DiscrepancyOpened,
 }
 
 impl Kind {
@@ -41,6 +44,7 @@ impl Kind {
             Kind::ExtensionDecided => "extension_decided",
             Kind::ReturnReportDue => "return_report_due",
             Kind::ReturnOverdue => "return_overdue",
+            Kind::DiscrepancyOpened => "discrepancy_opened",
         }
     }
 }
@@ -78,6 +82,19 @@ pub enum NotificationData {
         filing_id: Uuid,
         /// The planned return day.
         return_on: NaiveDate,
+    },
+    /// `discrepancy_opened`: what a reconciliation found about the reader,
+    /// to explain.
+    #[schema(title = "DiscrepancyOpenedData")]
+    DiscrepancyOpened {
+        /// The discrepancy.
+        discrepancy_id: Uuid,
+        /// What kind of discrepancy.
+        kind: DiscrepancyKind,
+        /// Its first day.
+        from: NaiveDate,
+        /// Its last day.
+        to: NaiveDate,
     },
 }
 
@@ -125,6 +142,50 @@ pub fn notify(
                 notifications::data.eq(&data),
                 notifications::dedupe_key.eq(dedupe.map(|d| format!("{d}:{account}"))),
             ))
+            .on_conflict_do_nothing()
+            .execute(conn)?;
+    }
+    Ok(written)
+}
+
+/// One notification of many, each to its own account with its own details.
+pub struct Note {
+    /// Whose feed.
+    pub account: Uuid,
+    /// Details.
+    pub data: NotificationData,
+    /// Notified once per key however often this runs.
+    pub dedupe: String,
+}
+
+/// Adds one notification of `kind` per note, in batches (a reconciliation
+/// may notify thousands of people at once).
+pub fn notify_each(conn: &mut PgConnection, kind: Kind, notes: &[Note]) -> Result<usize, ApiError> {
+    let mut written = 0;
+    for chunk in notes.chunks(2_000) {
+        let data = chunk
+            .iter()
+            .map(|n| serde_json::to_value(&n.data))
+            .collect::<Result<Vec<Value>, _>>()
+            .map_err(|error| {
+                tracing::error!(%error, "a notification's data does not serialise");
+                ApiError::Internal
+            })?;
+        let values: Vec<_> = chunk
+            .iter()
+            .zip(&data)
+            .map(|(n, data)| {
+                (
+                    notifications::id.eq(Uuid::new_v4()),
+                    notifications::account_id.eq(n.account),
+                    notifications::kind.eq(kind.as_str()),
+                    notifications::data.eq(data),
+                    notifications::dedupe_key.eq(&n.dedupe),
+                )
+            })
+            .collect();
+        written += diesel::insert_into(notifications::table)
+            .values(values)
             .on_conflict_do_nothing()
             .execute(conn)?;
     }

@@ -68,6 +68,7 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
         inspections::create_finding, inspections::list_findings, inspections::update_finding,
         inspections::create_rectification, inspections::update_rectification,
         evidence::import, evidence::reconcile, evidence::list, evidence::explain, evidence::confirm,
+        evidence::mine, evidence::get, evidence::events, evidence::clear,
         notifications::feed, notifications::read, notifications::create_webhook, notifications::list_webhooks,
         notifications::delete_webhook,
     ),

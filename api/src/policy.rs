@@ -13,7 +13,10 @@
 //!   system administrator over the whole tree;
 //! - the roster is read by the members of a unit (never above it), by the
 //!   leaders of a node, and by admins and inspectors within their scope;
-//! - a delegate belongs to the delegator's unit or a node above it.
+//! - a delegate belongs to the delegator's unit or a node above it;
+//! - a discrepancy is read and explained by the person concerned as well as
+//!   by reviewers in scope, and decided (confirmed or cleared) only by
+//!   reviewers who are not that person.
 //!
 //! [`Action::roles`] is the table of who holds which action; `api/README.md`
 //! prints it, and `tests/policy.rs` calls every privileged route with every
@@ -43,8 +46,13 @@ pub enum Action {
     GrantRoles,
     /// Read ledgers, filings and discrepancies of others; import evidence; reconcile; assess for others.
     Supervise,
-    /// Explain, confirm or clear a discrepancy as its unit.
-    ReviewDiscrepancies,
+    /// Read one discrepancy and its history (a target rule: also the person concerned).
+    ReadDiscrepancy,
+    /// Explain a discrepancy for its person (a target rule: also the person concerned).
+    ExplainDiscrepancy,
+    /// Confirm a discrepancy (a violation) or clear it (the explanation
+    /// accepted); never the person concerned.
+    DecideDiscrepancy,
     /// Open inspection campaigns, record findings, measures and rectification.
     Inspect,
     /// Register travel documents, check them out and in, read their numbers unmasked.
@@ -72,13 +80,15 @@ const SYSTEM: &[Role] = &[Role::SystemAdmin];
 
 impl Action {
     /// Every action, for the policy's own table test.
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 15] = [
         Action::ReadOrganisation,
         Action::ManageOrganisation,
         Action::ManageAccount,
         Action::GrantRoles,
         Action::Supervise,
-        Action::ReviewDiscrepancies,
+        Action::ReadDiscrepancy,
+        Action::ExplainDiscrepancy,
+        Action::DecideDiscrepancy,
         Action::Inspect,
         Action::KeepDocuments,
         Action::ReceiveFilings,
@@ -91,13 +101,16 @@ impl Action {
     /// The roles that hold this action within their scope.
     pub fn roles(self) -> &'static [Role] {
         match self {
-            Action::ReadOrganisation | Action::Supervise => READERS,
+            Action::ReadOrganisation
+            | Action::Supervise
+            | Action::ReadDiscrepancy
+            | Action::DecideDiscrepancy => READERS,
             Action::ManageOrganisation
             | Action::ManageAccount
             | Action::KeepDocuments
             | Action::ReceiveFilings
             | Action::Rectify
-            | Action::ReviewDiscrepancies => ADMINS,
+            | Action::ExplainDiscrepancy => ADMINS,
             Action::Inspect => INSPECTORS,
             Action::GrantRoles
             | Action::ManageWebhooks
@@ -461,6 +474,42 @@ pub fn read_roster(conn: &mut PgConnection, who: &Principal, unit: Uuid) -> Resu
     }
 }
 
+/// A discrepancy as the policy sees it: whose it is and where it was found.
+#[derive(Debug, Clone)]
+pub struct DiscrepancyTarget {
+    /// The person concerned.
+    pub subject: Uuid,
+    /// The path (ancestors and itself) of the node it was found in.
+    pub unit_path: Vec<Uuid>,
+}
+
+/// Refuses `action` on a discrepancy. The person concerned reads and explains
+/// their own, and may never decide it (403 `self_change_forbidden`, even
+/// holding a reviewer role over it); anyone else needs the action's role over
+/// the discrepancy's node. Someone who cannot read it gets 404; a reviewer
+/// who reads it but lacks the action's role, 403.
+pub fn act_on_discrepancy(
+    who: &Principal,
+    action: Action,
+    target: &DiscrepancyTarget,
+) -> Result<(), ApiError> {
+    let own = target.subject == who.account_id;
+    match action {
+        Action::ReadDiscrepancy | Action::ExplainDiscrepancy if own => return Ok(()),
+        Action::DecideDiscrepancy if own => {
+            return Err(ApiError::Refused(ProblemCode::SelfChangeForbidden));
+        }
+        _ => {}
+    }
+    if scope(who, action).holds(&target.unit_path) {
+        Ok(())
+    } else if scope(who, Action::ReadDiscrepancy).holds(&target.unit_path) {
+        Err(ApiError::Forbidden)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
 /// Refuses a delegate who does not belong to the delegator's *unit* (inside
 /// it) or to a node above it: 422 `delegate_out_of_unit`.
 pub fn delegate_to(
@@ -532,7 +581,10 @@ mod tests {
     fn the_action_table_is_the_contract() {
         for action in Action::ALL {
             let expected: &[Role] = match action {
-                Action::ReadOrganisation | Action::Supervise => {
+                Action::ReadOrganisation
+                | Action::Supervise
+                | Action::ReadDiscrepancy
+                | Action::DecideDiscrepancy => {
                     &[Role::SystemAdmin, Role::UnitAdmin, Role::Inspector]
                 }
                 Action::ManageOrganisation
@@ -540,7 +592,7 @@ mod tests {
                 | Action::KeepDocuments
                 | Action::ReceiveFilings
                 | Action::Rectify
-                | Action::ReviewDiscrepancies => &[Role::SystemAdmin, Role::UnitAdmin],
+                | Action::ExplainDiscrepancy => &[Role::SystemAdmin, Role::UnitAdmin],
                 Action::Inspect => &[Role::SystemAdmin, Role::Inspector],
                 Action::GrantRoles
                 | Action::ManageWebhooks
@@ -548,6 +600,50 @@ mod tests {
                 | Action::VerifyAudit => &[Role::SystemAdmin],
             };
             assert_eq!(action.roles(), expected, "{action:?}");
+        }
+    }
+
+    /// Who may read, explain and decide a discrepancy found in the office,
+    /// about the caller or about someone else.
+    #[test]
+    fn a_discrepancy_is_read_and_explained_by_its_person_and_decided_by_others() {
+        use Action::ReadDiscrepancy as Read;
+        use Action::{DecideDiscrepancy as Decide, ExplainDiscrepancy as Explain};
+        let office = vec![DISTRICT, BUREAU, OFFICE];
+        let about = |subject: u128| DiscrepancyTarget {
+            subject: Uuid::from_u128(subject),
+            unit_path: office.clone(),
+        };
+        // The caller is account 1; account 2 is someone else.
+        let (mine, theirs) = (about(1), about(2));
+        let code = |r: Result<(), ApiError>| match r {
+            Ok(()) => "ok",
+            Err(e) => e.code().as_str(),
+        };
+        let cadre = caller(&[]);
+        let unit_admin = caller(&[(Role::UnitAdmin, Some(BUREAU))]);
+        let inspector = caller(&[(Role::Inspector, Some(BUREAU))]);
+        let sibling_admin = caller(&[(Role::UnitAdmin, Some(Uuid::from_u128(13)))]);
+        let root = caller(&[(Role::SystemAdmin, None)]);
+        #[rustfmt::skip]
+        let table: [(&str, &Principal, &DiscrepancyTarget, [&str; 3]); 10] = [
+            //                                              read         explain      decide
+            ("cadre, own",          &cadre,         &mine,   ["ok",        "ok",        "self_change_forbidden"]),
+            ("cadre, other",        &cadre,         &theirs, ["not_found", "not_found", "not_found"]),
+            ("unit admin, own",     &unit_admin,    &mine,   ["ok",        "ok",        "self_change_forbidden"]),
+            ("unit admin, other",   &unit_admin,    &theirs, ["ok",        "ok",        "ok"]),
+            ("inspector, own",      &inspector,     &mine,   ["ok",        "ok",        "self_change_forbidden"]),
+            ("inspector, other",    &inspector,     &theirs, ["ok",        "forbidden", "ok"]),
+            ("sibling admin, own",  &sibling_admin, &mine,   ["ok",        "ok",        "self_change_forbidden"]),
+            ("sibling admin, other",&sibling_admin, &theirs, ["not_found", "not_found", "not_found"]),
+            ("root, own",           &root,          &mine,   ["ok",        "ok",        "self_change_forbidden"]),
+            ("root, other",         &root,          &theirs, ["ok",        "ok",        "ok"]),
+        ];
+        for (name, who, target, want) in table {
+            for (action, want) in [Read, Explain, Decide].into_iter().zip(want) {
+                let got = act_on_discrepancy(who, action, target);
+                assert_eq!(code(got), want, "{name}: {action:?}");
+            }
         }
     }
 

@@ -367,10 +367,26 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        cleared_by -> Nullable<Uuid>,
+        cleared_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    discrepancy_events (id) {
+        id -> Int8,
+        discrepancy_id -> Uuid,
+        at -> Timestamptz,
+        actor_id -> Uuid,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        note -> Nullable<Text>,
     }
 }
 
 diesel::joinable!(evidence -> evidence_imports (import_id));
+diesel::joinable!(discrepancy_events -> discrepancies (discrepancy_id));
 
 diesel::table! {
     inspections (id) {
@@ -480,6 +496,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     evidence,
     reconciliations,
     discrepancies,
+    discrepancy_events,
     inspections,
     inspection_findings,
     rectifications,

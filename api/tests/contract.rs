@@ -55,7 +55,7 @@ async fn filed(app: &TestApp, d: &District) -> String {
         .post(
             "/api/v1/filings",
             d.token("clerk"),
-            json!({"draft": trip("2027-05-01", "2027-05-04"), "submit": true}),
+            json!({"draft": trip("2027-04-21", "2027-04-24"), "submit": true}),
         )
         .await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.body);

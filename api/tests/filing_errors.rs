@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 fn draft() -> Value {
     json!({"kind": "leave_jurisdiction", "purpose": "visit_relatives", "reason": "Visiting my parents",
-        "destinations": [{"code": "320500"}], "depart_on": "2027-05-10", "return_on": "2027-05-12", "contact_phone": "13800138000"})
+        "destinations": [{"code": "320500"}], "depart_on": "2027-04-21", "return_on": "2027-05-12", "contact_phone": "13800138000"})
 }
 
 async fn setup() -> (TestApp, District) {
@@ -180,4 +180,65 @@ async fn bad_delegations_and_webhooks_change_nothing() {
     )
     .await
     .assert_problem(404, "not_found");
+}
+
+/// Departure is reported from the day before `depart_on` on, by the local
+/// date of the jurisdiction: "now" is 01:00 on 21 April in Beijing (still
+/// 20 April in UTC).
+#[actix_web::test]
+async fn departing_more_than_a_day_before_the_plan_is_refused_and_changes_nothing() {
+    let (app, d) = reporting_district("2027-04-20T17:00:00Z").await;
+    let file = |depart_on: &'static str| {
+        let mut draft = draft();
+        draft["depart_on"] = json!(depart_on);
+        draft["return_on"] = json!("2027-04-30");
+        app.post(
+            "/api/v1/filings",
+            d.token("clerk"),
+            json!({"draft": draft, "submit": true}),
+        )
+    };
+    let early = file("2027-04-23").await;
+    assert_eq!(early.status.as_u16(), 201, "{}", early.body);
+    assert_eq!(early.body["status"], "recorded", "{}", early.body);
+    let early = early.str("/id");
+    let depart = |id: &str, lang: &'static str| {
+        app.send(
+            TestRequest::post()
+                .uri(&format!("/api/v1/filings/{id}/depart"))
+                .insert_header(("authorization", format!("Bearer {}", d.token("clerk"))))
+                .insert_header(("accept-language", lang)),
+        )
+    };
+    let before = app.fingerprint();
+    let res = depart(&early, "en").await;
+    res.assert_problem(422, "departure_before_planned");
+    let errors = res.body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{}", res.body);
+    assert_eq!(errors[0]["code"], "departure_before_planned");
+    assert_eq!(errors[0]["field"], "depart_on");
+    assert_eq!(
+        errors[0]["params"],
+        json!({"depart_on": "2027-04-23", "earliest": "2027-04-22"})
+    );
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(message.contains("cancel this filing"), "{message}");
+    let res = depart(&early, "zh-CN").await;
+    res.assert_problem(422, "departure_before_planned");
+    let message = res.body["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("撤销") && message.contains("2027-04-22"),
+        "{message}"
+    );
+    assert_eq!(app.fingerprint(), before);
+    let filing = app
+        .get(&format!("/api/v1/filings/{early}"), d.token("clerk"))
+        .await;
+    assert_eq!(filing.body["status"], "recorded", "{}", filing.body);
+
+    // The day before the plan, locally (two days before it in UTC): fine.
+    let next_day = file("2027-04-22").await.str("/id");
+    let res = depart(&next_day, "en").await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    assert_eq!(res.body["status"], "away", "{}", res.body);
 }

@@ -44,7 +44,7 @@ async fn act(app: &TestApp, token: &str, filing: &str, action: &str, body: Value
 
 #[actix_web::test]
 async fn a_trip_is_filed_approved_in_two_steps_departs_extends_and_returns() {
-    let (app, d) = setup("2027-04-20T02:00:00Z").await;
+    let (mut app, d) = setup("2027-04-20T02:00:00Z").await;
     let res = app
         .post(
             "/api/v1/filings",
@@ -94,6 +94,8 @@ async fn a_trip_is_filed_approved_in_two_steps_departs_extends_and_returns() {
     assert_eq!(res.body["status"], "approved", "{}", res.body);
     assert!(res.body["approved_at"].is_string());
 
+    // The day of departure, 09:00 in Beijing.
+    app.set_now("2027-05-10T01:00:00Z");
     let res = act(&app, d.token("clerk"), &id, "depart", json!({})).await;
     assert_eq!(res.body["status"], "away");
     let res = act(

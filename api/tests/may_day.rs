@@ -23,6 +23,8 @@ use whereabouts_api::worker;
 
 /// "Now" for the whole app: Tuesday 20 April 2027, 10:00 in Beijing.
 const NOW: &str = "2027-04-20T02:00:00Z";
+/// The eve of May Day, 10:00 in Beijing: departures for 1 May may be reported from then.
+const EVE: &str = "2027-04-30T02:00:00Z";
 const WEBHOOK_SECRET: &str = "may-day-2027-webhook-secret";
 
 /// What the receiver saw: each request's headers and body.
@@ -207,7 +209,7 @@ fn has_error(res: &Resp, code: &str, field: &str) -> bool {
 
 #[actix_web::test]
 async fn may_day_2027_from_the_rules_to_the_audit_chain() {
-    let app = TestApp::with_config(|c| c.fixed_now = NOW.parse().ok()).await;
+    let mut app = TestApp::with_config(|c| c.fixed_now = NOW.parse().ok()).await;
     let admin = app.admin.clone();
     // Every webhook event published from here on, in order.
     let mut published: Vec<&str> = Vec::new();
@@ -823,7 +825,9 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     .await
     .assert_problem(409, "invalid_transition");
 
-    // ==== 6. The section chief leaves, and asks for two more days; the same chain decides.
+    // ==== 6. The eve of May Day: the section chief leaves, and asks for two
+    // more days; the same chain decides.
+    app.set_now(EVE);
     let res = act(
         &app,
         cast.token("a1-section"),
@@ -834,7 +838,7 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     .await;
     published.push("filing.depart");
     assert_eq!(res.body["status"], "away");
-    assert_eq!(res.body["departed_at"], NOW);
+    assert_eq!(res.body["departed_at"], EVE);
     let res = act(
         &app,
         cast.token("a1-section"),

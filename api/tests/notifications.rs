@@ -90,7 +90,8 @@ async fn approvers_and_filers_are_told_what_awaits_them_and_what_was_decided() {
 
 #[actix_web::test]
 async fn the_sweep_reminds_of_due_and_overdue_returns_once() {
-    let (app, d) = setup("2027-05-20T02:00:00Z").await;
+    // The day before the trip: departure may be reported from today.
+    let (app, d) = setup("2027-05-21T02:00:00Z").await;
     let mut leader = draft("2027-05-22", "2027-05-24", "310000");
     leader["substitute_id"] = json!(d.deputy);
     let res = app
@@ -134,7 +135,7 @@ async fn the_sweep_reminds_of_due_and_overdue_returns_once() {
 
 #[actix_web::test]
 async fn the_roster_shows_who_is_away_coarsely_and_only_to_the_unit_and_above() {
-    let (app, d) = setup("2027-04-20T02:00:00Z").await;
+    let (mut app, d) = setup("2027-04-20T02:00:00Z").await;
     let mut leader = draft("2027-05-01", "2027-05-05", "320500");
     leader["substitute_id"] = json!(d.deputy);
     let res = app
@@ -144,6 +145,8 @@ async fn the_roster_shows_who_is_away_coarsely_and_only_to_the_unit_and_above() 
             json!({"draft": leader, "submit": true}),
         )
         .await;
+    // The day of departure, 08:30 in Beijing.
+    app.set_now("2027-05-01T00:30:00Z");
     app.post(
         &format!("/api/v1/filings/{}/depart", res.str("/id")),
         d.token("principal"),
@@ -351,7 +354,7 @@ async fn webhooks_get_signed_events_through_the_outbox_with_retries() {
 
 #[actix_web::test]
 async fn the_roster_of_a_past_day_keeps_the_returned_and_an_overdue_traveller_stays_on_it() {
-    let (app, d) = setup("2027-04-20T02:00:00Z").await;
+    let (mut app, d) = setup("2027-04-20T02:00:00Z").await;
     let mut leader = draft("2027-05-01", "2027-05-03", "310000");
     leader["substitute_id"] = json!(d.deputy);
     let back = app
@@ -362,6 +365,18 @@ async fn the_roster_of_a_past_day_keeps_the_returned_and_an_overdue_traveller_st
         )
         .await
         .str("/id");
+    let mut deputy = draft("2027-05-01", "2027-05-02", "310000");
+    deputy["substitute_id"] = json!(d.principal);
+    let late = app
+        .post(
+            "/api/v1/filings",
+            d.token("deputy"),
+            json!({"draft": deputy, "submit": true}),
+        )
+        .await
+        .str("/id");
+    // The day of departure, 08:30 in Beijing.
+    app.set_now("2027-05-01T00:30:00Z");
     app.post(
         &format!("/api/v1/filings/{back}/depart"),
         d.token("principal"),
@@ -374,16 +389,6 @@ async fn the_roster_of_a_past_day_keeps_the_returned_and_an_overdue_traveller_st
         json!({}),
     )
     .await;
-    let mut deputy = draft("2027-05-01", "2027-05-02", "310000");
-    deputy["substitute_id"] = json!(d.principal);
-    let late = app
-        .post(
-            "/api/v1/filings",
-            d.token("deputy"),
-            json!({"draft": deputy, "submit": true}),
-        )
-        .await
-        .str("/id");
     app.post(
         &format!("/api/v1/filings/{late}/depart"),
         d.token("deputy"),

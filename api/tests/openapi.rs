@@ -74,6 +74,12 @@ fn the_document_describes_every_route_of_the_contract_with_its_errors() {
         ("put", "/api/v1/me/delegation"),
         ("delete", "/api/v1/me/delegation"),
         ("get", "/api/v1/audit/verify"),
+        ("get", "/api/v1/me/discrepancies"),
+        ("get", "/api/v1/discrepancies/{id}"),
+        ("get", "/api/v1/discrepancies/{id}/events"),
+        ("post", "/api/v1/discrepancies/{id}/explain"),
+        ("post", "/api/v1/discrepancies/{id}/confirm"),
+        ("post", "/api/v1/discrepancies/{id}/clear"),
     ];
     for (method, path) in routes {
         let op = &doc["paths"][path][method];

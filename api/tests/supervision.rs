@@ -684,7 +684,7 @@ fn itin(person: &str, date: &str, code: &str) -> Value {
 
 #[actix_web::test]
 async fn reconciliation_finds_each_kind_and_nothing_where_filings_agree() {
-    let (app, d) = setup().await;
+    let (mut app, d) = setup().await;
     let office = d.office;
     // One person per case, all in the office; employee numbers are E-<login>.
     let mut people: HashMap<&str, Uuid> = HashMap::new();
@@ -713,15 +713,6 @@ async fn reconciliation_finds_each_kind_and_nothing_where_filings_agree() {
     )
     .await;
     approve(&app, &d, &li_trip).await;
-    act(&app, &tokens["li"], &li_trip, "depart", json!({})).await;
-    act(
-        &app,
-        &tokens["li"],
-        &li_trip,
-        "return",
-        json!({"report": "back"}),
-    )
-    .await;
     // zhao: 10–12 May still pending; 24–25 May rejected.
     let zhao_pending = file(
         &app,
@@ -760,7 +751,6 @@ async fn reconciliation_finds_each_kind_and_nothing_where_filings_agree() {
     )
     .await;
     approve(&app, &d, &sun_trip).await;
-    act(&app, &tokens["sun"], &sun_trip, "depart", json!({})).await;
     // wu: approved for Shanghai 3–5 May, away and back.
     let wu_trip = file(
         &app,
@@ -770,15 +760,6 @@ async fn reconciliation_finds_each_kind_and_nothing_where_filings_agree() {
     )
     .await;
     approve(&app, &d, &wu_trip).await;
-    act(&app, &tokens["wu"], &wu_trip, "depart", json!({})).await;
-    act(
-        &app,
-        &tokens["wu"],
-        &wu_trip,
-        "return",
-        json!({"report": "back"}),
-    )
-    .await;
     // zheng: a report-only trip to Guangzhou 3–5 May, recorded before departure.
     file(
         &app,
@@ -797,7 +778,29 @@ async fn reconciliation_finds_each_kind_and_nothing_where_filings_agree() {
     )
     .await;
     approve(&app, &d, &chen_trip).await;
-    act(&app, &tokens["chen"], &chen_trip, "depart", json!({})).await;
+
+    // 2 May, 10:00 in Beijing: the eve of the trips of 3 May, from when their
+    // departures may be reported. li and wu go and come back; sun goes; chen
+    // goes and asks for more days.
+    app.set_now("2027-05-02T02:00:00Z");
+    for (login, trip) in [
+        ("li", &li_trip),
+        ("sun", &sun_trip),
+        ("wu", &wu_trip),
+        ("chen", &chen_trip),
+    ] {
+        act(&app, &tokens[login], trip, "depart", json!({})).await;
+    }
+    for (login, trip) in [("li", &li_trip), ("wu", &wu_trip)] {
+        act(
+            &app,
+            &tokens[login],
+            trip,
+            "return",
+            json!({"report": "back"}),
+        )
+        .await;
+    }
     act(
         &app,
         &tokens["chen"],
@@ -1342,7 +1345,7 @@ fn urlencode(s: &str) -> String {
 }
 
 #[actix_web::test]
-async fn a_discrepancy_is_explained_then_confirmed_by_the_unit_admin_only() {
+async fn a_discrepancy_is_explained_by_the_unit_admin_then_confirmed() {
     let (app, d) = setup().await;
     let made = three_discrepancies(&app, &d).await;
     let target = made
@@ -1376,17 +1379,25 @@ async fn a_discrepancy_is_explained_then_confirmed_by_the_unit_admin_only() {
         "{}",
         res.body
     );
-    // Inspectors read but do not answer; other units do not see it.
+    // Inspectors read and decide but do not explain for the person (a
+    // tag of no version shows the confirmation let through, changing nothing); a
+    // cadre who is not the person concerned does not see it, nor do other units.
     let text = json!({"explanation": "On sick leave; the note reached HR late"});
     app.post(&explain, d.token("inspector"), text.clone())
         .await
         .assert_problem(403, "forbidden");
-    app.post(&confirm, d.token("inspector"), json!({}))
-        .await
-        .assert_problem(403, "forbidden");
+    post_if_match(
+        &app,
+        d.token("inspector"),
+        &confirm,
+        &format!("\"{}\"", first_version + 1),
+        json!({}),
+    )
+    .await
+    .assert_problem(412, "precondition_failed");
     app.post(&explain, d.token("clerk"), text.clone())
         .await
-        .assert_problem(403, "forbidden");
+        .assert_problem(404, "not_found");
     app.post(&explain, d.token("other-admin"), text.clone())
         .await
         .assert_problem(404, "not_found");

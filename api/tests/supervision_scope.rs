@@ -182,17 +182,25 @@ async fn an_inspector_of_another_subtree_sees_nothing_of_the_bureau() {
         1,
         "the heading only"
     );
-    // The stranger is an inspector, not a unit admin: discrepancies and documents
-    // of its own scope it reads, others' it cannot answer for either.
-    for action in ["explain", "confirm"] {
-        let res = app
-            .post(
-                &format!("/api/v1/discrepancies/{discrepancy}/{action}"),
-                &other,
-                json!({"explanation": "x"}),
-            )
-            .await;
-        assert_eq!(res.status.as_u16(), 403, "{action}: {}", res.body);
+    // The stranger is an inspector, not a unit admin: the bureau's
+    // discrepancies it neither sees nor answers, and documents of its own
+    // scope it reads, others' it cannot answer for either.
+    for action in ["explain", "confirm", "clear"] {
+        app.post(
+            &format!("/api/v1/discrepancies/{discrepancy}/{action}"),
+            &other,
+            json!({"explanation": "x"}),
+        )
+        .await
+        .assert_problem(404, "not_found");
+    }
+    for path in [
+        format!("/api/v1/discrepancies/{discrepancy}"),
+        format!("/api/v1/discrepancies/{discrepancy}/events"),
+    ] {
+        app.get(&path, &other)
+            .await
+            .assert_problem(404, "not_found");
     }
     for action in ["checkout", "return"] {
         let res = app

@@ -15,7 +15,8 @@ use serde_json::{Value, json};
 use std::fmt;
 
 const NOW: &str = "2027-04-20T02:00:00Z";
-const DEPART: &str = "2027-05-10";
+// Tomorrow: departure may be reported today.
+const DEPART: &str = "2027-04-21";
 const RETURN: &str = "2027-05-12";
 const EXTENDED: &str = "2027-05-15";
 

@@ -11,9 +11,15 @@
 //! away ─extend─▶ away + extension pending ─approve(last)─▶ away (new return date)
 //!                                         └─reject──────▶ away (old return date)
 //! ```
+//!
+//! Departure is reported from the day before `depart_on` on (local date): a
+//! trip that really leaves earlier is a different trip, to be filed anew.
 
 use crate::policy::Requirement;
+use crate::validation::{Issue, IssueCode};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use thiserror::Error;
 
 /// Status of a filing.
@@ -167,6 +173,16 @@ pub struct Facts {
     pub assessment_valid: bool,
     /// A non-blank comment accompanies the decision.
     pub has_comment: bool,
+    /// The filing's planned departure day (checked by `depart`).
+    pub depart_on: Option<NaiveDate>,
+    /// Today, as a local date of the jurisdiction (checked by `depart`).
+    pub today: Option<NaiveDate>,
+}
+
+/// The first day departure may be reported for a trip planned to leave on
+/// `depart_on`: the day before it.
+pub fn earliest_departure(depart_on: NaiveDate) -> NaiveDate {
+    depart_on.pred_opt().unwrap_or(depart_on)
 }
 
 /// Why a transition is refused.
@@ -192,6 +208,32 @@ pub enum TransitionError {
     /// A rejection needs a comment.
     #[error("a rejection needs a comment")]
     CommentRequired,
+    /// Departure reported more than a day before the planned one.
+    #[error("departure is planned for {depart_on}; it can be reported from {earliest}")]
+    DepartureBeforePlanned {
+        /// The planned departure.
+        depart_on: NaiveDate,
+        /// The first day departure can be reported.
+        earliest: NaiveDate,
+    },
+}
+
+impl TransitionError {
+    /// The validation issue a client shows for this refusal, when it is one
+    /// the filer can act on by changing the filing.
+    pub fn issue(&self) -> Option<Issue> {
+        match self {
+            TransitionError::DepartureBeforePlanned {
+                depart_on,
+                earliest,
+            } => Some(Issue::new(
+                IssueCode::DepartureBeforePlanned,
+                Some("depart_on".to_owned()),
+                json!({"depart_on": depart_on, "earliest": earliest}),
+            )),
+            _ => None,
+        }
+    }
 }
 
 /// Who may take an action at all: the filer files and travels; only the current
@@ -230,6 +272,17 @@ pub fn apply(
     }
     if !actor_may(action, actor) {
         return Err(TransitionError::NotPermitted { action });
+    }
+    if action == Action::Depart
+        && let (Some(depart_on), Some(today)) = (facts.depart_on, facts.today)
+    {
+        let earliest = earliest_departure(depart_on);
+        if today < earliest {
+            return Err(TransitionError::DepartureBeforePlanned {
+                depart_on,
+                earliest,
+            });
+        }
     }
     let next = match action {
         Action::Submit => {
@@ -323,12 +376,14 @@ pub fn apply(
     Ok(next)
 }
 
-/// The actions this actor may take now (ignoring facts such as comments).
+/// The actions this actor may take now (ignoring facts such as comments and dates).
 pub fn allowed_actions(state: FilingState, actor: Actor) -> Vec<Action> {
     let facts = Facts {
         requirement: None,
         assessment_valid: true,
         has_comment: true,
+        depart_on: None,
+        today: None,
     };
     Action::ALL
         .into_iter()
@@ -353,6 +408,8 @@ mod tests {
         requirement: Some(Requirement::Approval),
         assessment_valid: true,
         has_comment: true,
+        depart_on: None,
+        today: None,
     };
 
     #[test]
@@ -459,6 +516,80 @@ mod tests {
         )
         .unwrap();
         assert!(!s.extension_pending);
+    }
+
+    #[test]
+    fn departure_is_reported_from_the_day_before_the_planned_one() {
+        let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+        let on = |today: &str| Facts {
+            depart_on: Some(day("2027-05-01")),
+            today: Some(day(today)),
+            ..OK
+        };
+        for status in [FilingStatus::Approved, FilingStatus::Recorded] {
+            let s = state(status, 1);
+            for today in ["2027-04-30", "2027-05-01", "2027-05-03"] {
+                assert_eq!(
+                    apply(s, Action::Depart, Actor::Filer, on(today))
+                        .unwrap()
+                        .status,
+                    FilingStatus::Away,
+                    "{today}"
+                );
+            }
+            for today in ["2027-04-29", "2027-01-01"] {
+                let refused = apply(s, Action::Depart, Actor::Filer, on(today)).unwrap_err();
+                assert_eq!(
+                    refused,
+                    TransitionError::DepartureBeforePlanned {
+                        depart_on: day("2027-05-01"),
+                        earliest: day("2027-04-30"),
+                    }
+                );
+                let issue = refused.issue().unwrap();
+                assert_eq!(issue.code, IssueCode::DepartureBeforePlanned);
+                assert_eq!(issue.field.as_deref(), Some("depart_on"));
+                assert_eq!(
+                    issue.params,
+                    json!({"depart_on": "2027-05-01", "earliest": "2027-04-30"})
+                );
+            }
+        }
+        // The status and the actor are checked first.
+        assert_eq!(
+            apply(
+                state(FilingStatus::Pending, 1),
+                Action::Depart,
+                Actor::Filer,
+                on("2027-01-01")
+            ),
+            Err(TransitionError::InvalidState {
+                status: FilingStatus::Pending,
+                action: Action::Depart
+            })
+        );
+        assert_eq!(
+            apply(
+                state(FilingStatus::Approved, 1),
+                Action::Depart,
+                Actor::Other,
+                on("2027-01-01")
+            ),
+            Err(TransitionError::NotPermitted {
+                action: Action::Depart
+            })
+        );
+        // Other actions ignore the dates.
+        assert!(
+            apply(
+                state(FilingStatus::Approved, 1),
+                Action::Cancel,
+                Actor::Filer,
+                on("2027-01-01")
+            )
+            .is_ok()
+        );
+        assert_eq!(TransitionError::CommentRequired.issue(), None);
     }
 
     #[test]

@@ -58,6 +58,9 @@ pub enum IssueCode {
     UnknownPerson,
     /// A date lies outside 1900-01-01..=2100-12-31 (`min`, `max`).
     DateOutOfRange,
+    /// Departure reported more than a day before the filing's planned one
+    /// (`depart_on`, `earliest`): cancel the filing and file the real dates.
+    DepartureBeforePlanned,
 }
 
 impl IssueCode {
@@ -87,6 +90,7 @@ impl IssueCode {
             IssueCode::Invalid => "invalid",
             IssueCode::UnknownPerson => "unknown_person",
             IssueCode::DateOutOfRange => "date_out_of_range",
+            IssueCode::DepartureBeforePlanned => "departure_before_planned",
         }
     }
 }
@@ -281,6 +285,16 @@ pub fn message(code: IssueCode, field: Option<&str>, params: &Value, lang: Lang)
         (IssueCode::DateOutOfRange, Lang::En) => {
             format!("{field} must be a day from {} to {}", p("min"), p("max"))
         }
+        (IssueCode::DepartureBeforePlanned, Lang::ZhCn) => format!(
+            "本次报备的出发日期是 {}，最早 {} 才能报告出发。如已提前出行，请撤销本次报备，按实际日期重新报备",
+            p("depart_on"),
+            p("earliest")
+        ),
+        (IssueCode::DepartureBeforePlanned, Lang::En) => format!(
+            "This filing departs on {} and departure can be reported from {} on. If you are leaving earlier, cancel this filing and file a new one with the real dates",
+            p("depart_on"),
+            p("earliest")
+        ),
     }
 }
 
@@ -289,7 +303,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const ALL: [IssueCode; 23] = [
+    const ALL: [IssueCode; 24] = [
         IssueCode::Required,
         IssueCode::TooLong,
         IssueCode::ReturnBeforeDeparture,
@@ -313,6 +327,7 @@ mod tests {
         IssueCode::Invalid,
         IssueCode::UnknownPerson,
         IssueCode::DateOutOfRange,
+        IssueCode::DepartureBeforePlanned,
     ];
 
     #[test]
@@ -329,6 +344,29 @@ mod tests {
                 message(code, Some("reason"), &json!({}), Lang::En)
             );
         }
+    }
+
+    #[test]
+    fn an_early_departure_tells_the_filer_to_file_the_real_dates() {
+        let params = json!({"depart_on": "2027-05-01", "earliest": "2027-04-30"});
+        let en = message(
+            IssueCode::DepartureBeforePlanned,
+            Some("depart_on"),
+            &params,
+            Lang::En,
+        );
+        assert!(
+            en.contains("2027-05-01") && en.contains("2027-04-30"),
+            "{en}"
+        );
+        assert!(en.contains("cancel this filing"), "{en}");
+        let zh = message(
+            IssueCode::DepartureBeforePlanned,
+            Some("depart_on"),
+            &params,
+            Lang::ZhCn,
+        );
+        assert!(zh.contains("2027-04-30") && zh.contains("撤销"), "{zh}");
     }
 
     #[test]

@@ -113,6 +113,7 @@ pub enum IssueCode {
     Invalid,
     UnknownPerson,
     DateOutOfRange,
+    DepartureBeforePlanned,
 }
 
 #[uniffi::remote(Enum)]

@@ -1,22 +1,27 @@
 //! Evidence of where people were (itineraries, border crossings, attendance),
 //! imported per unit subtree in batches, and reconciled against filings to
 //! find people who left without reporting (API.md, "Evidence and
-//! reconciliation"). Discrepancies are then explained or confirmed by the
-//! unit's administrators; inspectors read them all.
+//! reconciliation"). Then self-examination: the person concerned is notified
+//! and reads and explains their own discrepancies (or an admin of their scope
+//! explains for them); inspectors and admins confirm a discrepancy (a
+//! violation) or clear it (the explanation accepted). Each step is an event
+//! of the discrepancy's history.
 
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag, parse_json};
 use crate::page::{PageParams, paginate};
-use crate::policy::{self, Action};
+use crate::policy::{self, Action, DiscrepancyTarget};
 use crate::routes::calendar::custom_years;
 use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{
-    accounts, discrepancies, evidence, evidence_imports, filings, reconciliations, units,
+    accounts, discrepancies, discrepancy_events, evidence, evidence_imports, filings,
+    reconciliations, units,
 };
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use diesel::dsl::sql;
+use diesel::dsl::{AsSelect, SqlTypeOf, sql};
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
@@ -734,16 +739,42 @@ pub struct EvidenceItem {
     pub import_id: Uuid,
 }
 
-/// Where a discrepancy stands.
+/// Where a discrepancy stands: `open → explained → confirmed | cleared`
+/// (an open one may also be confirmed at once); confirmed and cleared are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DiscrepancyStatus {
     /// Nobody has answered it.
     Open,
-    /// The unit has explained it.
+    /// The person concerned (or an admin for them) has explained it.
     Explained,
-    /// The unit has confirmed it.
+    /// A reviewer has confirmed it: a violation.
     Confirmed,
+    /// A reviewer has accepted the explanation.
+    Cleared,
+}
+
+impl DiscrepancyStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscrepancyStatus::Open => "open",
+            DiscrepancyStatus::Explained => "explained",
+            DiscrepancyStatus::Confirmed => "confirmed",
+            DiscrepancyStatus::Cleared => "cleared",
+        }
+    }
+
+    /// Where `decision` takes a discrepancy in this status; `None` when it cannot.
+    fn after(self, decision: Decision) -> Option<DiscrepancyStatus> {
+        use DiscrepancyStatus as S;
+        match (self, decision) {
+            (S::Open | S::Explained, Decision::Explain) => Some(S::Explained),
+            (S::Open | S::Explained, Decision::Confirm) => Some(S::Confirmed),
+            (S::Explained, Decision::Clear) => Some(S::Cleared),
+            _ => None,
+        }
+    }
 }
 
 /// A run of days on which the evidence and the filings of one person disagree.
@@ -777,6 +808,10 @@ pub struct Discrepancy {
     pub confirmed_by: Option<Uuid>,
     /// When.
     pub confirmed_at: Option<DateTime<Utc>>,
+    /// Who cleared it (accepted the explanation).
+    pub cleared_by: Option<Uuid>,
+    /// When.
+    pub cleared_at: Option<DateTime<Utc>>,
     /// Version, also the `ETag`.
     pub version: i32,
     /// Found on.
@@ -808,6 +843,7 @@ struct DiscrepancyRow {
     id: Uuid,
     account_id: Uuid,
     unit_id: Uuid,
+    unit_path: Vec<Uuid>,
     kind: String,
     from_on: NaiveDate,
     to_on: NaiveDate,
@@ -819,8 +855,20 @@ struct DiscrepancyRow {
     explained_at: Option<DateTime<Utc>>,
     confirmed_by: Option<Uuid>,
     confirmed_at: Option<DateTime<Utc>>,
+    cleared_by: Option<Uuid>,
+    cleared_at: Option<DateTime<Utc>>,
     version: i32,
     created_at: DateTime<Utc>,
+}
+
+impl DiscrepancyRow {
+    /// What the policy weighs.
+    fn target(&self) -> DiscrepancyTarget {
+        DiscrepancyTarget {
+            subject: self.account_id,
+            unit_path: self.unit_path.clone(),
+        }
+    }
 }
 
 type EvidenceTuple = (
@@ -891,6 +939,8 @@ fn to_discrepancies(
                 explained_at: r.explained_at,
                 confirmed_by: r.confirmed_by,
                 confirmed_at: r.confirmed_at,
+                cleared_by: r.cleared_by,
+                cleared_at: r.cleared_at,
                 version: r.version,
                 created_at: r.created_at,
             })
@@ -1044,7 +1094,7 @@ pub async fn reconcile(
                     }
                 }
             }
-            let mut created = 0;
+            let mut opened: Vec<Opened> = Vec::new();
             for chunk in fresh.chunks(2_000) {
                 let values: Vec<_> = chunk
                     .iter()
@@ -1063,12 +1113,24 @@ pub async fn reconcile(
                         )
                     })
                     .collect();
-                created += diesel::insert_into(discrepancies::table)
-                    .values(values)
-                    .on_conflict_do_nothing()
-                    .execute(conn)?;
+                opened.extend(
+                    diesel::insert_into(discrepancies::table)
+                        .values(values)
+                        .on_conflict_do_nothing()
+                        .returning((
+                            discrepancies::id,
+                            discrepancies::account_id,
+                            discrepancies::kind,
+                            discrepancies::from_on,
+                            discrepancies::to_on,
+                        ))
+                        .get_results::<Opened>(conn)?,
+                );
             }
-            let created = i32::try_from(created).map_err(|_| ApiError::Internal)?;
+            // Only what this run created opens: its history starts and its
+            // person is told, once.
+            record_opened(conn, who.account_id, &opened)?;
+            let created = i32::try_from(opened.len()).map_err(|_| ApiError::Internal)?;
             let people = i32::try_from(people).map_err(|_| ApiError::Internal)?;
             diesel::update(reconciliations::table.find(run))
                 .set((
@@ -1106,6 +1168,47 @@ pub async fn reconcile(
 }
 
 type Finding = (Uuid, Uuid, Vec<Uuid>, Found);
+
+/// A discrepancy a run created: id, person, kind, first and last day.
+type Opened = (Uuid, Uuid, String, NaiveDate, NaiveDate);
+
+/// Starts the history of newly found discrepancies with `opened`, and adds a
+/// `discrepancy_opened` notification to each person's feed.
+fn record_opened(conn: &mut PgConnection, run_by: Uuid, opened: &[Opened]) -> Result<(), ApiError> {
+    for chunk in opened.chunks(2_000) {
+        let events: Vec<_> = chunk
+            .iter()
+            .map(|(id, ..)| {
+                (
+                    discrepancy_events::discrepancy_id.eq(*id),
+                    discrepancy_events::actor_id.eq(run_by),
+                    discrepancy_events::action.eq(DiscrepancyAction::Opened.as_str()),
+                    discrepancy_events::to_status.eq(DiscrepancyStatus::Open.as_str()),
+                )
+            })
+            .collect();
+        diesel::insert_into(discrepancy_events::table)
+            .values(events)
+            .execute(conn)?;
+    }
+    let notes = opened
+        .iter()
+        .map(|(id, account, kind, from, to)| {
+            Ok(crate::notify::Note {
+                account: *account,
+                data: crate::notify::NotificationData::DiscrepancyOpened {
+                    discrepancy_id: *id,
+                    kind: parse_enum(kind)?,
+                    from: *from,
+                    to: *to,
+                },
+                dedupe: format!("discrepancy_opened:{id}"),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    crate::notify::notify_each(conn, crate::notify::Kind::DiscrepancyOpened, &notes)?;
+    Ok(())
+}
 
 /// A discrepancy found before: id, person, kind, first and last day, evidence, status.
 type EarlierRow = (Uuid, Uuid, String, NaiveDate, NaiveDate, Vec<i64>, String);
@@ -1297,34 +1400,238 @@ pub async fn list(
             if let Some(to) = filter.to {
                 query = query.filter(discrepancies::from_on.le(to));
             }
-            if let Some(after) = after {
-                let (day, id) = after
-                    .split_once('|')
-                    .and_then(|(d, id)| {
-                        Some((d.parse::<NaiveDate>().ok()?, id.parse::<Uuid>().ok()?))
-                    })
-                    .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
-                query = query.filter(
-                    discrepancies::from_on
-                        .gt(day)
-                        .or(discrepancies::from_on.eq(day).and(discrepancies::id.gt(id))),
-                );
-            }
-            let rows: Vec<DiscrepancyRow> = query
-                .order((discrepancies::from_on, discrepancies::id))
-                .limit(limit + 1)
-                .load(conn)?;
-            let (rows, next_cursor) = paginate(rows, limit, |r| format!("{}|{}", r.from_on, r.id));
-            Ok(DiscrepancyPage {
-                items: to_discrepancies(conn, rows)?,
-                next_cursor,
-            })
+            page_of(conn, query, after, limit)
         })
         .await?;
     Ok(web::Json(page))
 }
 
-/// The unit's explanation of a discrepancy.
+/// A query over discrepancies, filtered and not yet paged.
+type DiscrepancyQuery =
+    discrepancies::BoxedQuery<'static, Pg, SqlTypeOf<AsSelect<DiscrepancyRow, Pg>>>;
+
+/// One page of `query`, by first day then id, after the cursor's key.
+fn page_of(
+    conn: &mut PgConnection,
+    mut query: DiscrepancyQuery,
+    after: Option<String>,
+    limit: i64,
+) -> Result<DiscrepancyPage, ApiError> {
+    if let Some(after) = after {
+        let (day, id) = after
+            .split_once('|')
+            .and_then(|(d, id)| Some((d.parse::<NaiveDate>().ok()?, id.parse::<Uuid>().ok()?)))
+            .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
+        query = query.filter(
+            discrepancies::from_on
+                .gt(day)
+                .or(discrepancies::from_on.eq(day).and(discrepancies::id.gt(id))),
+        );
+    }
+    let rows: Vec<DiscrepancyRow> = query
+        .order((discrepancies::from_on, discrepancies::id))
+        .limit(limit + 1)
+        .load(conn)?;
+    let (rows, next_cursor) = paginate(rows, limit, |r| format!("{}|{}", r.from_on, r.id));
+    Ok(DiscrepancyPage {
+        items: to_discrepancies(conn, rows)?,
+        next_cursor,
+    })
+}
+
+/// Which of one's own discrepancies to list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct MyDiscrepancyParams {
+    /// Only these.
+    pub status: Option<DiscrepancyStatus>,
+}
+
+/// Lists the caller's own discrepancies (self-examination), by first day; any account.
+#[utoipa::path(get, path = "/api/v1/me/discrepancies", operation_id = "listMyDiscrepancies", tag = "supervision", params(MyDiscrepancyParams, PageParams),
+    responses((status = 200, body = DiscrepancyPage), (status = 400, body = crate::error::Problem, description = "An unknown `status`"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn mine(
+    state: web::Data<AppState>,
+    who: Principal,
+    filter: web::Query<MyDiscrepancyParams>,
+    params: web::Query<PageParams>,
+) -> Result<web::Json<DiscrepancyPage>, ApiError> {
+    let limit = params.limit()?;
+    let after = params.after()?;
+    let status = filter.into_inner().status;
+    let page = state
+        .db
+        .run(move |conn| {
+            let mut query = discrepancies::table
+                .filter(discrepancies::account_id.eq(who.account_id))
+                .select(DiscrepancyRow::as_select())
+                .into_boxed();
+            if let Some(status) = status {
+                query = query.filter(discrepancies::status.eq(status.as_str()));
+            }
+            page_of(conn, query, after, limit)
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// Loads a discrepancy and refuses `action` on it by the policy (404 when
+/// the caller may not read it).
+fn load_for(
+    conn: &mut PgConnection,
+    who: &Principal,
+    id: Uuid,
+    action: Action,
+    lock: bool,
+) -> Result<DiscrepancyRow, ApiError> {
+    let query = discrepancies::table
+        .find(id)
+        .select(DiscrepancyRow::as_select());
+    let row: DiscrepancyRow = if lock {
+        query.for_update().first(conn)?
+    } else {
+        query.first(conn)?
+    };
+    policy::act_on_discrepancy(who, action, &row.target())?;
+    Ok(row)
+}
+
+/// One discrepancy, with its evidence: for the person concerned and for
+/// reviewers whose scope holds it.
+#[utoipa::path(get, path = "/api/v1/discrepancies/{id}", operation_id = "getDiscrepancy", tag = "supervision", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Discrepancy, headers(("ETag" = String, description = "The version, quoted"))), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn get(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let found = state
+        .db
+        .run(move |conn| {
+            let row = load_for(conn, &who, id, Action::ReadDiscrepancy, false)?;
+            to_discrepancies(conn, vec![row])?
+                .pop()
+                .ok_or(ApiError::Internal)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", etag(found.version)))
+        .json(found))
+}
+
+/// What happened to a discrepancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DiscrepancyAction {
+    /// A reconciliation found it.
+    Opened,
+    /// The person concerned, or an admin for them, explained it.
+    Explained,
+    /// A reviewer confirmed it.
+    Confirmed,
+    /// A reviewer accepted the explanation.
+    Cleared,
+}
+
+impl DiscrepancyAction {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscrepancyAction::Opened => "opened",
+            DiscrepancyAction::Explained => "explained",
+            DiscrepancyAction::Confirmed => "confirmed",
+            DiscrepancyAction::Cleared => "cleared",
+        }
+    }
+}
+
+/// One event of a discrepancy's history.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DiscrepancyEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who acted (for `opened`, who ran the reconciliation).
+    pub actor_id: Uuid,
+    /// What happened.
+    pub action: DiscrepancyAction,
+    /// Status before (`null` for `opened`).
+    pub from_status: Option<DiscrepancyStatus>,
+    /// Status after.
+    pub to_status: DiscrepancyStatus,
+    /// The explanation, or the reviewer's comment.
+    pub note: Option<String>,
+}
+
+/// A discrepancy's history.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DiscrepancyEventList {
+    /// The events, oldest first.
+    pub items: Vec<DiscrepancyEvent>,
+}
+
+/// A stored event: id, when, who, action, from, to, note.
+type EventRow = (
+    i64,
+    DateTime<Utc>,
+    Uuid,
+    String,
+    Option<String>,
+    String,
+    Option<String>,
+);
+
+/// The history of a discrepancy, oldest first: for whoever may read it.
+#[utoipa::path(get, path = "/api/v1/discrepancies/{id}/events", operation_id = "listDiscrepancyEvents", tag = "supervision", params(("id" = Uuid, Path)),
+    responses((status = 200, body = DiscrepancyEventList), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn events(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+) -> Result<web::Json<DiscrepancyEventList>, ApiError> {
+    let id = id.into_inner();
+    let list = state
+        .db
+        .run(move |conn| {
+            load_for(conn, &who, id, Action::ReadDiscrepancy, false)?;
+            let rows: Vec<EventRow> = discrepancy_events::table
+                .filter(discrepancy_events::discrepancy_id.eq(id))
+                .order(discrepancy_events::id)
+                .select((
+                    discrepancy_events::id,
+                    discrepancy_events::at,
+                    discrepancy_events::actor_id,
+                    discrepancy_events::action,
+                    discrepancy_events::from_status,
+                    discrepancy_events::to_status,
+                    discrepancy_events::note,
+                ))
+                .load(conn)?;
+            let items = rows
+                .into_iter()
+                .map(|(id, at, actor_id, action, from, to, note)| {
+                    Ok(DiscrepancyEvent {
+                        id,
+                        at,
+                        actor_id,
+                        action: parse_enum(&action)?,
+                        from_status: from.as_deref().map(parse_enum).transpose()?,
+                        to_status: parse_enum(&to)?,
+                        note,
+                    })
+                })
+                .collect::<Result<_, ApiError>>()?;
+            Ok(DiscrepancyEventList { items })
+        })
+        .await?;
+    Ok(web::Json(list))
+}
+
+/// The explanation of a discrepancy, by the person concerned or an admin for them.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct Explanation {
     /// What happened, 1 to 2,000 characters.
@@ -1339,9 +1646,54 @@ pub struct Confirmation {
     pub comment: Option<String>,
 }
 
+/// A clearance: the explanation is accepted, with an optional note.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Clearance {
+    /// A note, up to 2,000 characters.
+    #[serde(default)]
+    pub comment: Option<String>,
+}
+
 enum Answer {
     Explain(String),
     Confirm(Option<String>),
+    Clear(Option<String>),
+}
+
+/// What an answer does to a discrepancy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Decision {
+    Explain,
+    Confirm,
+    Clear,
+}
+
+impl Decision {
+    /// The policy's action for it.
+    fn action(self) -> Action {
+        match self {
+            Decision::Explain => Action::ExplainDiscrepancy,
+            Decision::Confirm | Decision::Clear => Action::DecideDiscrepancy,
+        }
+    }
+
+    /// Its event in the discrepancy's history.
+    fn event(self) -> DiscrepancyAction {
+        match self {
+            Decision::Explain => DiscrepancyAction::Explained,
+            Decision::Confirm => DiscrepancyAction::Confirmed,
+            Decision::Clear => DiscrepancyAction::Cleared,
+        }
+    }
+
+    /// Its name in the audit chain.
+    fn audited(self) -> &'static str {
+        match self {
+            Decision::Explain => "explain",
+            Decision::Confirm => "confirm",
+            Decision::Clear => "clear",
+        }
+    }
 }
 
 async fn answer(
@@ -1351,71 +1703,79 @@ async fn answer(
     if_match: IfMatch,
     answer: Answer,
 ) -> Result<HttpResponse, ApiError> {
-    policy::require(&who, Action::ReviewDiscrepancies)?;
     let now = state.config.now();
-    let text = match &answer {
-        Answer::Explain(t) => Some(("explanation", t.trim().to_owned(), true)),
-        Answer::Confirm(c) => c.as_ref().map(|c| ("comment", c.trim().to_owned(), false)),
+    let (decision, field, text) = match answer {
+        Answer::Explain(t) => (Decision::Explain, "explanation", Some(t)),
+        Answer::Confirm(c) => (Decision::Confirm, "comment", c),
+        Answer::Clear(c) => (Decision::Clear, "comment", c),
     };
-    if let Some((field, t, required)) = &text {
-        if *required && t.is_empty() {
-            return Err(ApiError::invalid(IssueCode::Required, field, json!({})));
-        }
-        if t.chars().count() > 2000 {
-            return Err(ApiError::invalid(
-                IssueCode::TooLong,
-                field,
-                json!({"max": 2000}),
-            ));
-        }
+    let note = text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    if decision == Decision::Explain && note.is_none() {
+        return Err(ApiError::invalid(IssueCode::Required, field, json!({})));
+    }
+    if note.as_ref().is_some_and(|t| t.chars().count() > 2000) {
+        return Err(ApiError::invalid(
+            IssueCode::TooLong,
+            field,
+            json!({"max": 2000}),
+        ));
     }
     let updated = state
         .db
         .transaction(move |conn| {
-            let row: DiscrepancyRow = discrepancies::table
-                .find(id)
-                .select(DiscrepancyRow::as_select())
-                .for_update()
-                .first(conn)?;
-            policy::authorize(conn, &who, Action::ReviewDiscrepancies, row.unit_id)?;
+            let row = load_for(conn, &who, id, decision.action(), true)?;
             if_match.check(row.version)?;
-            if row.status == "confirmed" {
-                return Err(ApiError::Conflict(ProblemCode::InvalidTransition));
-            }
-            let note = text.map(|(_, t, _)| t).filter(|t| !t.is_empty());
-            let action = match answer {
-                Answer::Explain(_) => {
-                    diesel::update(discrepancies::table.find(id))
-                        .set((
-                            discrepancies::status.eq("explained"),
-                            discrepancies::explanation.eq(&note),
-                            discrepancies::explained_by.eq(who.account_id),
-                            discrepancies::explained_at.eq(now),
-                            discrepancies::version.eq(row.version + 1),
-                            discrepancies::updated_at.eq(now),
-                        ))
-                        .execute(conn)?;
-                    "explain"
-                }
-                Answer::Confirm(_) => {
-                    diesel::update(discrepancies::table.find(id))
-                        .set((
-                            discrepancies::status.eq("confirmed"),
-                            discrepancies::confirmed_by.eq(who.account_id),
-                            discrepancies::confirmed_at.eq(now),
-                            discrepancies::version.eq(row.version + 1),
-                            discrepancies::updated_at.eq(now),
-                        ))
-                        .execute(conn)?;
-                    "confirm"
-                }
+            let from: DiscrepancyStatus = parse_enum(&row.status)?;
+            let to = from
+                .after(decision)
+                .ok_or(ApiError::Conflict(ProblemCode::InvalidTransition))?;
+            let target = discrepancies::table.find(id);
+            let bump = (
+                discrepancies::status.eq(to.as_str()),
+                discrepancies::version.eq(row.version + 1),
+                discrepancies::updated_at.eq(now),
+            );
+            match decision {
+                Decision::Explain => diesel::update(target)
+                    .set((
+                        bump,
+                        discrepancies::explanation.eq(&note),
+                        discrepancies::explained_by.eq(who.account_id),
+                        discrepancies::explained_at.eq(now),
+                    ))
+                    .execute(conn)?,
+                Decision::Confirm => diesel::update(target)
+                    .set((
+                        bump,
+                        discrepancies::confirmed_by.eq(who.account_id),
+                        discrepancies::confirmed_at.eq(now),
+                    ))
+                    .execute(conn)?,
+                Decision::Clear => diesel::update(target)
+                    .set((
+                        bump,
+                        discrepancies::cleared_by.eq(who.account_id),
+                        discrepancies::cleared_at.eq(now),
+                    ))
+                    .execute(conn)?,
             };
+            diesel::insert_into(discrepancy_events::table)
+                .values((
+                    discrepancy_events::discrepancy_id.eq(id),
+                    discrepancy_events::at.eq(now),
+                    discrepancy_events::actor_id.eq(who.account_id),
+                    discrepancy_events::action.eq(decision.event().as_str()),
+                    discrepancy_events::from_status.eq(from.as_str()),
+                    discrepancy_events::to_status.eq(to.as_str()),
+                    discrepancy_events::note.eq(&note),
+                ))
+                .execute(conn)?;
             crate::audit::append(
                 conn,
                 Some(who.account_id),
                 "discrepancy",
                 Some(id),
-                action,
+                decision.audited(),
                 json!({"from": row.status, "note": note}),
             )?;
             let row: DiscrepancyRow = discrepancies::table
@@ -1493,6 +1853,30 @@ pub async fn confirm(
         id.into_inner(),
         if_match,
         Answer::Confirm(body.0.comment),
+    )
+    .await
+}
+
+/// A reviewer clears an explained discrepancy: the explanation is accepted;
+/// final. Inspectors and admins whose scope holds it, never the person
+/// concerned (403 `self_change_forbidden`); 409 `invalid_transition` unless
+/// it is `explained`.
+#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/clear", operation_id = "clearDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Clearance,
+    responses((status = 200, body = Discrepancy, headers(("ETag" = String, description = "The new version, quoted"))), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    security(("bearer" = [])))]
+pub async fn clear(
+    state: web::Data<AppState>,
+    who: Principal,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: Json<Clearance>,
+) -> Result<HttpResponse, ApiError> {
+    answer(
+        state,
+        who,
+        id.into_inner(),
+        if_match,
+        Answer::Clear(body.0.comment),
     )
     .await
 }

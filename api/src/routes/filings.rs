@@ -676,6 +676,8 @@ fn submit_row(
         requirement: assessment.requirement,
         assessment_valid: assessment.valid,
         has_comment: false,
+        depart_on: None,
+        today: None,
     };
     let next = lifecycle::apply(
         FilingState::draft(steps),
@@ -765,6 +767,10 @@ fn transition_error(error: TransitionError) -> ApiError {
         TransitionError::CommentRequired => {
             ApiError::invalid(IssueCode::Required, "comment", json!({}))
         }
+        TransitionError::DepartureBeforePlanned { .. } => ApiError::Unprocessable(
+            ProblemCode::DepartureBeforePlanned,
+            error.issue().into_iter().collect(),
+        ),
     }
 }
 
@@ -1185,6 +1191,8 @@ async fn transition(
                         requirement: None,
                         assessment_valid: true,
                         has_comment: false,
+                        depart_on: None,
+                        today: None,
                     },
                 )
                 .map_err(transition_error)?;
@@ -1194,13 +1202,15 @@ async fn transition(
                     to_filing(conn, &st, row)
                 };
             }
+            let now = st.config.now();
             let facts = Facts {
                 requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
                 assessment_valid: true,
                 has_comment: comment.is_some(),
+                depart_on: row.depart_on,
+                today: Some(now.with_timezone(&st.config.time_zone).date_naive()),
             };
             let next = lifecycle::apply(current, action, actor, facts).map_err(transition_error)?;
-            let now = st.config.now();
             let from = row.status.clone();
             let to = next.status.as_str();
             let mut return_on = row.return_on;

@@ -461,10 +461,12 @@ pub fn report(
     .bind::<Date, _>(inspection.from)
     .bind::<Date, _>(inspection.to)
     .load(conn)?;
+    // A cleared discrepancy was explained and the explanation accepted: no
+    // problem of the unit's, counted nowhere.
     let people: Vec<PersonBy> = diesel::sql_query(
         "SELECT DISTINCT d.unit_id, d.account_id, a.rank, d.kind, d.status FROM discrepancies d
          JOIN accounts a ON a.id = d.account_id
-         WHERE d.unit_path @> $1 AND d.from_on <= $3 AND d.to_on >= $2",
+         WHERE d.unit_path @> $1 AND d.from_on <= $3 AND d.to_on >= $2 AND d.status <> 'cleared'",
     )
     .bind::<Array<SqlUuid>, _>(vec![root])
     .bind::<Date, _>(inspection.from)

@@ -104,6 +104,13 @@ impl TestApp {
         app
     }
 
+    /// Moves the app's clock: every later request sees `now` (RFC 3339) as
+    /// the current time, as when the day of a trip comes.
+    pub fn set_now(&mut self, now: &str) {
+        std::sync::Arc::make_mut(&mut self.state.config).fixed_now =
+            Some(now.parse().expect("an RFC 3339 time"));
+    }
+
     /// Sends a request built by the caller.
     pub async fn send(&self, req: TestRequest) -> Resp {
         let service = test::init_service(app::build(self.state.clone())).await;
