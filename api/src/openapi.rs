@@ -212,8 +212,10 @@ const ANSWERS_ETAG: &[&str] = &[
     "updateFinding",
     "createRectification",
     "updateRectification",
+    "getDiscrepancy",
     "explainDiscrepancy",
     "confirmDiscrepancy",
+    "clearDiscrepancy",
 ];
 
 /// The media type of an XLSX workbook.

@@ -666,3 +666,38 @@ fn optional_bodies_are_optional_and_never_null() {
         ["schema"];
     assert_eq!(*csv, json!({"type": "string"}));
 }
+
+#[test]
+fn every_operation_is_described_and_every_write_has_an_example() {
+    let doc = document();
+    assert!(
+        !doc.to_string().contains("API.md"),
+        "the document refers to a page third parties do not have"
+    );
+    for (method, path, op) in operations(&doc) {
+        let id = op["operationId"].as_str().unwrap();
+        let summary = op["summary"].as_str().unwrap_or_default();
+        assert!(
+            !summary.is_empty() && !summary.contains('\n'),
+            "{id}: summary {summary:?}"
+        );
+        assert!(
+            op["description"].as_str().is_some_and(|d| d.len() > 60),
+            "{id} has no description"
+        );
+        for (status, response) in op["responses"].as_object().unwrap() {
+            let description = response["description"].as_str().unwrap_or_default();
+            assert!(
+                !status.starts_with('2') || !matches!(description, "" | "Done" | "Created"),
+                "{id} {status}: {description:?}"
+            );
+        }
+        let json = &op["requestBody"]["content"]["application/json"];
+        if matches!(method.as_str(), "post" | "put" | "patch") && json.is_object() {
+            assert!(
+                json.get("example").is_some() || json.get("examples").is_some(),
+                "{method} {path} ({id}) has no example request"
+            );
+        }
+    }
+}

@@ -1446,9 +1446,16 @@ pub struct MyDiscrepancyParams {
     pub status: Option<DiscrepancyStatus>,
 }
 
-/// Lists the caller's own discrepancies (self-examination), by first day; any account.
+/// Lists the caller's own discrepancies (self-examination)
+///
+/// Any active account reads what reconciliations found about it, by first
+/// day, optionally only those of one `status`. This is the first step of
+/// self-examination (自查): the person sees each discrepancy with its
+/// evidence and explains it with `explainDiscrepancy`; a reviewer then
+/// confirms or clears it. A new discrepancy also arrives in the caller's
+/// notifications as `discrepancy_opened`.
 #[utoipa::path(get, path = "/api/v1/me/discrepancies", operation_id = "listMyDiscrepancies", tag = "supervision", params(MyDiscrepancyParams, PageParams),
-    responses((status = 200, body = DiscrepancyPage), (status = 400, body = crate::error::Problem, description = "An unknown `status`"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DiscrepancyPage, description = "A page of the caller's own discrepancies, by first day"), (status = 400, body = crate::error::Problem, description = "An unknown `status`"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn mine(
     state: web::Data<AppState>,
@@ -1496,10 +1503,15 @@ fn load_for(
     Ok(row)
 }
 
-/// One discrepancy, with its evidence: for the person concerned and for
-/// reviewers whose scope holds it.
+/// Reads one discrepancy with its evidence
+///
+/// Readable by the person concerned and by unit admins, inspectors and
+/// system administrators whose scope holds the node it was found in; anyone
+/// else gets 404 `not_found`. The answer's `ETag` (a quoted version such as
+/// `"2"`) goes back in `If-Match` on `explainDiscrepancy`,
+/// `confirmDiscrepancy` or `clearDiscrepancy`.
 #[utoipa::path(get, path = "/api/v1/discrepancies/{id}", operation_id = "getDiscrepancy", tag = "supervision", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Discrepancy, headers(("ETag" = String, description = "The version, quoted"))), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, with its evidence and status"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -1584,9 +1596,15 @@ type EventRow = (
     Option<String>,
 );
 
-/// The history of a discrepancy, oldest first: for whoever may read it.
+/// Lists a discrepancy's history, oldest first
+///
+/// Each step of self-examination as it happened: `opened` by the
+/// reconciliation that found it, then `explained`, `confirmed` or `cleared`,
+/// each with who acted, when, the status before and after, and the note.
+/// The history is append-only. Readable by whoever may read the discrepancy
+/// (`getDiscrepancy`); anyone else gets 404 `not_found`.
 #[utoipa::path(get, path = "/api/v1/discrepancies/{id}/events", operation_id = "listDiscrepancyEvents", tag = "supervision", params(("id" = Uuid, Path)),
-    responses((status = 200, body = DiscrepancyEventList), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = DiscrepancyEventList, description = "The discrepancy's history, oldest first"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn events(
     state: web::Data<AppState>,
@@ -1857,12 +1875,17 @@ pub async fn confirm(
     .await
 }
 
-/// A reviewer clears an explained discrepancy: the explanation is accepted;
-/// final. Inspectors and admins whose scope holds it, never the person
-/// concerned (403 `self_change_forbidden`); 409 `invalid_transition` unless
-/// it is `explained`.
-#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/clear", operation_id = "clearDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)), request_body = Clearance,
-    responses((status = 200, body = Discrepancy, headers(("ETag" = String, description = "The new version, quoted"))), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+/// Clears an explained discrepancy: the explanation is accepted
+///
+/// For inspectors, unit admins and system administrators whose scope holds
+/// the discrepancy, never the person concerned (403 `self_change_forbidden`,
+/// even holding a reviewer role). Only an `explained` discrepancy can be
+/// cleared (409 `invalid_transition` otherwise), and `cleared` is final. A
+/// stale `If-Match` answers 412 `precondition_failed`. A cleared discrepancy
+/// no longer counts against its unit in campaign reports.
+#[utoipa::path(post, path = "/api/v1/discrepancies/{id}/clear", operation_id = "clearDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
+    request_body(content = Clearance, example = json!({"comment": "核实为探亲，已补报，说明属实"})),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `cleared`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
     security(("bearer" = [])))]
 pub async fn clear(
     state: web::Data<AppState>,
