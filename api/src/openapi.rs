@@ -17,8 +17,9 @@ use utoipa::{Modify, OpenApi};
     info(title = "Whereabouts API", description = "Whereabouts reporting for public officials. Before a cadre leaves the home \
 jurisdiction (Beijing by default) or travels privately abroad, to Hong Kong, Macau or Taiwan, they file the trip; \
 their unit's policy decides whether it is simply recorded or must be approved, by whom and by when. Units and the \
-inspectors above them keep a ledger of every filing, see who is away, reconcile attendance, itinerary and \
-border-crossing evidence against the filings, and run inspection campaigns with tracked rectification.\n\n\
+inspectors above them keep a ledger of every filing, know who is away, reconcile attendance, itinerary and \
+border-crossing evidence against the filings (the people concerned then explain what it finds), and run \
+inspection campaigns with tracked rectification.\n\n\
 **Authentication.** `logIn` answers an access token (a short-lived JWT) and a single-use refresh token. Send \
 `Authorization: Bearer <access_token>` on every operation except `logIn`, `refreshToken`, `logOut`, the health \
 checks and this document, and trade the refresh token for a new pair with `refreshToken` before the access token \
@@ -88,7 +89,7 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
         (name = "approvals", description = "Deciding the steps of a filing's approver chain, the approver's inbox, and delegating decisions for a while"),
         (name = "audit", description = "Verifying the tamper-evident audit chain that every change is written to"),
         (name = "notifications", description = "The in-app notification feed, and webhooks that deliver filing events to other systems"),
-        (name = "supervision", description = "For unit admins and inspectors: the ledger and its exports, evidence imports, reconciliation, and the discrepancies it finds"),
+        (name = "supervision", description = "For unit admins and inspectors: the ledger and its exports, evidence imports, reconciliation, and the discrepancies it finds, which the people concerned explain and reviewers confirm or clear (self-examination)"),
         (name = "inspections", description = "Inspection campaigns over a subtree and window: the report, findings, measures and rectification items"),
         (name = "documents", description = "Passports and Hong Kong, Macau and Taiwan passes held in the unit's custody, checked out against approved trips")
     )

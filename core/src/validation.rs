@@ -100,10 +100,12 @@ impl IssueCode {
 #[cfg(feature = "openapi")]
 #[derive(utoipa::ToSchema)]
 pub struct IssueParams {
-    /// `too_long`, `out_of_range`: the largest length or value allowed.
-    pub max: Option<i64>,
-    /// `out_of_range`: the smallest value allowed.
-    pub min: Option<i64>,
+    /// `too_long`, `out_of_range`: the largest length or value allowed; for a
+    /// date out of range, the last day allowed.
+    pub max: Option<IssueBound>,
+    /// `out_of_range`: the smallest value allowed; for a date out of range,
+    /// the first day allowed.
+    pub min: Option<IssueBound>,
     /// `trip_too_long`, `departure_too_far_ahead`, `retroactive_too_old`: the limit in days.
     pub max_days: Option<i64>,
     /// `destination_unknown`, `destination_kind_mismatch`, `destination_blocked`: the destination code.
@@ -132,6 +134,19 @@ pub struct IssueParams {
     pub pattern: Option<String>,
     /// `return_before_departure`: the date the value must come after.
     pub after: Option<String>,
+}
+
+/// A bound an issue names: a number, or a day for a date out of range.
+#[cfg(feature = "openapi")]
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum IssueBound {
+    /// A length or a value.
+    #[schema(title = "NumberBound")]
+    Number(i64),
+    /// A day, `YYYY-MM-DD`.
+    #[schema(title = "DateBound")]
+    Date(chrono::NaiveDate),
 }
 
 /// One validation error or warning.

@@ -993,8 +993,10 @@ struct FilingSlice {
 /// nothing.
 ///
 /// Running it again over the same data creates nothing new: an open
-/// discrepancy that overlaps a new finding of the same kind grows to cover
-/// both, and one already explained or confirmed keeps its days. Answers 201
+/// discrepancy that overlaps one of the same kind found by this run grows to
+/// cover both, and one no longer open keeps its days (days beyond them become
+/// a new discrepancy). Each person a new discrepancy is about is notified
+/// (`discrepancy_opened`), to explain it. Answers 201
 /// with the run: how many people had evidence, how many discrepancies are new
 /// (`created`), and every discrepancy of the subtree and window.
 #[utoipa::path(post, path = "/api/v1/reconciliations", operation_id = "runReconciliation", tag = "supervision",
@@ -1353,8 +1355,9 @@ pub struct DiscrepancyPage {
 /// people whose node lies in their scope (403 `forbidden` to callers holding
 /// none of these roles); `unit_id` narrows it to a node's subtree (404
 /// `not_found` for a node unknown or outside the caller's scope). Filters:
-/// `status` (`open`, `explained`, `confirmed`), `kind`, and days overlapping
-/// `from`..`to`. Each discrepancy lists the evidence behind it. By first day;
+/// `status` (`open`, `explained`, `confirmed`, `cleared`), `kind`, and days
+/// overlapping `from`..`to`. Each discrepancy lists the evidence behind it.
+/// By first day;
 /// one page per call, as `{items, next_cursor}`: pass `next_cursor` back as
 /// `cursor` for the next page.
 #[utoipa::path(get, path = "/api/v1/discrepancies", operation_id = "listDiscrepancies", tag = "supervision", params(DiscrepancyParams, PageParams),
@@ -1446,7 +1449,7 @@ pub struct MyDiscrepancyParams {
     pub status: Option<DiscrepancyStatus>,
 }
 
-/// Lists the caller's own discrepancies (self-examination)
+/// List the caller's own discrepancies (self-examination)
 ///
 /// Any active account reads what reconciliations found about it, by first
 /// day, optionally only those of one `status`. This is the first step of
@@ -1503,7 +1506,7 @@ fn load_for(
     Ok(row)
 }
 
-/// Reads one discrepancy with its evidence
+/// Read one discrepancy with its evidence
 ///
 /// Readable by the person concerned and by unit admins, inspectors and
 /// system administrators whose scope holds the node it was found in; anyone
@@ -1596,7 +1599,7 @@ type EventRow = (
     Option<String>,
 );
 
-/// Lists a discrepancy's history, oldest first
+/// List a discrepancy's history, oldest first
 ///
 /// Each step of self-examination as it happened: `opened` by the
 /// reconciliation that found it, then `explained`, `confirmed` or `cleared`,
@@ -1810,17 +1813,18 @@ async fn answer(
         .json(updated))
 }
 
-/// Explain a discrepancy on behalf of its unit
+/// Explain a discrepancy: the person concerned, or an admin for them
 ///
-/// System administrators and unit admins whose scope holds the person's node
-/// (403 `forbidden` to callers holding neither role, inspectors included;
-/// 404 `not_found` for a discrepancy unknown or outside their scope).
-/// Records the `explanation` (1 to 2,000 characters) with who gave it and
-/// when: an `open` or already `explained` discrepancy becomes `explained`, a
-/// later explanation replacing the earlier one. A `confirmed` discrepancy is
-/// final: 409 `invalid_transition`. Send the discrepancy's `ETag` in
-/// `If-Match` to answer only the version shown (412 `precondition_failed`).
-/// Answers the discrepancy with its new `ETag`.
+/// The person the discrepancy is about, and system administrators and unit
+/// admins whose scope holds the node it was found in. Inspectors who can read
+/// it get 403 `forbidden`; anyone else 404 `not_found`. Records the
+/// `explanation` (1 to 2,000 characters) with who gave it and when: an
+/// `open` or already `explained` discrepancy becomes `explained`, a later
+/// explanation replacing the earlier one, and a reviewer then confirms or
+/// clears it. A `confirmed` or `cleared` discrepancy is final: 409
+/// `invalid_transition`. Send the discrepancy's `ETag` in `If-Match` to
+/// answer only the version shown (412 `precondition_failed`). Answers the
+/// discrepancy with its new `ETag`.
 #[utoipa::path(post, path = "/api/v1/discrepancies/{id}/explain", operation_id = "explainDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = Explanation, example = json!({"explanation": "5月2日随区教育局赴上海参加教研活动，属公务出差，出差审批单已存档。"})),
     responses((status = 200, body = Discrepancy, description = "The discrepancy, now `explained`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
@@ -1844,16 +1848,16 @@ pub async fn explain(
 
 /// Confirm a discrepancy as a violation
 ///
-/// System administrators and unit admins whose scope holds the person's node
-/// (403 `forbidden` to callers holding neither role, inspectors included;
-/// 404 `not_found` for a discrepancy unknown or outside their scope).
-/// Confirms that the person did what the discrepancy says (for example left
-/// without reporting): an `open` or `explained` discrepancy becomes
-/// `confirmed`, which is final (409 `invalid_transition` when it is confirmed
-/// already). An optional `comment` of up to 2,000 characters goes into the
-/// audit chain, not onto the discrepancy. Send the discrepancy's `ETag` in
-/// `If-Match` (412 `precondition_failed`). Answers the discrepancy with its
-/// new `ETag`.
+/// Inspectors, unit admins and system administrators whose scope holds the
+/// node the discrepancy was found in (404 `not_found` to anyone else), never
+/// the person concerned (403 `self_change_forbidden`, even holding one of
+/// those roles). Confirms that the person did what the discrepancy says (for
+/// example left without reporting): an `open` or `explained` discrepancy
+/// becomes `confirmed`, which is final (409 `invalid_transition` from
+/// `confirmed` or `cleared`). An optional `comment` of up to 2,000
+/// characters is kept in the discrepancy's history (`listDiscrepancyEvents`).
+/// Send the discrepancy's `ETag` in `If-Match` (412 `precondition_failed`).
+/// Answers the discrepancy with its new `ETag`.
 #[utoipa::path(post, path = "/api/v1/discrepancies/{id}/confirm", operation_id = "confirmDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = Confirmation, example = json!({"comment": "经核实，本人未履行离京报备手续，按程序处理。"})),
     responses((status = 200, body = Discrepancy, description = "The discrepancy, now `confirmed`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
@@ -1875,7 +1879,7 @@ pub async fn confirm(
     .await
 }
 
-/// Clears an explained discrepancy: the explanation is accepted
+/// Clear an explained discrepancy: the explanation is accepted
 ///
 /// For inspectors, unit admins and system administrators whose scope holds
 /// the discrepancy, never the person concerned (403 `self_change_forbidden`,

@@ -1493,7 +1493,7 @@ simple_transition!(
     "/api/v1/filings/{id}/depart",
     Action::Depart,
     "Report departure on an approved or recorded trip",
-    "The filer only: other readers of the filing get 403 `forbidden`, anyone else 404 `not_found`. An `approved` or `recorded` filing becomes `away`, with `departed_at` set to now. A filing still awaiting approval, or in any status but those two, answers 409 `invalid_transition`. Send the filing's `ETag` in `If-Match` to act only on the version the client shows (412 `precondition_failed`); an `Idempotency-Key` makes a retry safe. Answers the filing with its new `ETag`.",
+    "The filer only: other readers of the filing get 403 `forbidden`, anyone else 404 `not_found`. An `approved` or `recorded` filing becomes `away`, with `departed_at` set to now. Departure can be reported from the day before `depart_on` (a local date) on: earlier answers 422 `departure_before_planned` (an issue on `depart_on` with params `depart_on` and `earliest`), because a trip that really leaves earlier is a different trip: cancel this one and file the real dates. A filing still awaiting approval, or in any status but those two, answers 409 `invalid_transition`. Send the filing's `ETag` in `If-Match` to act only on the version the client shows (412 `precondition_failed`); an `Idempotency-Key` makes a retry safe. Answers the filing with its new `ETag`.",
     "The filing, now `away`, with its new `ETag`"
 );
 

@@ -631,7 +631,8 @@ pub fn report(
 /// Computed now over the campaign's subtree and window. Per unit (every node
 /// but departments, which count in their unit; root first): its active
 /// members, the filings whose trips overlap the window and how many were
-/// late, the people with open or explained and with confirmed discrepancies,
+/// late, the people with open or explained and with confirmed discrepancies
+/// (a cleared one counts nowhere),
 /// how its rules cover it (its own policy, inherited or none; complete or
 /// not; second-level units left without complete rules), the findings
 /// recorded about it and their overdue rectification items, and what is

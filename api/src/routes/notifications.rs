@@ -60,7 +60,9 @@ pub struct NotificationPage {
 /// a `kind` and `data` shaped by it: `approval_requested` (a filing awaits the
 /// caller's decision, as approver or delegate), `filing_decided` and
 /// `extension_decided` (the caller's filing or extension was approved or
-/// rejected), `return_report_due` and `return_overdue`. `unread=true` keeps
+/// rejected), `return_report_due`, `return_overdue`, and `discrepancy_opened`
+/// (a reconciliation found a discrepancy about the caller, to explain with
+/// `explainDiscrepancy`). `unread=true` keeps
 /// the unread ones. Newest first; one page per call, as `{items,
 /// next_cursor}`: pass `next_cursor` back as `cursor` for the next page.
 #[utoipa::path(get, path = "/api/v1/me/notifications", operation_id = "listNotifications", tag = "notifications", params(FeedParams, PageParams),
