@@ -68,7 +68,7 @@ problem_codes! {
     AlreadyDecided = "already_decided", 409, "The approval step was decided already.";
     IdempotencyKeyInProgress = "idempotency_key_in_progress", 409, "A request with this Idempotency-Key is still being answered: retry shortly.";
     AccountHasNoUnit = "account_has_no_unit", 409, "The account belongs to no unit, so there is no policy to file under.";
-    FilingNotApproved = "filing_not_approved", 409, "A document is checked out only against an approved or recorded filing.";
+    FilingNotApproved = "filing_not_approved", 409, "A document is checked out only against an approved filing.";
     AlreadyCheckedOut = "already_checked_out", 409, "The document is checked out already.";
     NotCheckedOut = "not_checked_out", 409, "The document is not checked out, so it cannot be returned.";
     NotInCustody = "not_in_custody", 409, "The document is held by its owner, not in the unit's custody.";

@@ -235,9 +235,9 @@ fn headers() -> Value {
             "example": "5f0c6a36-2d2b-4d8e-9a57-0b3a8f9d1c11"
         },
         "ETag": {
-            "description": "The resource's version as a quoted string, for example `\"3\"`. Send it back unchanged in `If-Match` to change the resource only if nobody changed it since.",
+            "description": "The resource's version as a quoted string, for example `\"3\"` (the policy snapshot's is a quoted hash of its contents). Send it back unchanged in `If-Match` (or, for the snapshot, `If-None-Match`) to act only if nobody changed it since.",
             "required": true,
-            "schema": {"type": "string", "pattern": "^\"[0-9]+\"$"},
+            "schema": {"type": "string", "pattern": "^\"[^\"]+\"$"},
             "example": "\"3\""
         },
         "Idempotent-Replayed": {
