@@ -85,48 +85,49 @@ struct Pending {
     data: Value,
 }
 
-thread_local! {
-    /// Entries of the transaction running on this thread, when it defers them.
-    static DEFERRED: std::cell::RefCell<Option<Vec<Pending>>> = const { std::cell::RefCell::new(None) };
-}
+/// The audit entries of one transaction, held until its work succeeds and then
+/// written together (see [`Tx`](crate::tx::Tx)). The chain's rows are then the
+/// last ones a transaction writes.
+#[derive(Default)]
+pub struct Entries(Vec<Pending>);
 
-/// Runs `work`, holding back every [`append`] it makes until it succeeds, then
-/// writes them all at once. The chain's lock is then held only from that write
-/// to the commit, not for the whole transaction. `work` must be the body of a
-/// transaction on this thread.
-pub fn deferred<T>(
-    conn: &mut PgConnection,
-    work: impl FnOnce(&mut PgConnection) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    /// Stops deferring however `work` ends, even by unwinding, so that a later
-    /// transaction on this pooled thread never inherits held-back entries.
-    struct StopDeferring;
-    impl Drop for StopDeferring {
-        fn drop(&mut self) {
-            DEFERRED.with(|d| *d.borrow_mut() = None);
+impl Entries {
+    /// Records one entry: who did `action` on which entity, with its data.
+    pub fn record(
+        &mut self,
+        actor: Option<Uuid>,
+        entity: &str,
+        entity_id: Option<Uuid>,
+        action: &str,
+        data: Value,
+    ) {
+        self.0.push(Pending {
+            actor,
+            entity: entity.to_owned(),
+            entity_id,
+            action: action.to_owned(),
+            data,
+        });
+    }
+
+    /// Writes the entries, in the order recorded.
+    pub fn write(self, conn: &mut PgConnection) -> Result<(), ApiError> {
+        for entry in self.0 {
+            write(
+                conn,
+                entry.actor,
+                &entry.entity,
+                entry.entity_id,
+                &entry.action,
+                entry.data,
+            )?;
         }
+        Ok(())
     }
-    DEFERRED.with(|d| *d.borrow_mut() = Some(Vec::new()));
-    let guard = StopDeferring;
-    let result = work(conn);
-    let pending = DEFERRED.with(|d| d.borrow_mut().take()).unwrap_or_default();
-    drop(guard);
-    let value = result?;
-    for entry in pending {
-        write(
-            conn,
-            entry.actor,
-            &entry.entity,
-            entry.entity_id,
-            &entry.action,
-            entry.data,
-        )?;
-    }
-    Ok(value)
 }
 
-/// Appends one row to the chain, inside the caller's transaction (at its end,
-/// when the transaction defers appends).
+/// Appends one row to the chain at once, in the caller's transaction: for work
+/// outside a request (the command line, the demo district).
 pub fn append(
     conn: &mut PgConnection,
     actor: Option<Uuid>,
@@ -135,24 +136,7 @@ pub fn append(
     action: &str,
     data: Value,
 ) -> Result<(), ApiError> {
-    let held = DEFERRED.with(|d| match d.borrow_mut().as_mut() {
-        Some(pending) => {
-            pending.push(Pending {
-                actor,
-                entity: entity.to_owned(),
-                entity_id,
-                action: action.to_owned(),
-                data: data.clone(),
-            });
-            true
-        }
-        None => false,
-    });
-    if held {
-        Ok(())
-    } else {
-        write(conn, actor, entity, entity_id, action, data)
-    }
+    write(conn, actor, entity, entity_id, action, data)
 }
 
 fn write(

@@ -8,6 +8,7 @@
 //! nothing measurable (see BENCHMARKS.md) while keeping the code simple.
 
 use crate::error::ApiError;
+use crate::tx::{self, Claim, Tx};
 use diesel::connection::SimpleConnection;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
@@ -121,30 +122,15 @@ impl Db {
         })?
     }
 
-    /// Runs work in one transaction. When the request carries an
-    /// `Idempotency-Key`, the key is claimed in this same transaction.
-    pub async fn transaction<T, F>(&self, work: F) -> Result<T, ApiError>
+    /// Runs work in one transaction (see [`tx::run`]): with the request's
+    /// `Idempotency-Key` claim, the key is claimed in the same transaction.
+    pub async fn transaction<T, F>(&self, claim: Option<Claim>, work: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, ApiError> + Send + 'static,
     {
-        let claim = crate::idempotency::current();
-        let outcome = self
-            .run(move |conn| {
-                conn.transaction(|conn| {
-                    if let Some(claim) = &claim {
-                        claim.insert(conn)?;
-                    }
-                    crate::audit::deferred(conn, work)
-                })
-                .map(|value| (value, claim))
-            })
-            .await?;
-        let (value, claim) = outcome;
-        if let Some(claim) = claim {
-            claim.committed();
-        }
-        Ok(value)
+        self.run(move |conn| tx::run(conn, claim.as_ref(), work))
+            .await
     }
 
     /// Whether the database answers.

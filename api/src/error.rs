@@ -168,6 +168,22 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// An internal error whose cause is logged first, with what was being
+    /// done: `.map_err(ApiError::internal("serialising the assessment"))`.
+    pub fn internal<E: std::fmt::Display>(doing: &'static str) -> impl FnOnce(E) -> ApiError {
+        move |cause| {
+            tracing::error!(error = %cause, "internal error while {doing}");
+            ApiError::Internal
+        }
+    }
+
+    /// An internal error for a state that cannot happen, logged with what
+    /// was missing: `.ok_or_else(|| ApiError::broken("the step of a pending filing"))`.
+    pub fn broken(missing: &'static str) -> ApiError {
+        tracing::error!("internal error: {missing} is missing");
+        ApiError::Internal
+    }
+
     /// A 422 with one issue.
     pub fn invalid(code: IssueCode, field: &str, params: serde_json::Value) -> Self {
         ApiError::Validation(vec![Issue::new(code, Some(field.to_owned()), params)])

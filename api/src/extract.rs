@@ -100,7 +100,7 @@ impl HeavyReads {
 fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .map(|d| d.get_ref())
-        .ok_or(ApiError::Internal)
+        .ok_or_else(|| ApiError::broken("the application state"))
 }
 
 /// The largest body any route takes, for code that reads a body before the

@@ -1,11 +1,13 @@
 //! `Idempotency-Key` on POST: a phone that retries after a timeout gets the
 //! first answer again, never a second filing or a second decision.
 //!
-//! The key is claimed inside the handler's own database transaction: while a
-//! request with a key runs, [`Db::transaction`](crate::db::Db::transaction)
-//! inserts the key's row (without an answer yet) in the same transaction as the
-//! change, so the change and its claim commit or roll back together. After
-//! the answer is sent back through this middleware it is stored on the row.
+//! The key is claimed inside the handler's own database transaction: the
+//! middleware leaves a [`Claim`] on the request, the handler takes it as an
+//! argument and passes it to [`Db::transaction`](crate::db::Db::transaction),
+//! which inserts the key's row (without an answer yet) in the same transaction
+//! as the change, so the change and its claim commit or roll back together.
+//! After the answer is sent back through this middleware it is stored on the
+//! row.
 //!
 //! A retry with the same key and request then replays the stored answer; with
 //! a different request it answers 422 `idempotency_key_reused`. If the first
@@ -22,6 +24,7 @@
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::AppState;
 use crate::schema::idempotency_keys;
+use crate::tx::Claim;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
@@ -31,62 +34,11 @@ use diesel::prelude::*;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
 use whereabouts_core::IssueCode;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
-
-/// The key of the request being handled, for the database layer to claim.
-#[derive(Debug, Clone)]
-pub struct Claim {
-    account: Uuid,
-    key: String,
-    hash: Vec<u8>,
-    claimed: Arc<AtomicBool>,
-}
-
-tokio::task_local! {
-    static CURRENT: Claim;
-}
-
-/// The claim of the request running on this task, if it carries a key.
-pub fn current() -> Option<Claim> {
-    CURRENT.try_with(Clone::clone).ok()
-}
-
-impl Claim {
-    /// Inserts the key's row in the caller's transaction, once per request. A
-    /// concurrent request holding the same key makes this wait for it and then
-    /// fail with 409 `idempotency_key_in_progress`.
-    pub fn insert(&self, conn: &mut PgConnection) -> Result<(), ApiError> {
-        if self.claimed.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::account_id.eq(self.account),
-                idempotency_keys::key.eq(&self.key),
-                idempotency_keys::request_hash.eq(&self.hash),
-            ))
-            .execute(conn)
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                ) => ApiError::Conflict(ProblemCode::IdempotencyKeyInProgress),
-                other => ApiError::from(other),
-            })?;
-        Ok(())
-    }
-
-    /// Records that the transaction holding the claim committed.
-    pub fn committed(&self) {
-        self.claimed.store(true, Ordering::SeqCst);
-    }
-}
 
 /// The middleware.
 pub struct Idempotency;
@@ -293,13 +245,9 @@ where
             }
 
             req.set_payload(Payload::from(body));
-            let claim = Claim {
-                account,
-                key: key.clone(),
-                hash: hash.clone(),
-                claimed: Arc::new(AtomicBool::new(false)),
-            };
-            let res = CURRENT.scope(claim.clone(), service.call(req)).await?;
+            let claim = Claim::new(account, key.clone(), hash.clone());
+            req.extensions_mut().insert(claim.clone());
+            let res = service.call(req).await?;
             let status = res.status();
             let concurrent = res
                 .response()
@@ -340,16 +288,17 @@ where
             let (content_type, etag) = (header(CONTENT_TYPE), header(ETAG));
             let (http_req, response) = res.into_parts();
             let (head, body) = response.into_parts();
-            let bytes = actix_web::body::to_bytes(body)
-                .await
-                .map_err(|_| ApiError::Internal)?;
+            let bytes = actix_web::body::to_bytes(body).await.map_err(|e| {
+                let cause: Box<dyn std::error::Error> = e.into();
+                ApiError::internal("reading an answer to keep for its idempotency key")(cause)
+            })?;
             // Answers may carry personal data (a document number shown to its
             // administrator): they are kept sealed.
             let aad = [account.as_bytes().as_slice(), key.as_bytes()].concat();
             let Some(stored) = crate::seal::seal(&state.config.document_key, &aad, &bytes) else {
-                return Err(ApiError::Internal.into());
+                return Err(ApiError::broken("the sealed answer of an idempotency key").into());
             };
-            let claimed = claim.claimed.load(Ordering::SeqCst);
+            let claimed = claim.committed();
             let outcome = state
                 .db
                 .run(move |conn| {

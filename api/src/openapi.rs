@@ -113,8 +113,9 @@ impl Modify for BearerScheme {
     }
 }
 
-/// Errors are `application/problem+json`: the error responses the handlers
-/// declare say so, every body-taking operation documents 408, 413 and 415, and every
+/// Errors are `application/problem+json`: every 4xx and 5xx response a
+/// handler declares (by status and description only) gets the `Problem`
+/// body, every body-taking operation documents 408, 413 and 415, and every
 /// operation of the API documents a `default` problem for the rest (429, 500, 503).
 struct ProblemResponses;
 
@@ -149,8 +150,15 @@ impl Modify for ProblemResponses {
                 for (status, response) in operation.responses.responses.iter_mut() {
                     if let (true, RefOr::T(response)) =
                         (status.starts_with('4') || status.starts_with('5'), response)
-                        && let Some(content) = response.content.shift_remove("application/json")
                     {
+                        let content = response
+                            .content
+                            .shift_remove("application/json")
+                            .unwrap_or_else(|| {
+                                ContentBuilder::new()
+                                    .schema(Some(Ref::from_schema_name("Problem")))
+                                    .build()
+                            });
                         response
                             .content
                             .insert("application/problem+json".to_owned(), content);

@@ -137,7 +137,7 @@ pub fn deliver_due(
                 continue;
             };
             let body = serde_json::to_vec(&json!({"delivery_id": id, "event": event, "created_at": created_at, "data": payload}))
-                .map_err(|_| ApiError::Internal)?;
+                .map_err(ApiError::internal("serialising a webhook delivery"))?;
             let delivery = id.to_string();
             let signed = signature(&secret, &body);
             let result = client.post(

@@ -8,6 +8,7 @@ use crate::page::{PageParams, paginate};
 use crate::policy::{self, AccountChange, Action, Scope};
 use crate::routes::units::parse_enum;
 use crate::schema::{accounts, role_grants, units};
+use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -327,12 +328,13 @@ fn insert_account(
         "public_official": true,
         "key_post": false
     })),
-    responses((status = 201, body = CreatedAccount, description = "The new account with its `ETag`, and `initial_password` when one was generated"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Login or employee number taken"), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = CreatedAccount, description = "The new account with its `ETag`, and `initial_password` when one was generated"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409, description = "Login or employee number taken"), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     who: Principal,
     body: Json<CreateAccount>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     policy::require(&who, Action::ManageOrganisation)?;
@@ -348,20 +350,20 @@ pub async fn create(
     }
     let created = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, body.unit_id)?;
             let (id, initial_password) = insert_account(conn, &body)?;
             Ok(CreatedAccount {
                 account: {
                     let account = load_account(conn, id)?;
-                    crate::audit::append(
-                        conn,
+                    tx.audit.record(
                         Some(who.account_id),
                         "account",
                         Some(id),
                         "create",
                         crate::audit::state(&account),
-                    )?;
+                    );
                     account
                 },
                 initial_password,
@@ -419,7 +421,7 @@ fn managed_account(
 /// of no unit is visible only with a grant over the whole tree. Answers the
 /// account with its role grants and its `ETag`.
 #[utoipa::path(get, path = "/api/v1/accounts/{id}", operation_id = "getAccount", tag = "accounts", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Account, description = "The account, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Account, description = "The account, with its `ETag`"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -479,7 +481,7 @@ pub struct UpdateAccount {
 /// `validation_failed` for a bad name or mobile number.
 #[utoipa::path(patch, path = "/api/v1/accounts/{id}", operation_id = "updateAccount", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = UpdateAccount, example = json!({"rank": "division", "position": "department_head", "mobile": "13911112222"})),
-    responses((status = 200, body = Account, description = "The changed account, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Account, description = "The changed account, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -515,7 +517,8 @@ pub async fn update(
     }
     let account = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let target = policy::AccountTarget::load(conn, id)?;
             policy::change_account(&who, Action::ManageAccount, &target, change)?;
             let current: AccountRow = accounts::table
@@ -559,14 +562,13 @@ pub async fn update(
                 ))
                 .execute(conn)?;
             let account = load_account(conn, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "account",
                 Some(id),
                 "update",
                 crate::audit::state(&account),
-            )?;
+            );
             Ok(account)
         })
         .await?;
@@ -601,7 +603,7 @@ pub struct AccountPage {
 /// case. Accounts of no unit are not listed. One page per call, as `{items,
 /// next_cursor}`: pass `next_cursor` back as `cursor` for the next page.
 #[utoipa::path(get, path = "/api/v1/accounts", operation_id = "listAccounts", tag = "accounts", params(AccountListParams, PageParams),
-    responses((status = 200, body = AccountPage, description = "A page of accounts, by login"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = AccountPage, description = "A page of accounts, by login"), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -663,6 +665,7 @@ pub async fn list(
 
 fn set_status(
     conn: &mut PgConnection,
+    audit: &mut crate::audit::Entries,
     who: &Principal,
     id: Uuid,
     status: &str,
@@ -680,14 +683,13 @@ fn set_status(
         .execute(conn)?;
     crate::sessions::end_all(conn, id, None)?;
     let account = load_account(conn, id)?;
-    crate::audit::append(
-        conn,
+    audit.record(
         Some(who.account_id),
         "account",
         Some(id),
         status,
         crate::audit::state(&account),
-    )?;
+    );
     Ok(account)
 }
 
@@ -704,18 +706,21 @@ fn set_status(
 /// the same answer as a wrong password. Accepts `If-Match` (412
 /// `precondition_failed`). Answers the account with its new `ETag`.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/suspend", operation_id = "suspendAccount", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = Account, description = "The suspended account, with its new `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
+    responses((status = 200, body = Account, description = "The suspended account, with its new `ETag`"), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412)),
     security(("bearer" = [])))]
 pub async fn suspend(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
     if_match: IfMatch,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let account = state
         .db
-        .transaction(move |conn| set_status(conn, &who, id, "suspended", &if_match))
+        .transaction(claim, move |tx| {
+            set_status(tx.conn, &mut tx.audit, &who, id, "suspended", &if_match)
+        })
         .await?;
     Ok(respond(&account, StatusCode::OK))
 }
@@ -732,18 +737,21 @@ pub async fn suspend(
 /// `If-Match` (412 `precondition_failed`). Answers the account with its new
 /// `ETag`.
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/reactivate", operation_id = "reactivateAccount", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
-    responses((status = 200, body = Account, description = "The active account, with its new `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem)),
+    responses((status = 200, body = Account, description = "The active account, with its new `ETag`"), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412)),
     security(("bearer" = [])))]
 pub async fn reactivate(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
     if_match: IfMatch,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let account = state
         .db
-        .transaction(move |conn| set_status(conn, &who, id, "active", &if_match))
+        .transaction(claim, move |tx| {
+            set_status(tx.conn, &mut tx.audit, &who, id, "active", &if_match)
+        })
         .await?;
     Ok(respond(&account, StatusCode::OK))
 }
@@ -777,7 +785,7 @@ pub struct PasswordReset {
 /// `validation_failed`). Accepts `If-Match` (412 `precondition_failed`).
 #[utoipa::path(post, path = "/api/v1/accounts/{id}/reset-password", operation_id = "resetAccountPassword", tag = "accounts", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = Option<ResetPassword>, example = json!({"password": "Chaoyang#2027"})),
-    responses((status = 200, body = PasswordReset, description = "The new password, shown only this once"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = PasswordReset, description = "The new password, shown only this once"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn reset_password(
     state: web::Data<AppState>,
@@ -785,6 +793,7 @@ pub async fn reset_password(
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: crate::extract::Body<{ crate::extract::MAX_JSON_BYTES }>,
+    claim: Option<Claim>,
 ) -> Result<web::Json<PasswordReset>, ApiError> {
     let id = id.into_inner();
     let body = body.0;
@@ -805,7 +814,8 @@ pub async fn reset_password(
     let password_hash = hash(&password)?;
     state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let current = managed_account(conn, &who, Action::ManageAccount, id)?;
             if_match.check(current.version)?;
             diesel::update(accounts::table.find(id))
@@ -817,14 +827,13 @@ pub async fn reset_password(
                 ))
                 .execute(conn)?;
             crate::sessions::end_all(conn, id, None)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "account",
                 Some(id),
                 "reset_password",
                 serde_json::json!({}),
-            )?;
+            );
             Ok(())
         })
         .await?;
@@ -840,7 +849,7 @@ pub async fn reset_password(
 /// `system_admin`) over the subtree under `unit_id` (`null`: a system
 /// administrator over the whole tree).
 #[utoipa::path(get, path = "/api/v1/accounts/{id}/roles", operation_id = "getAccountRoles", tag = "accounts", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<RoleGrantBody>, description = "The account's role grants"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Vec<RoleGrantBody>, description = "The account's role grants"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_roles(
     state: web::Data<AppState>,
@@ -878,7 +887,7 @@ pub async fn get_roles(
         {"role": "unit_admin", "unit_id": "a34d5473-f579-4ed8-8487-9ffe8826b5f9"},
         {"role": "inspector", "unit_id": "a2ad893b-a7e8-4523-800b-c6171480a6f3"}
     ])),
-    responses((status = 200, body = Vec<RoleGrantBody>, description = "The grants the account now holds"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Vec<RoleGrantBody>, description = "The grants the account now holds"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn put_roles(
     state: web::Data<AppState>,
@@ -907,7 +916,8 @@ pub async fn put_roles(
     grants.dedup();
     let roles = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             managed_account(conn, &who, Action::GrantRoles, id)?;
             for grant in &grants {
                 match grant.unit_id {
@@ -931,14 +941,13 @@ pub async fn put_roles(
                     .execute(conn)?;
             }
             let roles = grants_body(load_grants(conn, id)?);
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "account",
                 Some(id),
                 "set_roles",
                 crate::audit::state(&roles),
-            )?;
+            );
             Ok(roles)
         })
         .await?;
@@ -1041,7 +1050,7 @@ pub struct AccountsUpload {
 /// answers 400 `malformed_request`; more than 10,000 rows, 413
 /// `payload_too_large`.
 #[utoipa::path(post, path = "/api/v1/accounts/import", operation_id = "importAccounts", tag = "accounts", request_body(content = AccountsUpload, content_type = "multipart/form-data"),
-    responses((status = 200, body = ImportResult, description = "The outcome of every row, and the generated passwords"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem, description = "No `file` part in the upload")),
+    responses((status = 200, body = ImportResult, description = "The outcome of every row, and the generated passwords"), (status = 400), (status = 401), (status = 403), (status = 413), (status = 415), (status = 422, description = "No `file` part in the upload")),
     security(("bearer" = [])))]
 pub async fn import(
     state: web::Data<AppState>,
@@ -1223,16 +1232,16 @@ fn import_row(
         key_post,
         password: None,
     };
-    conn.transaction(|conn| {
+    crate::tx::run(conn, None, |tx| {
+        let conn = &mut *tx.conn;
         let created = insert_account(conn, &body)?;
-        crate::audit::append(
-            conn,
+        tx.audit.record(
             Some(who.account_id),
             "account",
             Some(created.0),
             "import",
             serde_json::json!({"login": body.login.trim().to_lowercase(), "unit_id": body.unit_id}),
-        )?;
+        );
         Ok(created)
     })
     .map(|(id, password)| {
@@ -1267,7 +1276,8 @@ pub fn create_admin(
         return Err(ApiError::Validation(issues));
     }
     let password_hash = hash(password)?;
-    conn.transaction(|conn| {
+    crate::tx::run(conn, None, |tx| {
+        let conn = &mut *tx.conn;
         let id = Uuid::new_v4();
         let login = login.trim().to_lowercase();
         diesel::insert_into(accounts::table)
@@ -1292,14 +1302,13 @@ pub fn create_admin(
                 role_grants::role.eq(Role::SystemAdmin.as_str()),
             ))
             .execute(conn)?;
-        crate::audit::append(
-            conn,
+        tx.audit.record(
             None,
             "account",
             Some(id),
             "create_admin",
             serde_json::json!({"login": login}),
-        )?;
+        );
         Ok(id)
     })
 }

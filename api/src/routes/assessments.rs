@@ -218,7 +218,7 @@ pub struct AssessmentRequest {
             "companions": "配偶"
         }
     })),
-    responses((status = 200, body = Assessment, description = "The assessment of the draft; nothing was stored"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The account belongs to no unit"), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Assessment, description = "The assessment of the draft; nothing was stored"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409, description = "The account belongs to no unit"), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,

@@ -16,7 +16,7 @@ use actix_web::web;
 /// not fit (`first_bad_id`: a changed row, a missing predecessor or a broken
 /// link), `null` when all fit.
 #[utoipa::path(get, path = "/api/v1/audit/verify", operation_id = "verifyAuditChain", tag = "audit",
-    responses((status = 200, body = Verification, description = "The result of the check"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 200, body = Verification, description = "The result of the check"), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn verify(
     state: web::Data<AppState>,

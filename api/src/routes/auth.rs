@@ -119,7 +119,7 @@ pub fn issue_tokens(
 /// `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "logIn", tag = "auth",
     request_body(content = LoginRequest, example = json!({"login": "zhang.wei", "password": "Chaoyang#2027"})),
-    responses((status = 200, body = Tokens, description = "Logged in: the token pair of a new session"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "Wrong login or password, or a suspended account (the same answer): `invalid_credentials`"), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many failed attempts (`rate_limited`): retry after `Retry-After` seconds")))]
+    responses((status = 200, body = Tokens, description = "Logged in: the token pair of a new session"), (status = 400), (status = 401, description = "Wrong login or password, or a suspended account (the same answer): `invalid_credentials`"), (status = 422), (status = 429, description = "Too many failed attempts (`rate_limited`): retry after `Retry-After` seconds")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -192,7 +192,7 @@ pub async fn login(
 /// answers 401 `invalid_token`.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "refreshToken", tag = "auth",
     request_body(content = RefreshRequest, example = json!({"refresh_token": "ReqWEOE_SL8bLjcSO8HP_VWL_do43iBzhv5PLQoV3NM"})),
-    responses((status = 200, body = Tokens, description = "A new token pair; the refresh token sent is spent"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem, description = "The refresh token is not valid (`invalid_token`) or was spent already (`refresh_token_reused`: the session has ended)"), (status = 422, body = crate::error::Problem)))]
+    responses((status = 200, body = Tokens, description = "A new token pair; the refresh token sent is spent"), (status = 400), (status = 401, description = "The refresh token is not valid (`invalid_token`) or was spent already (`refresh_token_reused`: the session has ended)"), (status = 422)))]
 pub async fn refresh(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
@@ -201,7 +201,8 @@ pub async fn refresh(
     let st = state.clone();
     let outcome = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let row: Option<RefreshRow> = refresh_tokens::table
                 .inner_join(sessions::table)
                 .filter(refresh_tokens::token_hash.eq(&hash))
@@ -258,7 +259,7 @@ pub async fn refresh(
 /// may call it whenever it signs out and then forget both tokens.
 #[utoipa::path(post, path = "/api/v1/auth/logout", operation_id = "logOut", tag = "auth",
     request_body(content = RefreshRequest, example = json!({"refresh_token": "ReqWEOE_SL8bLjcSO8HP_VWL_do43iBzhv5PLQoV3NM"})),
-    responses((status = 204, description = "Logged out (also for an unknown or ended session); no body"), (status = 400, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 204, description = "Logged out (also for an unknown or ended session); no body"), (status = 400), (status = 422)))]
 pub async fn logout(
     state: web::Data<AppState>,
     body: Json<RefreshRequest>,
@@ -266,7 +267,8 @@ pub async fn logout(
     let hash = auth::token_hash(body.0.refresh_token.trim());
     state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let session: Option<Uuid> = refresh_tokens::table
                 .filter(refresh_tokens::token_hash.eq(&hash))
                 .select(refresh_tokens::family_id)

@@ -122,7 +122,7 @@ fn check_year(year: i32) -> Result<(), ApiError> {
 /// and the `holiday` period of a trip, follow these entries. A year outside
 /// 1900..2100 answers 404 `not_found`.
 #[utoipa::path(get, path = "/api/v1/calendar/{year}", operation_id = "getCalendarYear", tag = "calendar", params(("year" = i32, Path)),
-    responses((status = 200, body = CalendarYearBody, description = "The year's entries and where they come from"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = CalendarYearBody, description = "The year's entries and where they come from"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -162,7 +162,7 @@ pub async fn get(
             {"date": "2027-10-09", "kind": "workday", "name": "国庆节"}
         ]
     })),
-    responses((status = 200, body = CalendarYearBody, description = "The year as now stored"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = CalendarYearBody, description = "The year as now stored"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn put(
     state: web::Data<AppState>,
@@ -208,7 +208,8 @@ pub async fn put(
     }
     let saved = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             diesel::insert_into(calendar_years::table)
                 .values(calendar_years::year.eq(year))
                 .on_conflict(calendar_years::year)
@@ -232,14 +233,13 @@ pub async fn put(
                     .execute(conn)?;
             }
             let saved = year_body(conn, year)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "calendar",
                 None,
                 "replace_year",
                 crate::audit::state(&saved),
-            )?;
+            );
             Ok(saved)
         })
         .await?;

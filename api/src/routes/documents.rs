@@ -10,6 +10,7 @@ use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
 use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
+use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::dsl::sql;
@@ -27,8 +28,8 @@ use whereabouts_core::assessment::DocumentKind;
 /// so a sealed number cannot be moved to another row. Stored as nonce and
 /// ciphertext.
 fn seal(key: &[u8; 32], id: Uuid, number: &str) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
-    let sealed =
-        crate::seal::seal(key, id.as_bytes(), number.as_bytes()).ok_or(ApiError::Internal)?;
+    let sealed = crate::seal::seal(key, id.as_bytes(), number.as_bytes())
+        .ok_or_else(|| ApiError::broken("a sealed document number"))?;
     let (nonce, body) = sealed.split_at(12);
     Ok((body.to_vec(), nonce.to_vec()))
 }
@@ -40,7 +41,7 @@ fn open(key: &[u8; 32], id: Uuid, sealed: &[u8], nonce: &[u8]) -> Result<String,
         tracing::error!(document = %id, "a document number does not open with the configured key");
         ApiError::Internal
     })?;
-    String::from_utf8(plain).map_err(|_| ApiError::Internal)
+    String::from_utf8(plain).map_err(ApiError::internal("decoding a document number as UTF-8"))
 }
 
 /// The number with every character hidden but its last few: at most three,
@@ -249,7 +250,7 @@ fn one(
     let row = load_row(conn, id)?;
     to_documents(conn, state, who, vec![row])?
         .pop()
-        .ok_or(ApiError::Internal)
+        .ok_or_else(|| ApiError::broken("the document just loaded"))
 }
 
 /// What the audit chain keeps of a document: never the number.
@@ -279,12 +280,13 @@ fn audit_state(d: &Document) -> serde_json::Value {
         "expires_on": "2032-03-14",
         "in_custody": true
     })),
-    responses((status = 201, body = Document, description = "The registered document, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Document, description = "The registered document, with its `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     who: Principal,
     body: Json<DocumentInput>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     policy::require(&who, Action::KeepDocuments)?;
@@ -316,7 +318,8 @@ pub async fn create(
     let st = state.clone();
     let document = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let holder: Option<(Option<Uuid>, Option<Vec<Uuid>>)> = accounts::table
                 .left_join(units::table)
                 .filter(accounts::id.eq(input.account_id))
@@ -354,14 +357,13 @@ pub async fn create(
                 ))
                 .execute(conn)?;
             let document = one(conn, &st, &who, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "document",
                 Some(id),
                 "create",
                 audit_state(&document),
-            )?;
+            );
             Ok(document)
         })
         .await?;
@@ -405,7 +407,7 @@ pub struct DocumentPage {
 /// page per call, as `{items, next_cursor}`: pass `next_cursor` back as
 /// `cursor` for the next page.
 #[utoipa::path(get, path = "/api/v1/documents", operation_id = "listDocuments", tag = "documents", params(DocumentParams, PageParams),
-    responses((status = 200, body = DocumentPage, description = "A page of documents, soonest expiry first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DocumentPage, description = "A page of documents, soonest expiry first"), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -506,7 +508,7 @@ pub async fn list(
 /// Answers the document, where it is now (`held`, `checked_out` or
 /// `with_holder`) with its current checkout, and its `ETag`.
 #[utoipa::path(get, path = "/api/v1/documents/{id}", operation_id = "getDocument", tag = "documents", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Document, description = "The document, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Document, description = "The document, with its `ETag`"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -526,7 +528,7 @@ pub async fn get(
             }
             to_documents(conn, &st, &who, vec![row])?
                 .pop()
-                .ok_or(ApiError::Internal)
+                .ok_or_else(|| ApiError::broken("the document just loaded"))
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -572,13 +574,14 @@ fn administered(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Ro
 /// new `ETag`.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/checkout", operation_id = "checkOutDocument", tag = "documents", params(("id" = Uuid, Path)),
     request_body(content = CheckoutInput, example = json!({"filing_id": "9dd0ccc9-7172-44e8-ac50-3ff9f6cb6cec"})),
-    responses((status = 200, body = Document, description = "The document, now checked out, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Document, description = "The document, now checked out, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 422)),
     security(("bearer" = [])))]
 pub async fn checkout(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
     body: Json<CheckoutInput>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let filing_id = body.0.filing_id;
@@ -586,7 +589,8 @@ pub async fn checkout(
     let st = state.clone();
     let document = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let row = administered(conn, &who, id)?;
             if !row.in_custody {
                 return Err(ApiError::Conflict(ProblemCode::NotInCustody));
@@ -640,7 +644,8 @@ pub async fn checkout(
             if status != "approved" {
                 return Err(ApiError::Conflict(ProblemCode::FilingNotApproved));
             }
-            let return_on = return_on.ok_or(ApiError::Internal)?;
+            let return_on = return_on
+                .ok_or_else(|| ApiError::broken("the return day of an approved filing"))?;
             diesel::insert_into(document_checkouts::table)
                 .values((
                     document_checkouts::id.eq(Uuid::new_v4()),
@@ -659,14 +664,13 @@ pub async fn checkout(
                 ))
                 .execute(conn)?;
             let document = one(conn, &st, &who, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "document",
                 Some(id),
                 "checkout",
                 audit_state(&document),
-            )?;
+            );
             Ok(document)
         })
         .await?;
@@ -683,19 +687,21 @@ pub async fn checkout(
 /// document is `held` again. 409 `not_checked_out` when it is not out.
 /// Answers the document with its new `ETag`.
 #[utoipa::path(post, path = "/api/v1/documents/{id}/return", operation_id = "returnDocument", tag = "documents", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Document, description = "The document, back in custody, with its new `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)),
+    responses((status = 200, body = Document, description = "The document, back in custody, with its new `ETag`"), (status = 401), (status = 403), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn return_(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     policy::require(&who, Action::KeepDocuments)?;
     let st = state.clone();
     let document = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let row = administered(conn, &who, id)?;
             let returned = diesel::update(
                 document_checkouts::table
@@ -717,14 +723,13 @@ pub async fn return_(
                 ))
                 .execute(conn)?;
             let document = one(conn, &st, &who, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "document",
                 Some(id),
                 "return",
                 audit_state(&document),
-            )?;
+            );
             Ok(document)
         })
         .await?;

@@ -17,6 +17,7 @@ use crate::schema::{
     accounts, discrepancies, discrepancy_events, evidence, evidence_imports, filings,
     reconciliations, units,
 };
+use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -369,7 +370,8 @@ fn to_result(row: ImportRow) -> Result<EvidenceImportResult, ApiError> {
         unit_id: row.unit_id,
         source: parse_enum(&row.source)?,
         accepted: row.accepted,
-        rejected: serde_json::from_value(row.rejected).map_err(|_| ApiError::Internal)?,
+        rejected: serde_json::from_value(row.rejected)
+            .map_err(ApiError::internal("decoding an import's rejected rows"))?,
         created_at: row.created_at,
     })
 }
@@ -476,7 +478,7 @@ fn is_media(req: &HttpRequest, media: &str) -> bool {
         })),
         (EvidenceUpload = "multipart/form-data")
     )),
-    responses((status = 201, body = EvidenceImportResult, description = "The batch was imported: how many records were stored, and each one refused"), (status = 200, body = EvidenceImportResult, description = "The batch was imported before; nothing changed"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 413, body = crate::error::Problem), (status = 415, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = EvidenceImportResult, description = "The batch was imported: how many records were stored, and each one refused"), (status = 200, body = EvidenceImportResult, description = "The batch was imported before; nothing changed"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 413), (status = 415), (status = 422)),
     security(("bearer" = [])))]
 pub async fn import(
     state: web::Data<AppState>,
@@ -485,6 +487,7 @@ pub async fn import(
     req: HttpRequest,
     params: web::Query<EvidenceImportParams>,
     body: crate::extract::Body<MAX_EVIDENCE_BYTES>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     policy::require(&who, Action::Supervise)?;
     let body = body.0;
@@ -593,7 +596,8 @@ pub async fn import(
     }
     let replay = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::Supervise, unit_id)?;
             if let Some(first) = load_import(conn, unit_id, &batch_key)? {
                 return Ok((StatusCode::OK, to_result(first)?));
@@ -659,7 +663,8 @@ pub async fn import(
             rejected.sort_by_key(|r| r.row);
             let id = Uuid::new_v4();
             let count = i32::try_from(accepted.len()).map_err(|_| ApiError::PayloadTooLarge)?;
-            let rejected_json = serde_json::to_value(&rejected).map_err(|_| ApiError::Internal)?;
+            let rejected_json = serde_json::to_value(&rejected)
+                .map_err(ApiError::internal("serialising an import's rejected rows"))?;
             diesel::insert_into(evidence_imports::table)
                 .values((
                     evidence_imports::id.eq(id),
@@ -692,16 +697,16 @@ pub async fn import(
                     .values(values)
                     .execute(conn)?;
             }
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "evidence_import",
                 Some(id),
                 "create",
                 json!({"batch_key": batch_key, "unit_id": unit_id, "source": enum_name(&source),
                        "accepted": count, "rejected": rejected.len()}),
-            )?;
-            let row = load_import(conn, unit_id, &batch_key)?.ok_or(ApiError::Internal)?;
+            );
+            let row = load_import(conn, unit_id, &batch_key)?
+                .ok_or_else(|| ApiError::broken("the import just written"))?;
             Ok((StatusCode::CREATED, to_result(row)?))
         })
         .await?;
@@ -1001,12 +1006,13 @@ struct FilingSlice {
 /// (`created`), and every discrepancy of the subtree and window.
 #[utoipa::path(post, path = "/api/v1/reconciliations", operation_id = "runReconciliation", tag = "supervision",
     request_body(content = ReconciliationInput, example = json!({"unit_id": "c15ed824-83c3-4b5f-8324-14c74a2d077f", "from": "2027-05-01", "to": "2027-05-05"})),
-    responses((status = 201, body = ReconciliationResult, description = "The run, with every discrepancy of the subtree and window"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = ReconciliationResult, description = "The run, with every discrepancy of the subtree and window"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn reconcile(
     state: web::Data<AppState>,
     who: Principal,
     body: Json<ReconciliationInput>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     policy::require(&who, Action::Supervise)?;
@@ -1028,7 +1034,8 @@ pub async fn reconcile(
     let st = state.clone();
     let result = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::Supervise, input.unit_id)?;
             let run = Uuid::new_v4();
             // The run first: its discrepancies refer to it.
@@ -1132,22 +1139,20 @@ pub async fn reconcile(
             // Only what this run created opens: its history starts and its
             // person is told, once.
             record_opened(conn, who.account_id, &opened)?;
-            let created = i32::try_from(opened.len()).map_err(|_| ApiError::Internal)?;
-            let people = i32::try_from(people).map_err(|_| ApiError::Internal)?;
+            let created = i32::try_from(opened.len()).map_err(ApiError::internal("counting the discrepancies opened"))?;
+            let people = i32::try_from(people).map_err(ApiError::internal("counting the people reconciled"))?;
             diesel::update(reconciliations::table.find(run))
                 .set((
                     reconciliations::people.eq(people),
                     reconciliations::created.eq(created),
                 ))
                 .execute(conn)?;
-            crate::audit::append(
-                conn,
-                Some(who.account_id),
+            tx.audit.record(Some(who.account_id),
                 "reconciliation",
                 Some(run),
                 "create",
                 json!({"unit_id": input.unit_id, "from": input.from, "to": input.to, "people": people, "created": created}),
-            )?;
+            );
             let rows: Vec<DiscrepancyRow> = discrepancies::table
                 .filter(sql::<Bool>("discrepancies.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![input.unit_id]))
                 .filter(discrepancies::from_on.le(input.to))
@@ -1279,7 +1284,8 @@ fn find(
         let (Some(depart_on), Some(return_on)) = (f.depart_on, f.return_on) else {
             continue;
         };
-        let draft: TripDraft = serde_json::from_value(f.draft).map_err(|_| ApiError::Internal)?;
+        let draft: TripDraft = serde_json::from_value(f.draft)
+            .map_err(ApiError::internal("decoding a stored filing's draft"))?;
         trips.entry(f.account_id).or_default().push(TripFiling {
             id: f.id,
             status: parse_enum::<FilingStatus>(&f.status)?,
@@ -1361,7 +1367,7 @@ pub struct DiscrepancyPage {
 /// one page per call, as `{items, next_cursor}`: pass `next_cursor` back as
 /// `cursor` for the next page.
 #[utoipa::path(get, path = "/api/v1/discrepancies", operation_id = "listDiscrepancies", tag = "supervision", params(DiscrepancyParams, PageParams),
-    responses((status = 200, body = DiscrepancyPage, description = "A page of discrepancies, by first day"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DiscrepancyPage, description = "A page of discrepancies, by first day"), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -1458,7 +1464,7 @@ pub struct MyDiscrepancyParams {
 /// confirms or clears it. A new discrepancy also arrives in the caller's
 /// notifications as `discrepancy_opened`.
 #[utoipa::path(get, path = "/api/v1/me/discrepancies", operation_id = "listMyDiscrepancies", tag = "supervision", params(MyDiscrepancyParams, PageParams),
-    responses((status = 200, body = DiscrepancyPage, description = "A page of the caller's own discrepancies, by first day"), (status = 400, body = crate::error::Problem, description = "An unknown `status`"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = DiscrepancyPage, description = "A page of the caller's own discrepancies, by first day"), (status = 400, description = "An unknown `status`"), (status = 401), (status = 422)),
     security(("bearer" = [])))]
 pub async fn mine(
     state: web::Data<AppState>,
@@ -1514,7 +1520,7 @@ fn load_for(
 /// `"2"`) goes back in `If-Match` on `explainDiscrepancy`,
 /// `confirmDiscrepancy` or `clearDiscrepancy`.
 #[utoipa::path(get, path = "/api/v1/discrepancies/{id}", operation_id = "getDiscrepancy", tag = "supervision", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Discrepancy, description = "The discrepancy, with its evidence and status"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, with its evidence and status"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -1528,7 +1534,7 @@ pub async fn get(
             let row = load_for(conn, &who, id, Action::ReadDiscrepancy, false)?;
             to_discrepancies(conn, vec![row])?
                 .pop()
-                .ok_or(ApiError::Internal)
+                .ok_or_else(|| ApiError::broken("the discrepancy just loaded"))
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -1607,7 +1613,7 @@ type EventRow = (
 /// The history is append-only. Readable by whoever may read the discrepancy
 /// (`getDiscrepancy`); anyone else gets 404 `not_found`.
 #[utoipa::path(get, path = "/api/v1/discrepancies/{id}/events", operation_id = "listDiscrepancyEvents", tag = "supervision", params(("id" = Uuid, Path)),
-    responses((status = 200, body = DiscrepancyEventList, description = "The discrepancy's history, oldest first"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = DiscrepancyEventList, description = "The discrepancy's history, oldest first"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn events(
     state: web::Data<AppState>,
@@ -1723,6 +1729,7 @@ async fn answer(
     id: Uuid,
     if_match: IfMatch,
     answer: Answer,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.config.now();
     let (decision, field, text) = match answer {
@@ -1743,7 +1750,8 @@ async fn answer(
     }
     let updated = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let row = load_for(conn, &who, id, decision.action(), true)?;
             if_match.check(row.version)?;
             let from: DiscrepancyStatus = parse_enum(&row.status)?;
@@ -1791,21 +1799,20 @@ async fn answer(
                     discrepancy_events::note.eq(&note),
                 ))
                 .execute(conn)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "discrepancy",
                 Some(id),
                 decision.audited(),
                 json!({"from": row.status, "note": note}),
-            )?;
+            );
             let row: DiscrepancyRow = discrepancies::table
                 .find(id)
                 .select(DiscrepancyRow::as_select())
                 .first(conn)?;
             to_discrepancies(conn, vec![row])?
                 .pop()
-                .ok_or(ApiError::Internal)
+                .ok_or_else(|| ApiError::broken("the discrepancy just updated"))
         })
         .await?;
     Ok(HttpResponse::Ok()
@@ -1827,7 +1834,7 @@ async fn answer(
 /// discrepancy with its new `ETag`.
 #[utoipa::path(post, path = "/api/v1/discrepancies/{id}/explain", operation_id = "explainDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = Explanation, example = json!({"explanation": "5月2日随区教育局赴上海参加教研活动，属公务出差，出差审批单已存档。"})),
-    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `explained`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `explained`, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn explain(
     state: web::Data<AppState>,
@@ -1835,6 +1842,7 @@ pub async fn explain(
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: Json<Explanation>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     answer(
         state,
@@ -1842,6 +1850,7 @@ pub async fn explain(
         id.into_inner(),
         if_match,
         Answer::Explain(body.0.explanation),
+        claim,
     )
     .await
 }
@@ -1860,7 +1869,7 @@ pub async fn explain(
 /// Answers the discrepancy with its new `ETag`.
 #[utoipa::path(post, path = "/api/v1/discrepancies/{id}/confirm", operation_id = "confirmDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = Confirmation, example = json!({"comment": "经核实，本人未履行离京报备手续，按程序处理。"})),
-    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `confirmed`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `confirmed`, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn confirm(
     state: web::Data<AppState>,
@@ -1868,6 +1877,7 @@ pub async fn confirm(
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: Json<Confirmation>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     answer(
         state,
@@ -1875,6 +1885,7 @@ pub async fn confirm(
         id.into_inner(),
         if_match,
         Answer::Confirm(body.0.comment),
+        claim,
     )
     .await
 }
@@ -1889,7 +1900,7 @@ pub async fn confirm(
 /// no longer counts against its unit in campaign reports.
 #[utoipa::path(post, path = "/api/v1/discrepancies/{id}/clear", operation_id = "clearDiscrepancy", tag = "supervision", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = Clearance, example = json!({"comment": "核实为探亲，已补报，说明属实"})),
-    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `cleared`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Discrepancy, description = "The discrepancy, now `cleared`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn clear(
     state: web::Data<AppState>,
@@ -1897,6 +1908,7 @@ pub async fn clear(
     id: web::Path<Uuid>,
     if_match: IfMatch,
     body: Json<Clearance>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     answer(
         state,
@@ -1904,6 +1916,7 @@ pub async fn clear(
         id.into_inner(),
         if_match,
         Answer::Clear(body.0.comment),
+        claim,
     )
     .await
 }

@@ -7,7 +7,7 @@
 //! is checked, the core decides, and the new state, its event and its audit row
 //! are written together.
 
-use crate::audit;
+use crate::audit::Entries;
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Authenticated, IfMatch, Json, Principal, RequestLang, etag};
 use crate::page::{PageParams, paginate};
@@ -18,6 +18,7 @@ use crate::schema::{
     accounts, delegations, filing_events, filing_extensions, filing_steps, filings, units,
 };
 use crate::stored::RawJson;
+use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -255,7 +256,7 @@ pub fn to_filing(
 ) -> Result<Filing, ApiError> {
     to_filings(conn, state, vec![row])?
         .pop()
-        .ok_or(ApiError::Internal)
+        .ok_or_else(|| ApiError::broken("the filing just loaded"))
 }
 
 /// Builds the answers for a page of filing rows with two more queries in all.
@@ -576,7 +577,11 @@ struct NewEvent<'a> {
 }
 
 /// Writes an event of a filing and its audit row.
-fn record(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<(), ApiError> {
+fn record(
+    conn: &mut PgConnection,
+    audit: &mut Entries,
+    event: NewEvent<'_>,
+) -> Result<(), ApiError> {
     let data = serde_json::to_value(&event.data).map_err(|error| {
         tracing::error!(%error, "a filing event's data does not serialise");
         ApiError::Internal
@@ -593,15 +598,15 @@ fn record(conn: &mut PgConnection, event: NewEvent<'_>) -> Result<(), ApiError> 
             filing_events::data.eq(&data),
         ))
         .execute(conn)?;
-    audit::append(
-        conn,
+    audit.record(
         Some(event.actor_id),
         "filing",
         Some(event.filing_id),
         event.action.as_str(),
         json!({"from": event.from_status, "to": event.to_status, "on_behalf_of": event.on_behalf_of,
                "comment": event.comment, "data": data}),
-    )
+    );
+    Ok(())
 }
 
 /// Tells the approvers of a step (and their active delegates) that a filing awaits them.
@@ -661,6 +666,7 @@ fn publish_transition(
 /// when the caller has one; otherwise the draft is assessed again now.
 fn submit_row(
     conn: &mut PgConnection,
+    audit: &mut Entries,
     state: &AppState,
     row: &FilingRow,
     lang: Lang,
@@ -695,8 +701,8 @@ fn submit_row(
                 filing_steps::filing_id.eq(row.id),
                 filing_steps::round.eq(0),
                 filing_steps::step.eq(i32::try_from(step.step).unwrap_or(i32::MAX)),
-                filing_steps::rule
-                    .eq(serde_json::to_value(&step.rule).map_err(|_| ApiError::Internal)?),
+                filing_steps::rule.eq(serde_json::to_value(&step.rule)
+                    .map_err(ApiError::internal("serialising an approval step's rule"))?),
                 filing_steps::candidates.eq(step
                     .candidates
                     .iter()
@@ -712,8 +718,8 @@ fn submit_row(
             filings::kind.eq(draft.kind.map(TripKind::as_str)),
             filings::depart_on.eq(draft.depart_on),
             filings::return_on.eq(draft.return_on),
-            filings::assessment
-                .eq(serde_json::to_value(&assessment).map_err(|_| ApiError::Internal)?),
+            filings::assessment.eq(serde_json::to_value(&assessment)
+                .map_err(ApiError::internal("serialising an assessment"))?),
             filings::requirement.eq(assessment.requirement.map(Requirement::as_str)),
             filings::policy_unit_id.eq(assessment.policy_unit_id),
             filings::policy_version.eq(assessment
@@ -741,6 +747,7 @@ fn submit_row(
     )?;
     record(
         conn,
+        audit,
         NewEvent {
             filing_id: row.id,
             actor_id: row.account_id,
@@ -808,13 +815,14 @@ fn transition_error(error: TransitionError) -> ApiError {
         "submit": true
     })),
     params(("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 201, body = Filing, description = "The new filing (a draft, or filed), with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Filing, description = "The new filing (a draft, or filed), with its `ETag`"), (status = 400), (status = 401), (status = 409), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     who: Principal,
     lang: RequestLang,
     body: Json<CreateFiling>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     crate::input::dates_in_range([
@@ -824,7 +832,8 @@ pub async fn create(
     let st = state.clone();
     let filing = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let unit = who
                 .unit_id
                 .ok_or(ApiError::Conflict(ProblemCode::AccountHasNoUnit))?;
@@ -844,14 +853,15 @@ pub async fn create(
                         .draft
                         .return_on
                         .filter(|r| body.draft.depart_on.is_none_or(|d| *r >= d))),
-                    filings::draft
-                        .eq(serde_json::to_value(&body.draft).map_err(|_| ApiError::Internal)?),
-                    filings::assessment
-                        .eq(serde_json::to_value(&assessment).map_err(|_| ApiError::Internal)?),
+                    filings::draft.eq(serde_json::to_value(&body.draft)
+                        .map_err(ApiError::internal("serialising a filing's draft"))?),
+                    filings::assessment.eq(serde_json::to_value(&assessment)
+                        .map_err(ApiError::internal("serialising an assessment"))?),
                 ))
                 .execute(conn)?;
             record(
                 conn,
+                &mut tx.audit,
                 NewEvent {
                     filing_id: id,
                     actor_id: who.account_id,
@@ -865,7 +875,7 @@ pub async fn create(
             )?;
             if body.submit {
                 let row = load_row(conn, id, true)?;
-                submit_row(conn, &st, &row, lang.0, Some(assessment))?;
+                submit_row(conn, &mut tx.audit, &st, &row, lang.0, Some(assessment))?;
             }
             {
                 let row = load_row(conn, id, false)?;
@@ -888,7 +898,7 @@ pub async fn create(
 /// `departed_before_approval`), and its `ETag` to send in `If-Match` with the
 /// next action.
 #[utoipa::path(get, path = "/api/v1/filings/{id}", operation_id = "getFiling", tag = "filings", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Filing, description = "The filing, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing, with its `ETag`"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -939,7 +949,7 @@ pub struct FilingPage {
 /// per call, as `{items, next_cursor}`: pass `next_cursor` back as `cursor`
 /// for the next page.
 #[utoipa::path(get, path = "/api/v1/filings", operation_id = "listFilings", tag = "filings", params(FilingListParams, PageParams),
-    responses((status = 200, body = FilingPage, description = "A page of filings, newest first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = FilingPage, description = "A page of filings, newest first"), (status = 401), (status = 403), (status = 422)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -1037,7 +1047,7 @@ pub struct FilingEvent {
 /// and data shaped by the action. A filing is never edited in place, so its
 /// events are its whole story. Not paged.
 #[utoipa::path(get, path = "/api/v1/filings/{id}/events", operation_id = "listFilingEvents", tag = "filings", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Vec<FilingEvent>, description = "The filing's events, oldest first"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Vec<FilingEvent>, description = "The filing's events, oldest first"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn events(
     state: web::Data<AppState>,
@@ -1151,19 +1161,34 @@ enum Payload {
 }
 
 /// Runs one transition: lock, check the version, ask the core, write state, event and audit.
-async fn transition(
-    state: web::Data<AppState>,
-    who: Principal,
+/// What a transition route was asked: which filing, at which version, in
+/// which language, to do what, with what.
+struct Asked {
     id: Uuid,
     if_match: IfMatch,
     lang: Lang,
     action: Action,
     payload: Payload,
+}
+
+async fn transition(
+    state: web::Data<AppState>,
+    who: Principal,
+    claim: Option<Claim>,
+    asked: Asked,
 ) -> Result<HttpResponse, ApiError> {
+    let Asked {
+        id,
+        if_match,
+        lang,
+        action,
+        payload,
+    } = asked;
     let st = state.clone();
     let filing = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let row = load_row(conn, id, true)?;
             let people = acting_as(conn, &st, &who)?;
             if !can_read(conn, &people, &who, &row)? {
@@ -1196,7 +1221,7 @@ async fn transition(
                     },
                 )
                 .map_err(transition_error)?;
-                submit_row(conn, &st, &row, lang, None)?;
+                submit_row(conn, &mut tx.audit, &st, &row, lang, None)?;
                 return {
                     let row = load_row(conn, id, false)?;
                     to_filing(conn, &st, row)
@@ -1222,7 +1247,9 @@ async fn transition(
             let mut data = FilingEventData::Empty(EmptyEventData {});
             match (&action, &payload) {
                 (Action::Approve | Action::Reject, _) => {
-                    let step = row.current_step.ok_or(ApiError::Internal)?;
+                    let step = row.current_step.ok_or_else(|| {
+                        ApiError::broken("the current step of a filing awaiting a decision")
+                    })?;
                     let decision = if action == Action::Approve {
                         "approved"
                     } else {
@@ -1277,7 +1304,9 @@ async fn transition(
                             json!({"max": 500}),
                         ));
                     }
-                    let previous = row.return_on.ok_or(ApiError::Internal)?;
+                    let previous = row
+                        .return_on
+                        .ok_or_else(|| ApiError::broken("the return day of an away filing"))?;
                     if request.new_return_on <= previous {
                         return Err(ApiError::invalid(
                             IssueCode::ReturnBeforeDeparture,
@@ -1413,6 +1442,7 @@ async fn transition(
             publish_transition(conn, id, row.account_id, name, to, round, next_step)?;
             record(
                 conn,
+                &mut tx.audit,
                 NewEvent {
                     filing_id: id,
                     actor_id: who.account_id,
@@ -1452,10 +1482,10 @@ macro_rules! simple_transition {
         #[doc = $description]
         #[utoipa::path(post, path = $path, operation_id = $operation_id, tag = "filings",
             params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-            responses((status = 200, body = Filing, description = $answer), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the filer"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Not possible from the current status"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+            responses((status = 200, body = Filing, description = $answer), (status = 401), (status = 403, description = "Not the filer"), (status = 404), (status = 409, description = "Not possible from the current status"), (status = 412), (status = 422)),
             security(("bearer" = [])))]
-        pub async fn $name(state: web::Data<AppState>, who: Principal, id: web::Path<Uuid>, if_match: IfMatch, lang: RequestLang) -> Result<HttpResponse, ApiError> {
-            transition(state, who, id.into_inner(), if_match, lang.0, $action, Payload::None).await
+        pub async fn $name(state: web::Data<AppState>, who: Principal, id: web::Path<Uuid>, if_match: IfMatch, lang: RequestLang, claim: Option<Claim>) -> Result<HttpResponse, ApiError> {
+            transition(state, who, claim, Asked { id: id.into_inner(), if_match, lang: lang.0, action: $action, payload: Payload::None }).await
         }
     };
 }
@@ -1510,7 +1540,7 @@ simple_transition!(
 #[utoipa::path(post, path = "/api/v1/filings/{id}/return", operation_id = "reportReturn", tag = "filings",
     request_body(content = Option<ReturnReportInput>, example = json!({"report": "已于5月5日返京，行程与申报一致，已到岗。"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing, description = "The filing, now `returned`, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing, now `returned`, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn return_(
     state: web::Data<AppState>,
@@ -1519,16 +1549,20 @@ pub async fn return_(
     if_match: IfMatch,
     lang: RequestLang,
     body: web::Bytes,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let report: ReturnReportInput = optional_body(&body)?;
     transition(
         state,
         who,
-        id.into_inner(),
-        if_match,
-        lang.0,
-        Action::Return,
-        Payload::Return(report.report),
+        claim,
+        Asked {
+            id: id.into_inner(),
+            if_match,
+            lang: lang.0,
+            action: Action::Return,
+            payload: Payload::Return(report.report),
+        },
     )
     .await
 }
@@ -1550,7 +1584,7 @@ pub async fn return_(
 #[utoipa::path(post, path = "/api/v1/filings/{id}/extensions", operation_id = "requestExtension", tag = "filings",
     request_body(content = ExtensionRequest, example = json!({"new_return_on": "2027-05-08", "reason": "母亲住院，需延长陪护三天"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing, description = "The filing with the extension recorded or pending, and its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing with the extension recorded or pending, and its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn extend(
     state: web::Data<AppState>,
@@ -1559,16 +1593,20 @@ pub async fn extend(
     if_match: IfMatch,
     lang: RequestLang,
     body: Json<ExtensionRequest>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     crate::input::dates_in_range([("new_return_on", Some(body.0.new_return_on))])?;
     transition(
         state,
         who,
-        id.into_inner(),
-        if_match,
-        lang.0,
-        Action::Extend,
-        Payload::Extension(body.0),
+        claim,
+        Asked {
+            id: id.into_inner(),
+            if_match,
+            lang: lang.0,
+            action: Action::Extend,
+            payload: Payload::Extension(body.0),
+        },
     )
     .await
 }
@@ -1592,7 +1630,7 @@ pub async fn extend(
 #[utoipa::path(post, path = "/api/v1/filings/{id}/approve", operation_id = "approveFiling", tag = "approvals",
     request_body(content = Option<Comment>, example = json!({"comment": "同意。请按时返京并报告。"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing, description = "The filing after the approval, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem, description = "Not the current approver"), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "Already decided, or nothing to decide"), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing after the approval, with its new `ETag`"), (status = 400), (status = 401), (status = 403, description = "Not the current approver"), (status = 404), (status = 409, description = "Already decided, or nothing to decide"), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn approve(
     state: web::Data<AppState>,
@@ -1601,16 +1639,20 @@ pub async fn approve(
     if_match: IfMatch,
     lang: RequestLang,
     body: web::Bytes,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let comment: Comment = optional_body(&body)?;
     transition(
         state,
         who,
-        id.into_inner(),
-        if_match,
-        lang.0,
-        Action::Approve,
-        Payload::Comment(comment.comment),
+        claim,
+        Asked {
+            id: id.into_inner(),
+            if_match,
+            lang: lang.0,
+            action: Action::Approve,
+            payload: Payload::Comment(comment.comment),
+        },
     )
     .await
 }
@@ -1630,7 +1672,7 @@ pub async fn approve(
 #[utoipa::path(post, path = "/api/v1/filings/{id}/reject", operation_id = "rejectFiling", tag = "approvals",
     request_body(content = Comment, example = json!({"comment": "国庆节期间需在岗值班，请调整出行时间。"})),
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = Filing, description = "The filing after the rejection, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Filing, description = "The filing after the rejection, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn reject(
     state: web::Data<AppState>,
@@ -1639,15 +1681,19 @@ pub async fn reject(
     if_match: IfMatch,
     lang: RequestLang,
     body: Json<Comment>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     transition(
         state,
         who,
-        id.into_inner(),
-        if_match,
-        lang.0,
-        Action::Reject,
-        Payload::Comment(body.0.comment),
+        claim,
+        Asked {
+            id: id.into_inner(),
+            if_match,
+            lang: lang.0,
+            action: Action::Reject,
+            payload: Payload::Comment(body.0.comment),
+        },
     )
     .await
 }
@@ -1662,7 +1708,7 @@ pub async fn reject(
 /// of the filings' ids (not by date): pass `next_cursor` back as `cursor` for
 /// the next page.
 #[utoipa::path(get, path = "/api/v1/approvals/pending", operation_id = "listPendingApprovals", tag = "approvals", params(PageParams),
-    responses((status = 200, body = FilingPage, description = "A page of filings awaiting the caller's decision"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = FilingPage, description = "A page of filings awaiting the caller's decision"), (status = 401), (status = 422)),
     security(("bearer" = [])))]
 pub async fn pending(
     state: web::Data<AppState>,
@@ -1736,7 +1782,7 @@ pub struct Delegation {
         "starts_at": "2027-04-30T00:00:00+08:00",
         "ends_at": "2027-05-06T00:00:00+08:00"
     })),
-    responses((status = 200, body = Delegation, description = "The caller's delegation now in force"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem, description = "Invalid, or `delegate_out_of_unit`: the delegate is neither in the caller's unit nor above it")),
+    responses((status = 200, body = Delegation, description = "The caller's delegation now in force"), (status = 400), (status = 401), (status = 422, description = "Invalid, or `delegate_out_of_unit`: the delegate is neither in the caller's unit nor above it")),
     security(("bearer" = [])))]
 pub async fn put_delegation(
     state: web::Data<AppState>,
@@ -1764,7 +1810,8 @@ pub async fn put_delegation(
     }
     let saved = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let status: Option<String> = accounts::table.find(body.delegate_id).select(accounts::status).first(conn).optional()?;
             if status.as_deref() != Some("active") {
                 return Err(ApiError::invalid(IssueCode::Invalid, "delegate_id", json!({"reason": "unknown_account"})));
@@ -1781,7 +1828,7 @@ pub async fn put_delegation(
                 .do_update()
                 .set((delegations::delegate_id.eq(body.delegate_id), delegations::starts_at.eq(body.starts_at), delegations::ends_at.eq(body.ends_at)))
                 .execute(conn)?;
-            audit::append(conn, Some(who.account_id), "delegation", Some(who.account_id), "set", json!({"delegate_id": body.delegate_id, "starts_at": body.starts_at, "ends_at": body.ends_at}))?;
+            tx.audit.record(Some(who.account_id), "delegation", Some(who.account_id), "set", json!({"delegate_id": body.delegate_id, "starts_at": body.starts_at, "ends_at": body.ends_at}));
             Ok(body)
         })
         .await?;
@@ -1794,7 +1841,7 @@ pub async fn put_delegation(
 /// once: the delegate no longer decides for the caller. Answers 204 also when
 /// there was none.
 #[utoipa::path(delete, path = "/api/v1/me/delegation", operation_id = "endDelegation", tag = "approvals",
-    responses((status = 204, description = "The caller has no delegation any more; no body"), (status = 401, body = crate::error::Problem)),
+    responses((status = 204, description = "The caller has no delegation any more; no body"), (status = 401)),
     security(("bearer" = [])))]
 pub async fn delete_delegation(
     state: web::Data<AppState>,
@@ -1802,17 +1849,17 @@ pub async fn delete_delegation(
 ) -> Result<HttpResponse, ApiError> {
     state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let removed = diesel::delete(delegations::table.find(who.account_id)).execute(conn)?;
             if removed > 0 {
-                audit::append(
-                    conn,
+                tx.audit.record(
                     Some(who.account_id),
                     "delegation",
                     Some(who.account_id),
                     "end",
                     json!({}),
-                )?;
+                );
             }
             Ok(())
         })

@@ -9,10 +9,11 @@ use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
-use crate::routes::ledger::flag_sql;
 use crate::routes::policies::{CoverageSource, subtree_coverage};
 use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{inspection_findings, inspections, rectifications, units};
+use crate::store::flags::FlagSql;
+use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
@@ -119,12 +120,13 @@ fn readable(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Inspec
         "from": "2027-04-30",
         "to": "2027-05-05"
     })),
-    responses((status = 201, body = Inspection, description = "The new campaign, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Inspection, description = "The new campaign, with its `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     who: Principal,
     body: Json<InspectionInput>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     policy::require(&who, Action::Inspect)?;
@@ -151,7 +153,8 @@ pub async fn create(
     }
     let created = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::Inspect, input.unit_id)?;
             let id = Uuid::new_v4();
             diesel::insert_into(inspections::table)
@@ -165,14 +168,13 @@ pub async fn create(
                 ))
                 .execute(conn)?;
             let inspection = load(conn, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "inspection",
                 Some(id),
                 "create",
                 crate::audit::state(&inspection),
-            )?;
+            );
             Ok(inspection)
         })
         .await?;
@@ -188,7 +190,7 @@ pub async fn create(
 /// roles; 404 `not_found` for a campaign unknown or outside their scope).
 /// Answers the campaign with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/inspections/{id}", operation_id = "getInspection", tag = "inspections", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Inspection, description = "The campaign, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Inspection, description = "The campaign, with its `ETag`"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -219,7 +221,7 @@ pub struct InspectionPage {
 /// of the campaigns' ids (not by date): pass `next_cursor` back as `cursor`
 /// for the next page.
 #[utoipa::path(get, path = "/api/v1/inspections", operation_id = "listInspections", tag = "inspections", params(PageParams),
-    responses((status = 200, body = InspectionPage, description = "A page of campaigns"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = InspectionPage, description = "A page of campaigns"), (status = 401), (status = 403), (status = 422)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -450,7 +452,7 @@ pub fn report(
     )
     .bind::<Array<SqlUuid>, _>(vec![root])
     .load(conn)?;
-    let flags = flag_sql(state);
+    let flags = FlagSql::new(&state.config);
     let filings: Vec<CountBy> = diesel::sql_query(format!(
         "SELECT f.unit_id, count(*) AS n, count(*) FILTER (WHERE {}) AS late FROM filings f
          WHERE f.unit_path @> $1 AND f.status <> 'draft' AND f.depart_on <= $3 AND f.return_on >= $2
@@ -641,8 +643,8 @@ pub fn report(
 /// heavy-read slot of the server taken it answers 429 `rate_limited` with
 /// `Retry-After`.
 #[utoipa::path(get, path = "/api/v1/inspections/{id}/report", operation_id = "getInspectionReport", tag = "inspections", params(("id" = Uuid, Path)),
-    responses((status = 200, body = InspectionReport, description = "The campaign's report, computed now"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
-        (status = 429, body = crate::error::Problem, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
+    responses((status = 200, body = InspectionReport, description = "The campaign's report, computed now"), (status = 401), (status = 403), (status = 404),
+        (status = 429, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn get_report(
     state: web::Data<AppState>,
@@ -870,7 +872,7 @@ fn load_finding(
         .first(conn)?;
     to_findings(conn, state, vec![row])?
         .pop()
-        .ok_or(ApiError::Internal)
+        .ok_or_else(|| ApiError::broken("the finding just loaded"))
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> Result<String, ApiError> {
@@ -943,13 +945,14 @@ fn measures_of(measures: &[Measure]) -> Vec<String> {
         "description": "区教育局的离京报备制度未延伸到所属学校，3所中学没有本单位的审批规定。",
         "measures": ["reminder_letter"]
     })),
-    responses((status = 201, body = Finding, description = "The recorded finding, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Finding, description = "The recorded finding, with its `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create_finding(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
     body: Json<FindingInput>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let input = body.0;
@@ -958,7 +961,8 @@ pub async fn create_finding(
     let st = state.clone();
     let finding = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let inspection = load(conn, id)?;
             policy::authorize(conn, &who, Action::Inspect, inspection.unit_id)?;
             let path: Option<Vec<Uuid>> = units::table
@@ -986,14 +990,13 @@ pub async fn create_finding(
                 ))
                 .execute(conn)?;
             let finding = load_finding(conn, &st, id, finding_id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "finding",
                 Some(finding_id),
                 "create",
                 crate::audit::state(&finding),
-            )?;
+            );
             Ok(finding)
         })
         .await?;
@@ -1018,7 +1021,7 @@ pub struct FindingList {
 /// `not_found`, and callers holding none of these roles 403 `forbidden`.
 /// Oldest first, each with its rectification items by deadline; not paged.
 #[utoipa::path(get, path = "/api/v1/inspections/{id}/findings", operation_id = "listFindings", tag = "inspections", params(("id" = Uuid, Path)),
-    responses((status = 200, body = FindingList, description = "The findings the caller may read, oldest first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = FindingList, description = "The findings the caller may read, oldest first"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn list_findings(
     state: web::Data<AppState>,
@@ -1070,7 +1073,7 @@ pub async fn list_findings(
 /// `ETag`.
 #[utoipa::path(patch, path = "/api/v1/inspections/{id}/findings/{finding_id}", operation_id = "updateFinding", tag = "inspections", params(("id" = Uuid, Path), ("finding_id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = FindingPatch, example = json!({"measures": ["reminder_letter", "criticism_education"]})),
-    responses((status = 200, body = Finding, description = "The changed finding, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Finding, description = "The changed finding, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update_finding(
     state: web::Data<AppState>,
@@ -1090,7 +1093,8 @@ pub async fn update_finding(
     let st = state.clone();
     let finding = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let inspection = load(conn, id)?;
             policy::authorize(conn, &who, Action::Inspect, inspection.unit_id)?;
             let current = load_finding(conn, &st, id, finding_id)?;
@@ -1109,14 +1113,13 @@ pub async fn update_finding(
                 ))
                 .execute(conn)?;
             let finding = load_finding(conn, &st, id, finding_id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "finding",
                 Some(finding_id),
                 "update",
                 crate::audit::state(&finding),
-            )?;
+            );
             Ok(finding)
         })
         .await?;
@@ -1167,13 +1170,14 @@ pub struct RectificationPatch {
         "deadline": "2027-07-31",
         "review_on": "2027-10-31"
     })),
-    responses((status = 201, body = Rectification, description = "The new rectification item, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Rectification, description = "The new rectification item, with its `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create_rectification(
     state: web::Data<AppState>,
     who: Principal,
     path: web::Path<(Uuid, Uuid)>,
     body: Json<RectificationInput>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, finding_id) = path.into_inner();
     let input = body.0;
@@ -1193,7 +1197,8 @@ pub async fn create_rectification(
     let st = state.clone();
     let item = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let inspection = load(conn, id)?;
             policy::authorize(conn, &who, Action::Inspect, inspection.unit_id)?;
             load_finding(conn, &st, id, finding_id)?;
@@ -1208,14 +1213,13 @@ pub async fn create_rectification(
                 ))
                 .execute(conn)?;
             let item = load_rectification(conn, &st, finding_id, item_id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "rectification",
                 Some(item_id),
                 "create",
                 crate::audit::state(&item),
-            )?;
+            );
             Ok(item)
         })
         .await?;
@@ -1261,7 +1265,7 @@ fn load_rectification(
         "status": "completed",
         "evidence": "已于2027年7月20日印发《区教育局干部离京报备审批办法》，覆盖全部所属学校。"
     })),
-    responses((status = 200, body = Rectification, description = "The changed rectification item, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Rectification, description = "The changed rectification item, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update_rectification(
     state: web::Data<AppState>,
@@ -1282,7 +1286,8 @@ pub async fn update_rectification(
     let st = state.clone();
     let item = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let inspection = load(conn, id)?;
             let finding = load_finding(conn, &st, id, finding_id)?;
             let inspector = policy::covers(conn, &who, Action::Inspect, inspection.unit_id)?;
@@ -1330,14 +1335,13 @@ pub async fn update_rectification(
                 ))
                 .execute(conn)?;
             let item = load_rectification(conn, &st, finding_id, item_id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "rectification",
                 Some(item_id),
                 "update",
                 crate::audit::state(&item),
-            )?;
+            );
             Ok(item)
         })
         .await?;

@@ -10,6 +10,7 @@ use crate::page::{PageParams, cursor_after};
 use crate::policy::{self, Action};
 use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::units;
+use crate::store::flags::FlagSql;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -244,43 +245,6 @@ impl Row {
     }
 }
 
-/// The derived flags as SQL over `filings` (the same rules as core's `flags`).
-pub struct FlagSql {
-    /// Filed after its deadline.
-    pub late: String,
-    /// Still away past the return with grace.
-    pub overdue: String,
-    /// Left before approval.
-    pub departed_before_approval: String,
-}
-
-/// The flags over the alias `f` of `filings`, at the server's now.
-pub fn flag_sql(state: &AppState) -> FlagSql {
-    // The zone name and the instant come from our own configuration, never
-    // from the request; the name holds only letters, digits, '/', '_', '-', '+'.
-    let tz: String = state
-        .config
-        .time_zone
-        .name()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
-        .collect();
-    let now = state.config.now().to_rfc3339();
-    let grace = state.config.overdue_grace_hours;
-    let starts = format!("(f.depart_on::timestamp AT TIME ZONE '{tz}')");
-    FlagSql {
-        late: format!(
-            "(f.submitted_at IS NOT NULL AND ((f.submit_by IS NOT NULL AND f.submitted_at > f.submit_by) OR f.submitted_at >= {starts}))"
-        ),
-        overdue: format!(
-            "(f.status = 'away' AND TIMESTAMPTZ '{now}' > ((f.return_on + 1)::timestamp AT TIME ZONE '{tz}') + make_interval(hours => {grace}))"
-        ),
-        departed_before_approval: format!(
-            "(f.requirement = 'approval' AND ((f.approved_at IS NOT NULL AND f.approved_at > {starts}) OR (f.approved_at IS NULL AND f.status = 'pending' AND TIMESTAMPTZ '{now}' >= {starts})))"
-        ),
-    }
-}
-
 /// One bound value of the WHERE clause.
 enum Bind {
     Uuids(Vec<Uuid>),
@@ -501,7 +465,7 @@ async fn select(
             }
         })
         .await?;
-    let flags = flag_sql(state);
+    let flags = FlagSql::new(&state.config);
     let filter = build_filter(params, nodes, &flags);
     Ok((filter, flags))
 }
@@ -529,8 +493,8 @@ async fn select(
             (String = "text/csv"),
             (String = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
         )),
-        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
-        (status = 429, body = crate::error::Problem, description = "An export while every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
+        (status = 401), (status = 403), (status = 404), (status = 422),
+        (status = 429, description = "An export while every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn ledger(
     state: web::Data<AppState>,
@@ -628,8 +592,8 @@ pub async fn ledger(
 #[utoipa::path(get, path = "/api/v1/ledger/export.csv", operation_id = "exportLedgerCsv", tag = "supervision", params(LedgerParams),
     responses(
         (status = 200, description = "The ledger as CSV, headings first", content_type = "text/csv", body = Vec<u8>),
-        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
-        (status = 429, body = crate::error::Problem, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
+        (status = 401), (status = 403), (status = 404), (status = 422),
+        (status = 429, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn export_ledger_csv(
     state: web::Data<AppState>,
@@ -656,8 +620,8 @@ pub async fn export_ledger_csv(
 #[utoipa::path(get, path = "/api/v1/ledger/export.xlsx", operation_id = "exportLedgerXlsx", tag = "supervision", params(LedgerParams),
     responses(
         (status = 200, description = "The ledger as an XLSX workbook", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = Vec<u8>),
-        (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem),
-        (status = 429, body = crate::error::Problem, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
+        (status = 401), (status = 403), (status = 404), (status = 422),
+        (status = 429, description = "Every heavy-read slot of the server is taken (`rate_limited`); retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn export_ledger_xlsx(
     state: web::Data<AppState>,
@@ -767,9 +731,13 @@ fn position_of(entries: &[LedgerEntry]) -> Option<(NaiveDate, Uuid)> {
 fn csv_bytes(rows: &[[String; 20]]) -> Result<Vec<u8>, ApiError> {
     let mut writer = crate::csv_safe::Writer::from_writer(Vec::new());
     for row in rows {
-        writer.write_record(row).map_err(|_| ApiError::Internal)?;
+        writer
+            .write_record(row)
+            .map_err(ApiError::internal("writing a CSV row"))?;
     }
-    writer.into_inner().map_err(|_| ApiError::Internal)
+    writer
+        .into_inner()
+        .map_err(ApiError::internal("finishing the CSV export"))
 }
 
 /// Streams the CSV: a batch is read only when the client has taken the last.
@@ -862,15 +830,15 @@ async fn export_xlsx(
         let mut conn = db.get().map_err(|_| ApiError::Unavailable)?;
         let mut workbook = rust_xlsxwriter::Workbook::new();
         let sheet = workbook.add_worksheet_with_constant_memory();
-        let bad = |_| ApiError::Internal;
         for (col, title) in headings(lang).iter().enumerate() {
             sheet
                 .write_string(
                     0,
-                    u16::try_from(col).map_err(|_| ApiError::Internal)?,
+                    u16::try_from(col)
+                        .map_err(ApiError::internal("numbering a spreadsheet column"))?,
                     *title,
                 )
-                .map_err(bad)?;
+                .map_err(ApiError::internal("writing a spreadsheet heading"))?;
         }
         let mut row: u32 = 1;
         let mut after = None;
@@ -881,10 +849,11 @@ async fn export_xlsx(
                     sheet
                         .write_string(
                             row,
-                            u16::try_from(col).map_err(|_| ApiError::Internal)?,
+                            u16::try_from(col)
+                                .map_err(ApiError::internal("numbering a spreadsheet column"))?,
                             value,
                         )
-                        .map_err(bad)?;
+                        .map_err(ApiError::internal("writing a spreadsheet cell"))?;
                 }
                 row += 1;
                 if usize::try_from(row).unwrap_or(usize::MAX) > XLSX_MAX_ROWS {
@@ -896,14 +865,16 @@ async fn export_xlsx(
             }
             after = position_of(&entries);
         }
-        workbook.save(&target).map_err(bad)?;
+        workbook
+            .save(&target)
+            .map_err(ApiError::internal("saving the spreadsheet"))?;
         Ok(())
     })
     .await
-    .map_err(|_| ApiError::Internal)??;
+    .map_err(ApiError::internal("running the spreadsheet export"))??;
     let file = tokio::fs::File::open(&path)
         .await
-        .map_err(|_| ApiError::Internal)?;
+        .map_err(ApiError::internal("opening the spreadsheet file"))?;
     // The file is unlinked at once; the open handle keeps it readable.
     let _ = tokio::fs::remove_file(&path).await;
     let stream = futures_util::stream::unfold(file, |mut file| async move {

@@ -36,7 +36,7 @@ pub struct Me {
 /// `unit_id`), and the node it belongs to in `unit` (`null` for an account of
 /// no unit).
 #[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "me",
-    responses((status = 200, body = Me, description = "The caller's account and the node it belongs to"), (status = 401, body = crate::error::Problem)),
+    responses((status = 200, body = Me, description = "The caller's account and the node it belongs to"), (status = 401)),
     security(("bearer" = [])))]
 pub async fn get(state: web::Data<AppState>, who: Principal) -> Result<web::Json<Me>, ApiError> {
     let me = state
@@ -83,7 +83,7 @@ pub struct ChangePassword {
 /// `Retry-After`. The right password clears the count.
 #[utoipa::path(put, path = "/api/v1/me/password", operation_id = "changePassword", tag = "me",
     request_body(content = ChangePassword, example = json!({"current_password": "Chaoyang#2027", "new_password": "Beijing-May-2027"})),
-    responses((status = 200, body = Tokens, description = "Changed: a fresh token pair for the caller's session; every other session has ended"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem, description = "Too many wrong current passwords (`rate_limited`): retry after `Retry-After` seconds")),
+    responses((status = 200, body = Tokens, description = "Changed: a fresh token pair for the caller's session; every other session has ended"), (status = 400), (status = 401), (status = 422), (status = 429, description = "Too many wrong current passwords (`rate_limited`): retry after `Retry-After` seconds")),
     security(("bearer" = [])))]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -98,11 +98,13 @@ pub async fn change_password(
             params,
         ));
     }
-    let new_hash = auth::hash_password(&body.new_password).map_err(|_| ApiError::Internal)?;
+    let new_hash = auth::hash_password(&body.new_password)
+        .map_err(ApiError::internal("hashing a password"))?;
     let st = state.clone();
     let outcome = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             // The account's row lock orders concurrent attempts, so the
             // throttle counts every one of them.
             let stored: String = accounts::table
@@ -137,14 +139,13 @@ pub async fn change_password(
                 .returning(accounts::credentials_changed_at)
                 .get_result(conn)?;
             crate::sessions::end_all(conn, who.account_id, Some(who.session_id))?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "account",
                 Some(who.account_id),
                 "change_password",
                 serde_json::json!({}),
-            )?;
+            );
             issue_tokens(conn, &st, who.account_id, changed, who.session_id).map(Ok)
         })
         .await?;
@@ -168,7 +169,7 @@ pub async fn change_password(
 /// `account_has_no_unit` for an account that belongs to no unit.
 #[utoipa::path(get, path = "/api/v1/me/policy-snapshot", operation_id = "getPolicySnapshot", tag = "me",
     params(("If-None-Match" = Option<String>, Header)),
-    responses((status = 200, body = PolicySnapshot, description = "The caller's policy snapshot, with its `ETag`"), (status = 304, description = "Not modified: the snapshot named in `If-None-Match` is still current"), (status = 401, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The account belongs to no unit (`account_has_no_unit`)")),
+    responses((status = 200, body = PolicySnapshot, description = "The caller's policy snapshot, with its `ETag`"), (status = 304, description = "Not modified: the snapshot named in `If-None-Match` is still current"), (status = 401), (status = 409, description = "The account belongs to no unit (`account_has_no_unit`)")),
     security(("bearer" = [])))]
 pub async fn policy_snapshot(
     state: web::Data<AppState>,
@@ -180,7 +181,9 @@ pub async fn policy_snapshot(
         .run(move |conn| load_context(conn, who.account_id))
         .await?;
     let settings = state.config.settings();
-    let content = serde_json::to_vec(&(&settings, &context)).map_err(|_| ApiError::Internal)?;
+    let content = serde_json::to_vec(&(&settings, &context)).map_err(ApiError::internal(
+        "serialising the settings and context behind the policy snapshot",
+    ))?;
     let tag = format!("\"{}\"", &hex::encode(Sha256::digest(&content))[..32]);
     let matches = req
         .headers()

@@ -6,6 +6,7 @@ use crate::extract::{AppState, Json, Principal};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action, Scope};
 use crate::schema::{notifications, units, webhooks};
+use crate::tx::Claim;
 use crate::webhook_target;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
@@ -66,7 +67,7 @@ pub struct NotificationPage {
 /// the unread ones. Newest first; one page per call, as `{items,
 /// next_cursor}`: pass `next_cursor` back as `cursor` for the next page.
 #[utoipa::path(get, path = "/api/v1/me/notifications", operation_id = "listNotifications", tag = "notifications", params(FeedParams, PageParams),
-    responses((status = 200, body = NotificationPage, description = "A page of the caller's notifications, newest first"), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = NotificationPage, description = "A page of the caller's notifications, newest first"), (status = 401), (status = 422)),
     security(("bearer" = [])))]
 pub async fn feed(
     state: web::Data<AppState>,
@@ -128,7 +129,7 @@ pub async fn feed(
 /// an unknown one, answers 404 `not_found`. Sets `read_at` the first time;
 /// marking it again changes nothing. Answers the notification.
 #[utoipa::path(post, path = "/api/v1/me/notifications/{id}/read", operation_id = "markNotificationRead", tag = "notifications", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Notification, description = "The notification, with `read_at` set"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Notification, description = "The notification, with `read_at` set"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn read(
     state: web::Data<AppState>,
@@ -217,13 +218,14 @@ pub struct Webhook {
         "events": ["filing.submit", "filing.approve", "filing.reject", "filing.overdue"],
         "unit_id": "a34d5473-f579-4ed8-8487-9ffe8826b5f9"
     })),
-    responses((status = 201, body = Webhook, description = "The registered webhook, with its secret (shown only this once)"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
-        (status = 404, body = crate::error::Problem, description = "`unit_id` is unknown or outside the caller's scope"), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Webhook, description = "The registered webhook, with its secret (shown only this once)"), (status = 400), (status = 401), (status = 403),
+        (status = 404, description = "`unit_id` is unknown or outside the caller's scope"), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create_webhook(
     state: web::Data<AppState>,
     who: Principal,
     body: Json<CreateWebhook>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     policy::require(&who, Action::ManageWebhooks)?;
     let body = body.0;
@@ -264,7 +266,8 @@ pub async fn create_webhook(
     }
     let webhook = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let unit_id = match (body.unit_id, policy::scope(&who, Action::ManageWebhooks)) {
                 (Some(unit), _) => {
                     policy::authorize(conn, &who, Action::ManageWebhooks, unit)?;
@@ -288,14 +291,13 @@ pub async fn create_webhook(
                 ))
                 .returning(webhooks::created_at)
                 .get_result(conn)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "webhook",
                 Some(id),
                 "create",
                 json!({"url": url, "events": body.events, "unit_id": unit_id}),
-            )?;
+            );
             Ok(Webhook {
                 id,
                 url,
@@ -316,7 +318,7 @@ pub async fn create_webhook(
 /// the whole tree included, for a grant over the whole tree), oldest first,
 /// without their secrets. Not paged.
 #[utoipa::path(get, path = "/api/v1/webhooks", operation_id = "listWebhooks", tag = "notifications",
-    responses((status = 200, body = Vec<Webhook>, description = "The webhooks in the caller's scope, oldest first"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem)),
+    responses((status = 200, body = Vec<Webhook>, description = "The webhooks in the caller's scope, oldest first"), (status = 401), (status = 403)),
     security(("bearer" = [])))]
 pub async fn list_webhooks(
     state: web::Data<AppState>,
@@ -378,7 +380,7 @@ fn in_scope(who: &Principal) -> webhooks::BoxedQuery<'static, diesel::pg::Pg> {
 /// webhook in their scope: one unknown, outside it or removed already answers
 /// 404 `not_found`. Deliveries not yet made are dropped.
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", operation_id = "deleteWebhook", tag = "notifications", params(("id" = Uuid, Path)),
-    responses((status = 204, description = "Removed; its undelivered events are dropped. No body"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 204, description = "Removed; its undelivered events are dropped. No body"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn delete_webhook(
     state: web::Data<AppState>,
@@ -389,7 +391,8 @@ pub async fn delete_webhook(
     let id = id.into_inner();
     state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let visible: bool = diesel::select(diesel::dsl::exists(
                 in_scope(&who).filter(webhooks::id.eq(id)),
             ))
@@ -407,14 +410,14 @@ pub async fn delete_webhook(
             if removed == 0 {
                 return Err(ApiError::NotFound);
             }
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "webhook",
                 Some(id),
                 "delete",
                 json!({}),
-            )
+            );
+            Ok(())
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -217,7 +217,7 @@ fn check(conn: &mut PgConnection, policy: &Policy) -> Result<(), ApiError> {
             }
         ]
     })),
-    responses((status = 200, body = PolicyVersion, description = "The saved policy version, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = PolicyVersion, description = "The saved policy version, with its `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn put(
     state: web::Data<AppState>,
@@ -230,7 +230,8 @@ pub async fn put(
     let policy = body.0;
     let saved = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
             // Serialise concurrent saves of the same unit's policy.
             units::table
@@ -241,7 +242,8 @@ pub async fn put(
             let current = latest(conn, id)?.map_or(0, |p| p.version);
             if_match.check(current)?;
             check(conn, &policy)?;
-            let rules = serde_json::to_value(&policy.rules).map_err(|_| ApiError::Internal)?;
+            let rules = serde_json::to_value(&policy.rules)
+                .map_err(ApiError::internal("serialising a policy's rules"))?;
             diesel::insert_into(policies::table)
                 .values((
                     policies::unit_id.eq(id),
@@ -250,15 +252,15 @@ pub async fn put(
                     policies::created_by.eq(who.account_id),
                 ))
                 .execute(conn)?;
-            let saved = latest(conn, id)?.ok_or(ApiError::Internal)?;
-            crate::audit::append(
-                conn,
+            let saved =
+                latest(conn, id)?.ok_or_else(|| ApiError::broken("the policy just saved"))?;
+            tx.audit.record(
                 Some(who.account_id),
                 "policy",
                 Some(id),
                 "save",
                 crate::audit::state(&saved),
-            )?;
+            );
             Ok(saved)
         })
         .await?;
@@ -277,7 +279,7 @@ pub async fn put(
 /// of its own answers 404 `not_found` even when it inherits one:
 /// `getEffectivePolicy` answers the policy in force.
 #[utoipa::path(get, path = "/api/v1/units/{id}/policy", operation_id = "getUnitPolicy", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = PolicyVersion, description = "The node's newest policy version, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = PolicyVersion, description = "The node's newest policy version, with its `ETag`"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -307,7 +309,7 @@ pub async fn get(
 /// whose and which. All three are `null` when neither the node nor any node
 /// above it has a policy.
 #[utoipa::path(get, path = "/api/v1/units/{id}/effective-policy", operation_id = "getEffectivePolicy", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = EffectivePolicyBody, description = "The policy in force and where it comes from"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = EffectivePolicyBody, description = "The policy in force and where it comes from"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_effective(
     state: web::Data<AppState>,
@@ -407,7 +409,7 @@ type SubtreeRow = (Uuid, String, String, String, Option<Uuid>, Vec<Uuid>);
 /// notice period. The totals count the nodes, the complete ones and those
 /// covered by no policy.
 #[utoipa::path(get, path = "/api/v1/units/{id}/policy-coverage", operation_id = "getPolicyCoverage", tag = "policies", params(("id" = Uuid, Path)),
-    responses((status = 200, body = PolicyCoverage, description = "The coverage of every node of the subtree"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = PolicyCoverage, description = "The coverage of every node of the subtree"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn coverage(
     state: web::Data<AppState>,

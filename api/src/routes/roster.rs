@@ -107,7 +107,7 @@ type FilingSlice = (
 /// their planned return. Destinations show at province or country level only,
 /// with who stands in. By name; not paged.
 #[utoipa::path(get, path = "/api/v1/units/{id}/roster", operation_id = "getUnitRoster", tag = "filings", params(("id" = Uuid, Path), RosterParams),
-    responses((status = 200, body = Roster, description = "The people away on the day, by name"), (status = 401, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Roster, description = "The people away on the day, by name"), (status = 401), (status = 404)),
     security(("bearer" = [])))]
 pub async fn roster(
     state: web::Data<AppState>,
@@ -161,7 +161,7 @@ pub async fn roster(
                 .load(conn)?;
             let drafts: Vec<TripDraft> = rows
                 .iter()
-                .map(|r| serde_json::from_value(r.6.clone()).map_err(|_| ApiError::Internal))
+                .map(|r| serde_json::from_value(r.6.clone()).map_err(ApiError::internal("decoding a stored filing's draft")))
                 .collect::<Result<_, _>>()?;
             let mut people: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
             people.extend(drafts.iter().filter_map(|d| d.substitute_id));

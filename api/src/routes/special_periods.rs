@@ -5,6 +5,7 @@ use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
 use crate::schema::{special_periods, units};
+use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -214,9 +215,12 @@ fn store(
         .iter()
         .map(|k| k.as_str().to_owned())
         .collect();
-    let approvers = serde_json::to_value(&input.approvers).map_err(|_| ApiError::Internal)?;
-    let restricted =
-        serde_json::to_value(&input.restricted_destinations).map_err(|_| ApiError::Internal)?;
+    let approvers = serde_json::to_value(&input.approvers).map_err(ApiError::internal(
+        "serialising a special period's approvers",
+    ))?;
+    let restricted = serde_json::to_value(&input.restricted_destinations).map_err(
+        ApiError::internal("serialising a special period's restricted destinations"),
+    )?;
     diesel::insert_into(special_periods::table)
         .values((
             special_periods::id.eq(id),
@@ -291,31 +295,32 @@ fn respond(body: &SpecialPeriodBody, status: StatusCode) -> HttpResponse {
         "approvers": [{"kind": "department_head"}, {"kind": "unit_principal"}],
         "restricted_destinations": [{"code": "420000", "action": "approval"}, {"code": "TW", "action": "blocked"}]
     })),
-    responses((status = 201, body = SpecialPeriodBody, description = "The new special period, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = SpecialPeriodBody, description = "The new special period, with its `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     who: Principal,
     body: Json<SpecialPeriodInput>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let input = body.0;
     policy::require(&who, Action::ManageOrganisation)?;
     check(&input)?;
     let created = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, input.unit_id)?;
             let id = Uuid::new_v4();
             store(conn, id, &input, 1)?;
             let period = load(conn, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "special_period",
                 Some(id),
                 "create",
                 crate::audit::state(&period),
-            )?;
+            );
             Ok(period)
         })
         .await?;
@@ -341,7 +346,7 @@ fn authorize_period(
 /// roles; 404 `not_found` for a period unknown or outside their scope).
 /// Answers the period with its `ETag`.
 #[utoipa::path(get, path = "/api/v1/special-periods/{id}", operation_id = "getSpecialPeriod", tag = "special periods", params(("id" = Uuid, Path)),
-    responses((status = 200, body = SpecialPeriodBody, description = "The special period, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = SpecialPeriodBody, description = "The special period, with its `ETag`"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -372,7 +377,7 @@ pub async fn get(
         "ends_on": "2027-10-08",
         "restricted_destinations": [{"code": "420000", "action": "blocked"}, {"code": "TW", "action": "blocked"}]
     })),
-    responses((status = 200, body = SpecialPeriodBody, description = "The changed special period, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = SpecialPeriodBody, description = "The changed special period, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -385,7 +390,8 @@ pub async fn update(
     let patch = body.0;
     let updated = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             let current = authorize_period(conn, &who, Action::ManageOrganisation, id)?;
             if_match.check(current.version)?;
             let input = SpecialPeriodInput {
@@ -403,14 +409,13 @@ pub async fn update(
             check(&input)?;
             store(conn, id, &input, current.version + 1)?;
             let period = load(conn, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "special_period",
                 Some(id),
                 "update",
                 crate::audit::state(&period),
-            )?;
+            );
             Ok(period)
         })
         .await?;
@@ -446,7 +451,7 @@ pub struct SpecialPeriodPage {
 /// `{items, next_cursor}`: pass `next_cursor` back as `cursor` for the next
 /// page.
 #[utoipa::path(get, path = "/api/v1/special-periods", operation_id = "listSpecialPeriods", tag = "special periods", params(SpecialPeriodListParams, PageParams),
-    responses((status = 200, body = SpecialPeriodPage, description = "A page of special periods"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = SpecialPeriodPage, description = "A page of special periods"), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,

@@ -6,6 +6,7 @@ use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
 use crate::schema::{accounts, unit_deputies, units};
+use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
@@ -209,12 +210,13 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 /// the code is taken, 422 `validation_failed` for a bad code or name.
 #[utoipa::path(post, path = "/api/v1/units", operation_id = "createUnit", tag = "units",
     request_body(content = CreateUnit, example = json!({"code": "CY-JYJ", "name": "朝阳区教育局", "kind": "unit", "parent_id": "c15ed824-83c3-4b5f-8324-14c74a2d077f"})),
-    responses((status = 201, body = Unit, description = "The new node, with its `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem, description = "The code is taken (`duplicate`)"), (status = 422, body = crate::error::Problem)),
+    responses((status = 201, body = Unit, description = "The new node, with its `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409, description = "The code is taken (`duplicate`)"), (status = 422)),
     security(("bearer" = [])))]
 pub async fn create(
     state: web::Data<AppState>,
     who: Principal,
     body: Json<CreateUnit>,
+    claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     policy::require(&who, Action::ManageOrganisation)?;
@@ -222,7 +224,8 @@ pub async fn create(
     check_name(&body.name)?;
     let unit = state
         .db
-        .transaction(move |conn| {
+        .transaction(claim, move |tx| {
+            let conn = &mut *tx.conn;
             let path = match body.parent_id {
                 None => {
                     policy::authorize_global(&who, Action::ManageOrganisation)?;
@@ -250,14 +253,13 @@ pub async fn create(
                 })
                 .execute(conn)?;
             let unit = load_unit(conn, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "unit",
                 Some(id),
                 "create",
                 crate::audit::state(&unit),
-            )?;
+            );
             Ok(unit)
         })
         .await?;
@@ -273,7 +275,7 @@ pub async fn create(
 /// `ETag` (a quoted version such as `"3"`) to send back in `If-Match` when
 /// changing it.
 #[utoipa::path(get, path = "/api/v1/units/{id}", operation_id = "getUnit", tag = "units", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Unit, description = "The node, with its `ETag`"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Unit, description = "The node, with its `ETag`"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -314,7 +316,7 @@ pub struct UpdateUnit {
 /// `validation_failed` for a bad code or name.
 #[utoipa::path(patch, path = "/api/v1/units/{id}", operation_id = "updateUnit", tag = "units", params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header)),
     request_body(content = UpdateUnit, example = json!({"name": "北京市朝阳区教育委员会"})),
-    responses((status = 200, body = Unit, description = "The changed node, with its new `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Unit, description = "The changed node, with its new `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 409), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -334,7 +336,8 @@ pub async fn update(
     }
     let unit = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
             let current: UnitRow = units::table
                 .find(id)
@@ -352,14 +355,13 @@ pub async fn update(
                 ))
                 .execute(conn)?;
             let unit = load_unit(conn, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "unit",
                 Some(id),
                 "update",
                 crate::audit::state(&unit),
-            )?;
+            );
             Ok(unit)
         })
         .await?;
@@ -401,7 +403,7 @@ fn page_of(
 /// of the node's direct children, by code, as `{items, next_cursor}`: pass
 /// `next_cursor` back as `cursor` for the next page; it is `null` on the last.
 #[utoipa::path(get, path = "/api/v1/units/{id}/children", operation_id = "listUnitChildren", tag = "units", params(("id" = Uuid, Path), PageParams),
-    responses((status = 200, body = UnitPage, description = "A page of the node's children, by code"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = UnitPage, description = "A page of the node's children, by code"), (status = 401), (status = 403), (status = 404), (status = 422)),
     security(("bearer" = [])))]
 pub async fn children(
     state: web::Data<AppState>,
@@ -439,7 +441,7 @@ pub struct UnitListParams {
 /// text, ignoring case. One page per call, as `{items, next_cursor}`: pass
 /// `next_cursor` back as `cursor` for the next page; it is `null` on the last.
 #[utoipa::path(get, path = "/api/v1/units", operation_id = "listUnits", tag = "units", params(UnitListParams, PageParams),
-    responses((status = 200, body = UnitPage, description = "A page of nodes, by code"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = UnitPage, description = "A page of nodes, by code"), (status = 401), (status = 403), (status = 422)),
     security(("bearer" = [])))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -522,7 +524,7 @@ pub struct Leaders {
         "principal_id": "a6213e39-d245-4cba-bac5-d2a644aff0f5",
         "deputies": [{"account_id": "9e9ed3b2-f52c-4448-b605-bf2f28af61bf", "in_charge_of": ["68851e01-6af6-4c76-b8e8-19e246270528", "3e955d38-fffa-47dc-b3f1-284ea658b8ad"]}]
     })),
-    responses((status = 200, body = Unit, description = "The node with its new leadership and `ETag`"), (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 412, body = crate::error::Problem), (status = 422, body = crate::error::Problem)),
+    responses((status = 200, body = Unit, description = "The node with its new leadership and `ETag`"), (status = 400), (status = 401), (status = 403), (status = 404), (status = 412), (status = 422)),
     security(("bearer" = [])))]
 pub async fn put_leaders(
     state: web::Data<AppState>,
@@ -535,7 +537,8 @@ pub async fn put_leaders(
     let body = body.0;
     let unit = state
         .db
-        .transaction(move |conn| {
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
             let current: UnitRow = units::table
                 .find(id)
@@ -651,14 +654,13 @@ pub async fn put_leaders(
                     .execute(conn)?;
             }
             let unit = load_unit(conn, id)?;
-            crate::audit::append(
-                conn,
+            tx.audit.record(
                 Some(who.account_id),
                 "unit",
                 Some(id),
                 "set_leaders",
                 crate::audit::state(&unit),
-            )?;
+            );
             Ok(unit)
         })
         .await?;
@@ -673,7 +675,7 @@ pub async fn put_leaders(
 /// of the node (`principal_id`, `null` when vacant) and its deputies in
 /// order, each with the nodes it is in charge of.
 #[utoipa::path(get, path = "/api/v1/units/{id}/leaders", operation_id = "getUnitLeaders", tag = "units", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Leaders, description = "The node's principal and deputies"), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)),
+    responses((status = 200, body = Leaders, description = "The node's principal and deputies"), (status = 401), (status = 403), (status = 404)),
     security(("bearer" = [])))]
 pub async fn get_leaders(
     state: web::Data<AppState>,
