@@ -47,7 +47,7 @@ impl FlagSql {
                 "(f.status = 'away' AND TIMESTAMPTZ '{now}' > ((f.return_on + 1)::timestamp AT TIME ZONE '{tz}') + make_interval(hours => {grace_hours}))"
             ),
             departed_before_approval: format!(
-                "(f.requirement = 'approval' AND ((f.approved_at IS NOT NULL AND f.approved_at > {starts}) OR (f.approved_at IS NULL AND f.status = 'pending' AND TIMESTAMPTZ '{now}' >= {starts})))"
+                "(f.requirement IS NOT DISTINCT FROM 'approval' AND ((f.approved_at IS NOT NULL AND f.approved_at > {starts}) OR (f.approved_at IS NULL AND f.status = 'pending' AND TIMESTAMPTZ '{now}' >= {starts})))"
             ),
         }
     }
