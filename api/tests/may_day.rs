@@ -8,6 +8,33 @@
 //! flagged, one filing is rejected, a trip is extended, a clerk does not come
 //! back on time. Then the roster, the inboxes, the feeds, the webhooks and the
 //! audit chain must all tell the same story.
+//!
+//! [`district`] sets the scene (units, accounts, leaders, policy, holidays, a
+//! webhook receiver, each checked as it is made). Each phase of the story is a
+//! function that checks what happens as it plays and returns the filing it
+//! made; [`may_day`] plays phases 1 to 7 in order, [`two_come_back`] and
+//! [`sweep`] carry the story on. Each test plays the phases it needs on its own
+//! database (so they run in parallel):
+//!
+//! - `the_administrator_sets_up_the_district_its_policy_and_the_2027_holidays`:
+//!   the set-up alone, which publishes no event.
+//! - `a_clerk_reports_a_may_day_trip_and_is_recorded_at_once`: phase 1.
+//! - `a_section_chief_is_approved_in_two_steps_the_second_by_the_delegate`:
+//!   phase 2.
+//! - `the_principal_going_abroad_needs_a_substitute_and_the_deputy_in_charge_approves`:
+//!   phase 3.
+//! - `late_and_retroactive_filings_are_flagged`: phases 4a and 4b.
+//! - `a_refusal_needs_a_reason_and_the_refused_trip_cannot_begin`: phase 5.
+//! - `an_extension_on_the_road_goes_through_the_same_chain_and_the_delegate`:
+//!   phases 2 and 6.
+//! - `the_roster_on_may_day_shows_who_is_away_roughly_where_and_who_stands_in`:
+//!   phases 1 to 7, then the rosters of 2 May.
+//! - `after_the_returns_only_the_hong_kong_trip_waits_and_each_ledger_holds_its_units`:
+//!   the story to the returns, then the inboxes and the ledgers.
+//! - `a_clerk_who_does_not_come_back_is_told_once_then_reported_overdue`: the
+//!   story to the sweep, then the clerk's feed.
+//! - `the_feeds_webhooks_and_audit_chain_tell_the_same_story`: the whole
+//!   story, then every other feed, the webhook deliveries and the audit chain.
 
 mod common;
 
@@ -207,12 +234,55 @@ fn has_error(res: &Resp, code: &str, field: &str) -> bool {
     })
 }
 
-#[actix_web::test]
-async fn may_day_2027_from_the_rules_to_the_audit_chain() {
-    let mut app = TestApp::with_config(|c| c.fixed_now = NOW.parse().ok()).await;
+/// The district of the story, set up and ready for May Day.
+struct World {
+    app: TestApp,
+    cast: Cast,
+    district: Uuid,
+    bureau_a: Uuid,
+    dept_a1: Uuid,
+    bureau_b: Uuid,
+    /// Every webhook event published from the set-up on, in order.
+    published: Vec<&'static str>,
+    /// What the administrator's webhook receiver saw.
+    seen: Seen,
+}
+
+impl World {
+    /// An account's id, as text.
+    fn id(&self, login: &str) -> String {
+        self.cast.id(login).to_string()
+    }
+
+    /// Accounts' ids, as a JSON array.
+    fn ids(&self, logins: &[&str]) -> Value {
+        json!(logins.iter().map(|l| self.cast.id(l)).collect::<Vec<_>>())
+    }
+}
+
+/// The filings of the whole story, by what they are.
+struct Story {
+    /// The clerk's trip to Shanghai, reported (phase 1).
+    clerk_trip: String,
+    /// The section chief's trip to Suzhou, approved then extended (phases 2, 6).
+    section_trip: String,
+    /// The principal's trip to Japan (phase 3).
+    principal_trip: String,
+    /// The Hong Kong trip asked for late, still pending (phase 4a).
+    hk_trip: String,
+    /// The trip to Tianjin filed after leaving (phase 4b).
+    retro_trip: String,
+    /// The field auditor's refused trip to Shenzhen (phase 5).
+    refused_trip: String,
+}
+
+/// The administrator subscribes a webhook, loads the 2027 holidays, builds the
+/// district, hires its people, names its leaders and sets one policy for it.
+async fn district() -> World {
+    let app = TestApp::with_config(|c| c.fixed_now = NOW.parse().ok()).await;
     let admin = app.admin.clone();
     // Every webhook event published from here on, in order.
-    let mut published: Vec<&str> = Vec::new();
+    let published: Vec<&'static str> = Vec::new();
 
     // ---- The administrator subscribes to every event, before anything happens.
     let (url, seen) = receiver();
@@ -434,18 +504,30 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     assert_eq!(res.body["source_unit_id"], district.to_string());
     assert_eq!(res.body["version"], 1);
 
-    let id = |login: &str| cast.id(login).to_string();
-    let ids = |logins: &[&str]| json!(logins.iter().map(|l| cast.id(l)).collect::<Vec<_>>());
+    World {
+        app,
+        cast,
+        district,
+        bureau_a,
+        dept_a1,
+        bureau_b,
+        published,
+        seen,
+    }
+}
 
-    // ==== 1. A clerk reports a May Day trip to Shanghai: recorded at once.
+/// Phase 1: a clerk reports a May Day trip to Shanghai; it is recorded at once,
+/// with no approval, under the district's `clerks` rule and the holiday calendar.
+async fn a_clerk_reports(w: &mut World) -> String {
+    let district = w.district;
     let res = file(
-        &app,
-        cast.token("a1-clerk"),
+        &w.app,
+        w.cast.token("a1-clerk"),
         trip("leave_jurisdiction", "310000", "2027-05-01", "2027-05-05"),
     )
     .await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.body);
-    published.push("filing.submit");
+    w.published.push("filing.submit");
     let clerk_trip = res.str("/id");
     assert_eq!(res.body["status"], "recorded");
     assert_eq!(res.body["requirement"], "report");
@@ -473,26 +555,32 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
         "2027-05-07T00:00:00+08:00"
     );
 
-    // ==== 2. The finance bureau's principal will be abroad: the deputy decides for him.
-    let res = app
+    clerk_trip
+}
+
+/// Phase 2: the finance bureau's principal delegates to his deputy; a section
+/// chief's trip to Suzhou is approved by the head of department, then by the
+/// delegate on the principal's behalf.
+async fn a_section_chief_is_approved(w: &mut World) -> String {
+    let res = w.app
         .put(
             "/api/v1/me/delegation",
-            cast.token("a-principal"),
-            json!({"delegate_id": cast.id("a-deputy"), "starts_at": "2027-04-20T00:00:00Z", "ends_at": "2027-05-07T00:00:00Z"}),
+            w.cast.token("a-principal"),
+            json!({"delegate_id": w.cast.id("a-deputy"), "starts_at": "2027-04-20T00:00:00Z", "ends_at": "2027-05-07T00:00:00Z"}),
         )
         .await;
     assert_eq!(res.status.as_u16(), 200, "{}", res.body);
-    assert_eq!(res.body["delegate_id"], id("a-deputy"));
+    assert_eq!(res.body["delegate_id"], w.id("a-deputy"));
 
     // A section chief files a trip to Suzhou: head of department, then unit principal.
     let res = file(
-        &app,
-        cast.token("a1-section"),
+        &w.app,
+        w.cast.token("a1-section"),
         trip("leave_jurisdiction", "320500", "2027-05-01", "2027-05-03"),
     )
     .await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.body);
-    published.push("filing.submit");
+    w.published.push("filing.submit");
     let section_trip = res.str("/id");
     assert_eq!(res.body["status"], "pending");
     assert_eq!(res.body["current_step"], 1);
@@ -505,78 +593,85 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     assert_eq!(approvals[0]["round"], 0);
     assert_eq!(approvals[0]["step"], 1);
     assert_eq!(approvals[0]["rule"], json!({"kind": "department_head"}));
-    assert_eq!(approvals[0]["candidates"], ids(&["a1-head"]));
+    assert_eq!(approvals[0]["candidates"], w.ids(&["a1-head"]));
     assert_eq!(approvals[1]["step"], 2);
     assert_eq!(approvals[1]["rule"], json!({"kind": "unit_principal"}));
-    assert_eq!(approvals[1]["candidates"], ids(&["a-principal"]));
+    assert_eq!(approvals[1]["candidates"], w.ids(&["a-principal"]));
 
     assert_eq!(
-        inbox(&app, cast.token("a1-head")).await,
+        inbox(&w.app, w.cast.token("a1-head")).await,
         vec![section_trip.clone()]
     );
-    assert!(inbox(&app, cast.token("a-principal")).await.is_empty());
-    assert!(inbox(&app, cast.token("a-deputy")).await.is_empty());
+    assert!(inbox(&w.app, w.cast.token("a-principal")).await.is_empty());
+    assert!(inbox(&w.app, w.cast.token("a-deputy")).await.is_empty());
 
     let res = act(
-        &app,
-        cast.token("a1-head"),
+        &w.app,
+        w.cast.token("a1-head"),
         &section_trip,
         "approve",
         json!({"comment": "Enjoy the holiday"}),
     )
     .await;
-    published.push("filing.approve");
+    w.published.push("filing.approve");
     assert_eq!(res.body["status"], "pending");
     assert_eq!(res.body["current_step"], 2);
     assert_eq!(res.body["approvals"][0]["decision"], "approved");
-    assert_eq!(res.body["approvals"][0]["decided_by"], id("a1-head"));
+    assert_eq!(res.body["approvals"][0]["decided_by"], w.id("a1-head"));
     assert_eq!(res.body["approvals"][0]["decided_for"], Value::Null);
-    assert!(inbox(&app, cast.token("a1-head")).await.is_empty());
+    assert!(inbox(&w.app, w.cast.token("a1-head")).await.is_empty());
     assert_eq!(
-        inbox(&app, cast.token("a-principal")).await,
+        inbox(&w.app, w.cast.token("a-principal")).await,
         vec![section_trip.clone()]
     );
     assert_eq!(
-        inbox(&app, cast.token("a-deputy")).await,
+        inbox(&w.app, w.cast.token("a-deputy")).await,
         vec![section_trip.clone()],
         "the delegate sees what awaits the principal"
     );
 
     let res = act(
-        &app,
-        cast.token("a-deputy"),
+        &w.app,
+        w.cast.token("a-deputy"),
         &section_trip,
         "approve",
         json!({}),
     )
     .await;
-    published.push("filing.approve");
+    w.published.push("filing.approve");
     assert_eq!(res.body["status"], "approved");
     assert_eq!(res.body["current_step"], Value::Null);
     assert_eq!(res.body["approved_at"], "2027-04-20T02:00:00Z");
     assert_eq!(res.body["approvals"][1]["decision"], "approved");
-    assert_eq!(res.body["approvals"][1]["decided_by"], id("a-deputy"));
-    assert_eq!(res.body["approvals"][1]["decided_for"], id("a-principal"));
+    assert_eq!(res.body["approvals"][1]["decided_by"], w.id("a-deputy"));
+    assert_eq!(res.body["approvals"][1]["decided_for"], w.id("a-principal"));
     assert_eq!(res.body["departed_before_approval"], false);
-    let events = history(&app, cast.token("a1-section"), &section_trip).await;
+    let events = history(&w.app, w.cast.token("a1-section"), &section_trip).await;
     assert_eq!(
         actions(&events),
         vec!["create", "submit", "approve", "approve"]
     );
-    assert_eq!(events[2]["actor_id"], id("a1-head"));
+    assert_eq!(events[2]["actor_id"], w.id("a1-head"));
     assert_eq!(events[2]["on_behalf_of"], Value::Null);
     assert_eq!(events[2]["comment"], "Enjoy the holiday");
-    assert_eq!(events[3]["actor_id"], id("a-deputy"));
-    assert_eq!(events[3]["on_behalf_of"], id("a-principal"));
+    assert_eq!(events[3]["actor_id"], w.id("a-deputy"));
+    assert_eq!(events[3]["on_behalf_of"], w.id("a-principal"));
     assert_eq!(events[3]["from_status"], "pending");
     assert_eq!(events[3]["to_status"], "approved");
 
-    // ==== 3. The principal goes to Japan. Without a substitute nothing is filed.
-    let filings_before = app.count("filings");
-    let outbox_before = app.count("outbox");
+    section_trip
+}
+
+/// Phase 3: the principal goes to Japan: without a substitute nothing is filed;
+/// with one, the district deputy in charge of the finance bureau approves, and
+/// the district (which it is filed with) can read it.
+async fn the_principal_goes_abroad(w: &mut World) -> String {
+    let district = w.district;
+    let filings_before = w.app.count("filings");
+    let outbox_before = w.app.count("outbox");
     let res = file(
-        &app,
-        cast.token("a-principal"),
+        &w.app,
+        w.cast.token("a-principal"),
         trip("abroad_private", "JP", "2027-05-01", "2027-05-05"),
     )
     .await;
@@ -586,14 +681,14 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
         "{}",
         res.body
     );
-    assert_eq!(app.count("filings"), filings_before);
-    assert_eq!(app.count("outbox"), outbox_before);
+    assert_eq!(w.app.count("filings"), filings_before);
+    assert_eq!(w.app.count("outbox"), outbox_before);
 
     let mut abroad = trip("abroad_private", "JP", "2027-05-01", "2027-05-05");
-    abroad["substitute_id"] = json!(cast.id("a-deputy"));
-    let res = file(&app, cast.token("a-principal"), abroad).await;
+    abroad["substitute_id"] = json!(w.cast.id("a-deputy"));
+    let res = file(&w.app, w.cast.token("a-principal"), abroad).await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.body);
-    published.push("filing.submit");
+    w.published.push("filing.submit");
     let principal_trip = res.str("/id");
     assert_eq!(res.body["status"], "pending");
     assert_eq!(res.body["current_step"], 1);
@@ -618,54 +713,61 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     );
     assert_eq!(
         approvals[0]["candidates"],
-        ids(&["d-deputy-a"]),
+        w.ids(&["d-deputy-a"]),
         "the district deputy in charge of the finance bureau, not the first deputy"
     );
-    assert!(inbox(&app, cast.token("d-deputy-b")).await.is_empty());
+    assert!(inbox(&w.app, w.cast.token("d-deputy-b")).await.is_empty());
     assert_eq!(
-        inbox(&app, cast.token("d-deputy-a")).await,
+        inbox(&w.app, w.cast.token("d-deputy-a")).await,
         vec![principal_trip.clone()]
     );
     let res = act(
-        &app,
-        cast.token("d-deputy-a"),
+        &w.app,
+        w.cast.token("d-deputy-a"),
         &principal_trip,
         "approve",
         json!({"comment": "Hand over to your deputy before leaving"}),
     )
     .await;
-    published.push("filing.approve");
+    w.published.push("filing.approve");
     assert_eq!(res.body["status"], "approved");
-    assert_eq!(res.body["approvals"][0]["decided_by"], id("d-deputy-a"));
+    assert_eq!(res.body["approvals"][0]["decided_by"], w.id("d-deputy-a"));
     assert_eq!(res.body["approvals"][0]["decided_for"], Value::Null);
     assert_eq!(
         res.body["approvals"][0]["comment"],
         "Hand over to your deputy before leaving"
     );
     // The district, which it is filed with, reads it; another bureau does not.
-    let res = app
+    let res = w
+        .app
         .get(
             &format!("/api/v1/filings/{principal_trip}"),
-            cast.token("d-principal"),
+            w.cast.token("d-principal"),
         )
         .await;
     assert_eq!(res.status.as_u16(), 200, "{}", res.body);
-    app.get(
-        &format!("/api/v1/filings/{principal_trip}"),
-        cast.token("b1-section"),
-    )
-    .await
-    .assert_problem(404, "not_found");
+    w.app
+        .get(
+            &format!("/api/v1/filings/{principal_trip}"),
+            w.cast.token("b1-section"),
+        )
+        .await
+        .assert_problem(404, "not_found");
 
-    // ==== 4a. Hong Kong over May Day, asked for after the ten-working-day notice.
+    principal_trip
+}
+
+/// Phase 4a: Hong Kong over May Day, asked for after the ten-working-day notice:
+/// flagged late, left pending at its first step.
+async fn hong_kong_inside_the_notice(w: &mut World) -> String {
     let res = file(
-        &app,
-        cast.token("b1-section"),
+        &w.app,
+        w.cast.token("b1-section"),
         trip("hk_macau_private", "HK", "2027-05-01", "2027-05-05"),
     )
     .await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.body);
-    published.push("filing.submit");
+    w.published.push("filing.submit");
     let hk_trip = res.str("/id");
     assert_eq!(res.body["status"], "pending");
     assert_eq!(res.body["current_step"], 1);
@@ -678,57 +780,62 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     assert_eq!(res.body["submit_by"], "2027-04-19T10:00:00Z");
     assert_eq!(res.body["late"], true);
     assert_eq!(res.body["departed_before_approval"], false);
-    assert_eq!(res.body["approvals"][0]["candidates"], ids(&["b1-head"]));
+    assert_eq!(res.body["approvals"][0]["candidates"], w.ids(&["b1-head"]));
     assert_eq!(
         res.body["approvals"][1]["rule"],
         json!({"kind": "deputy_in_charge"})
     );
-    assert_eq!(res.body["approvals"][1]["candidates"], ids(&["b-deputy"]));
+    assert_eq!(res.body["approvals"][1]["candidates"], w.ids(&["b-deputy"]));
 
-    // ==== 4b. Left for Tianjin on Sunday, files on Tuesday: a reason is required.
+    hk_trip
+}
+
+/// Phase 4b: left for Tianjin on Sunday, files on Tuesday: a reason is required,
+/// and the trip is flagged late and begun before its approval.
+async fn back_from_tianjin_before_filing(w: &mut World) -> String {
     let mut retro = trip("leave_jurisdiction", "120000", "2027-04-18", "2027-04-21");
-    let before = app.count("filings");
-    let res = file(&app, cast.token("b1-staff"), retro.clone()).await;
+    let before = w.app.count("filings");
+    let res = file(&w.app, w.cast.token("b1-staff"), retro.clone()).await;
     res.assert_problem(422, "validation_failed");
     assert!(
         has_error(&res, "late_reason_required", "late_reason"),
         "{}",
         res.body
     );
-    assert_eq!(app.count("filings"), before);
+    assert_eq!(w.app.count("filings"), before);
     retro["late_reason"] = json!("My father was taken to hospital on Sunday morning");
-    let res = file(&app, cast.token("b1-staff"), retro).await;
+    let res = file(&w.app, w.cast.token("b1-staff"), retro).await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.body);
-    published.push("filing.submit");
+    w.published.push("filing.submit");
     let retro_trip = res.str("/id");
     assert_eq!(res.body["status"], "pending");
     assert_eq!(res.body["assessment"]["period"], "normal");
     assert_eq!(res.body["submit_by"], "2027-04-14T10:00:00Z");
     assert_eq!(res.body["late"], true);
     assert_eq!(res.body["departed_before_approval"], true);
-    assert_eq!(res.body["approvals"][0]["candidates"], ids(&["b1-head"]));
+    assert_eq!(res.body["approvals"][0]["candidates"], w.ids(&["b1-head"]));
     assert_eq!(
         res.body["approvals"][1]["candidates"],
-        ids(&["b-principal"])
+        w.ids(&["b-principal"])
     );
     act(
-        &app,
-        cast.token("b1-head"),
+        &w.app,
+        w.cast.token("b1-head"),
         &retro_trip,
         "approve",
         json!({}),
     )
     .await;
-    published.push("filing.approve");
+    w.published.push("filing.approve");
     let res = act(
-        &app,
-        cast.token("b-principal"),
+        &w.app,
+        w.cast.token("b-principal"),
         &retro_trip,
         "approve",
         json!({}),
     )
     .await;
-    published.push("filing.approve");
+    w.published.push("filing.approve");
     assert_eq!(res.body["status"], "approved");
     assert_eq!(res.body["late"], true);
     assert_eq!(
@@ -736,118 +843,133 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
         "approved after the trip began"
     );
     let res = act(
-        &app,
-        cast.token("b1-staff"),
+        &w.app,
+        w.cast.token("b1-staff"),
         &retro_trip,
         "depart",
         json!({}),
     )
     .await;
-    published.push("filing.depart");
+    w.published.push("filing.depart");
     assert_eq!(res.body["status"], "away");
     let res = act(
-        &app,
-        cast.token("b1-staff"),
+        &w.app,
+        w.cast.token("b1-staff"),
         &retro_trip,
         "return",
         json!({"report": "Father is fine, back at work"}),
     )
     .await;
-    published.push("filing.return");
+    w.published.push("filing.return");
     assert_eq!(res.body["status"], "returned");
 
-    // ==== 5. A field auditor asks first, then files, and is refused.
+    retro_trip
+}
+
+/// Phase 5: a field auditor asks for an assessment (which changes nothing), then
+/// files and is refused: a refusal needs a comment, and a refused trip cannot begin.
+async fn a_field_auditor_is_refused(w: &mut World) -> String {
     let shenzhen = trip("leave_jurisdiction", "440300", "2027-05-01", "2027-05-05");
-    let before = app.count("filings");
-    let res = app
+    let before = w.app.count("filings");
+    let res = w
+        .app
         .post(
             "/api/v1/assessments",
-            cast.token("as1-section"),
+            w.cast.token("as1-section"),
             json!({"draft": shenzhen}),
         )
         .await;
     assert_eq!(res.status.as_u16(), 200, "{}", res.body);
     assert_eq!(res.body["valid"], true, "{}", res.body);
     assert_eq!(res.body["requirement"], "approval");
-    assert_eq!(res.body["approvers"][0]["account_id"], id("as1-head"));
+    assert_eq!(res.body["approvers"][0]["account_id"], w.id("as1-head"));
     assert_eq!(
         res.body["approvers"][1]["account_id"],
-        id("a-principal"),
+        w.id("a-principal"),
         "the unit of a second-level unit's department is the bureau"
     );
     assert_eq!(
-        app.count("filings"),
+        w.app.count("filings"),
         before,
         "an assessment changes nothing"
     );
-    let res = file(&app, cast.token("as1-section"), shenzhen).await;
+    let res = file(&w.app, w.cast.token("as1-section"), shenzhen).await;
     assert_eq!(res.status.as_u16(), 201, "{}", res.body);
-    published.push("filing.submit");
+    w.published.push("filing.submit");
     let refused_trip = res.str("/id");
     assert_eq!(
-        inbox(&app, cast.token("as1-head")).await,
+        inbox(&w.app, w.cast.token("as1-head")).await,
         vec![refused_trip.clone()]
     );
-    let res = app
+    let res = w
+        .app
         .post(
             &format!("/api/v1/filings/{refused_trip}/reject"),
-            cast.token("as1-head"),
+            w.cast.token("as1-head"),
             json!({}),
         )
         .await;
     res.assert_problem(422, "validation_failed");
     assert!(has_error(&res, "required", "comment"), "{}", res.body);
     let res = act(
-        &app,
-        cast.token("as1-head"),
+        &w.app,
+        w.cast.token("as1-head"),
         &refused_trip,
         "reject",
         json!({"comment": "The audit of the district hospital runs through May Day"}),
     )
     .await;
-    published.push("filing.reject");
+    w.published.push("filing.reject");
     assert_eq!(res.body["status"], "rejected");
     assert_eq!(res.body["current_step"], Value::Null);
     assert_eq!(res.body["approvals"][0]["decision"], "rejected");
-    assert_eq!(res.body["approvals"][0]["decided_by"], id("as1-head"));
+    assert_eq!(res.body["approvals"][0]["decided_by"], w.id("as1-head"));
     assert_eq!(res.body["approvals"][1]["decision"], Value::Null);
-    let events = history(&app, cast.token("as1-section"), &refused_trip).await;
+    let events = history(&w.app, w.cast.token("as1-section"), &refused_trip).await;
     assert_eq!(actions(&events), vec!["create", "submit", "reject"]);
     assert_eq!(
         events[2]["comment"],
         "The audit of the district hospital runs through May Day"
     );
-    app.post(
-        &format!("/api/v1/filings/{refused_trip}/depart"),
-        cast.token("as1-section"),
-        json!({}),
-    )
-    .await
-    .assert_problem(409, "invalid_transition");
+    w.app
+        .post(
+            &format!("/api/v1/filings/{refused_trip}/depart"),
+            w.cast.token("as1-section"),
+            json!({}),
+        )
+        .await
+        .assert_problem(409, "invalid_transition");
 
-    // ==== 6. The eve of May Day: the section chief leaves, and asks for two
+    refused_trip
+}
+
+/// Phase 6 (after phase 2): the eve of May Day; the section chief leaves and asks
+/// for two more days; the same chain decides, the delegate again for the
+/// principal. Moves the app's clock to [`EVE`] for good.
+async fn the_section_chief_extends_on_the_road(w: &mut World, section_trip: &str) {
+    let section_trip = section_trip.to_owned();
     // more days; the same chain decides.
-    app.set_now(EVE);
+    w.app.set_now(EVE);
     let res = act(
-        &app,
-        cast.token("a1-section"),
+        &w.app,
+        w.cast.token("a1-section"),
         &section_trip,
         "depart",
         json!({}),
     )
     .await;
-    published.push("filing.depart");
+    w.published.push("filing.depart");
     assert_eq!(res.body["status"], "away");
     assert_eq!(res.body["departed_at"], EVE);
     let res = act(
-        &app,
-        cast.token("a1-section"),
+        &w.app,
+        w.cast.token("a1-section"),
         &section_trip,
         "extensions",
         json!({"new_return_on": "2027-05-05", "reason": "No train tickets before the 5th"}),
     )
     .await;
-    published.push("filing.extend");
+    w.published.push("filing.extend");
     assert_eq!(res.body["status"], "away");
     assert_eq!(res.body["extension_pending"], true);
     assert_eq!(res.body["current_step"], 1);
@@ -862,70 +984,224 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     assert_eq!(approvals.len(), 4, "{}", res.body);
     assert_eq!(approvals[2]["round"], 1);
     assert_eq!(approvals[2]["step"], 1);
-    assert_eq!(approvals[2]["candidates"], ids(&["a1-head"]));
+    assert_eq!(approvals[2]["candidates"], w.ids(&["a1-head"]));
     assert_eq!(approvals[3]["round"], 1);
     assert_eq!(approvals[3]["step"], 2);
-    assert_eq!(approvals[3]["candidates"], ids(&["a-principal"]));
+    assert_eq!(approvals[3]["candidates"], w.ids(&["a-principal"]));
     assert_eq!(
-        inbox(&app, cast.token("a1-head")).await,
+        inbox(&w.app, w.cast.token("a1-head")).await,
         vec![section_trip.clone()]
     );
     act(
-        &app,
-        cast.token("a1-head"),
+        &w.app,
+        w.cast.token("a1-head"),
         &section_trip,
         "approve",
         json!({}),
     )
     .await;
-    published.push("filing.approve");
+    w.published.push("filing.approve");
     let res = act(
-        &app,
-        cast.token("a-deputy"),
+        &w.app,
+        w.cast.token("a-deputy"),
         &section_trip,
         "approve",
         json!({}),
     )
     .await;
-    published.push("filing.approve");
+    w.published.push("filing.approve");
     assert_eq!(res.body["status"], "away");
     assert_eq!(res.body["extension_pending"], false);
     assert_eq!(res.body["current_step"], Value::Null);
     assert_eq!(res.body["return_on"], "2027-05-05");
     assert_eq!(res.body["extensions"][0]["status"], "approved");
-    assert_eq!(res.body["approvals"][3]["decided_by"], id("a-deputy"));
-    assert_eq!(res.body["approvals"][3]["decided_for"], id("a-principal"));
-    let events = history(&app, cast.token("a1-section"), &section_trip).await;
+    assert_eq!(res.body["approvals"][3]["decided_by"], w.id("a-deputy"));
+    assert_eq!(res.body["approvals"][3]["decided_for"], w.id("a-principal"));
+    let events = history(&w.app, w.cast.token("a1-section"), &section_trip).await;
     assert_eq!(
         actions(&events),
         vec![
             "create", "submit", "approve", "approve", "depart", "extend", "approve", "approve"
         ]
     );
-    assert_eq!(events[7]["on_behalf_of"], id("a-principal"));
+    assert_eq!(events[7]["on_behalf_of"], w.id("a-principal"));
+}
 
-    // ==== 7. The clerk and the principal leave too.
+/// Phase 7 (after phases 1, 3 and 6): the clerk and the principal leave too.
+async fn the_clerk_and_the_principal_leave(w: &mut World, story: &Story) {
+    let clerk_trip = story.clerk_trip.clone();
+    let principal_trip = story.principal_trip.clone();
     let res = act(
-        &app,
-        cast.token("a1-clerk"),
+        &w.app,
+        w.cast.token("a1-clerk"),
         &clerk_trip,
         "depart",
         json!({}),
     )
     .await;
-    published.push("filing.depart");
+    w.published.push("filing.depart");
     assert_eq!(res.body["status"], "away");
     let res = act(
-        &app,
-        cast.token("a-principal"),
+        &w.app,
+        w.cast.token("a-principal"),
         &principal_trip,
         "depart",
         json!({}),
     )
     .await;
-    published.push("filing.depart");
+    w.published.push("filing.depart");
     assert_eq!(res.body["status"], "away");
+}
 
+/// After phase 7: two come back and report; the clerk does not.
+async fn two_come_back(w: &mut World, story: &Story) {
+    let section_trip = story.section_trip.clone();
+    let principal_trip = story.principal_trip.clone();
+    // ---- Two come back and report; the clerk does not.
+    let res = act(
+        &w.app,
+        w.cast.token("a1-section"),
+        &section_trip,
+        "return",
+        json!({"report": "Back from Suzhou"}),
+    )
+    .await;
+    w.published.push("filing.return");
+    assert_eq!(res.body["status"], "returned");
+    assert_eq!(res.body["return_report"], "Back from Suzhou");
+    let res = act(
+        &w.app,
+        w.cast.token("a-principal"),
+        &principal_trip,
+        "return",
+        json!({}),
+    )
+    .await;
+    w.published.push("filing.return");
+    assert_eq!(res.body["status"], "returned");
+}
+
+/// The whole story up to 2 May, in order: phases 1 to 7.
+async fn may_day(w: &mut World) -> Story {
+    let clerk_trip = a_clerk_reports(w).await;
+    let section_trip = a_section_chief_is_approved(w).await;
+    let principal_trip = the_principal_goes_abroad(w).await;
+    let hk_trip = hong_kong_inside_the_notice(w).await;
+    let retro_trip = back_from_tianjin_before_filing(w).await;
+    let refused_trip = a_field_auditor_is_refused(w).await;
+    let story = Story {
+        clerk_trip,
+        section_trip,
+        principal_trip,
+        hk_trip,
+        retro_trip,
+        refused_trip,
+    };
+    the_section_chief_extends_on_the_road(w, &story.section_trip).await;
+    the_clerk_and_the_principal_leave(w, &story).await;
+    story
+}
+
+/// After [`two_come_back`], the sweep: the clerk's return report is due (told
+/// once), then the return is overdue. Returns the time of the second sweep.
+async fn sweep(w: &mut World) -> DateTime<Utc> {
+    let config = (*w.app.state.config).clone();
+    let mut conn = w.app.db.connect();
+    let day_after: DateTime<Utc> = "2027-05-06T09:00:00+08:00".parse().unwrap();
+    assert_eq!(worker::sweep(&mut conn, &config, day_after).unwrap(), 1);
+    w.published.push("filing.return_report_due");
+    assert_eq!(
+        worker::sweep(&mut conn, &config, day_after).unwrap(),
+        0,
+        "nobody is told twice"
+    );
+    let two_days_after: DateTime<Utc> = "2027-05-07T09:00:00+08:00".parse().unwrap();
+    assert_eq!(
+        worker::sweep(&mut conn, &config, two_days_after).unwrap(),
+        1
+    );
+    w.published.push("filing.overdue");
+    two_days_after
+}
+
+/// The set-up holds: the webhook, the 2027 calendar, the policy inherited two
+/// levels down; and none of it publishes an event.
+#[actix_web::test]
+async fn the_administrator_sets_up_the_district_its_policy_and_the_2027_holidays() {
+    let w = district().await;
+    assert_eq!(w.app.count("outbox"), 0, "setting up publishes no event");
+}
+
+/// A clerk's report needs no approval: recorded at once, with its deadlines.
+#[actix_web::test]
+async fn a_clerk_reports_a_may_day_trip_and_is_recorded_at_once() {
+    let mut w = district().await;
+    a_clerk_reports(&mut w).await;
+}
+
+/// A section chief needs the head of department, then the unit principal, whose
+/// delegate decides for him and is recorded as doing so.
+#[actix_web::test]
+async fn a_section_chief_is_approved_in_two_steps_the_second_by_the_delegate() {
+    let mut w = district().await;
+    a_section_chief_is_approved(&mut w).await;
+}
+
+/// A principal going abroad must name a substitute, and is approved by the
+/// superior unit's deputy in charge of his unit, not by another deputy.
+#[actix_web::test]
+async fn the_principal_going_abroad_needs_a_substitute_and_the_deputy_in_charge_approves() {
+    let mut w = district().await;
+    the_principal_goes_abroad(&mut w).await;
+}
+
+/// A filing inside the notice period is flagged late; one filed after leaving
+/// needs a reason and is flagged as begun before its approval.
+#[actix_web::test]
+async fn late_and_retroactive_filings_are_flagged() {
+    let mut w = district().await;
+    hong_kong_inside_the_notice(&mut w).await;
+    back_from_tianjin_before_filing(&mut w).await;
+}
+
+/// An assessment changes nothing; a refusal needs a comment, stops the chain,
+/// and the refused trip cannot begin.
+#[actix_web::test]
+async fn a_refusal_needs_a_reason_and_the_refused_trip_cannot_begin() {
+    let mut w = district().await;
+    a_field_auditor_is_refused(&mut w).await;
+}
+
+/// An extension asked for on the road goes through the same chain again, the
+/// delegate deciding for the principal, and moves the return date.
+#[actix_web::test]
+async fn an_extension_on_the_road_goes_through_the_same_chain_and_the_delegate() {
+    let mut w = district().await;
+    let section_trip = a_section_chief_is_approved(&mut w).await;
+    the_section_chief_extends_on_the_road(&mut w, &section_trip).await;
+}
+
+/// The finance bureau's roster on 2 May: who is away, roughly where, who stands
+/// in; the unit admin sees the same, others see their own units only.
+#[actix_web::test]
+async fn the_roster_on_may_day_shows_who_is_away_roughly_where_and_who_stands_in() {
+    let mut w = district().await;
+    let story = may_day(&mut w).await;
+    let World {
+        app,
+        cast,
+        district,
+        bureau_a,
+        dept_a1,
+        bureau_b,
+        ..
+    } = w;
+    let Story {
+        clerk_trip,
+        hk_trip,
+        ..
+    } = story;
+    let id = |login: &str| cast.id(login).to_string();
     // ---- The finance bureau's roster on 2 May: who is away, roughly where, who stands in.
     let roster_path = format!("/api/v1/units/{bureau_a}/roster?on=2027-05-02");
     let roster = app.get(&roster_path, cast.token("a1-clerk")).await;
@@ -1010,30 +1286,24 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
         "{}",
         whole.body
     );
+}
 
-    // ---- Two come back and report; the clerk does not.
-    let res = act(
-        &app,
-        cast.token("a1-section"),
-        &section_trip,
-        "return",
-        json!({"report": "Back from Suzhou"}),
-    )
-    .await;
-    published.push("filing.return");
-    assert_eq!(res.body["status"], "returned");
-    assert_eq!(res.body["return_report"], "Back from Suzhou");
-    let res = act(
-        &app,
-        cast.token("a-principal"),
-        &principal_trip,
-        "return",
-        json!({}),
-    )
-    .await;
-    published.push("filing.return");
-    assert_eq!(res.body["status"], "returned");
-
+/// Once two are back, only the Hong Kong trip waits, for its department head;
+/// the unit admin's ledger holds the finance bureau, the inspector's the district.
+#[actix_web::test]
+async fn after_the_returns_only_the_hong_kong_trip_waits_and_each_ledger_holds_its_units() {
+    let mut w = district().await;
+    let story = may_day(&mut w).await;
+    two_come_back(&mut w, &story).await;
+    let World { app, cast, .. } = w;
+    let Story {
+        clerk_trip,
+        section_trip,
+        principal_trip,
+        hk_trip,
+        refused_trip,
+        ..
+    } = story;
     // ---- Inboxes: only the Hong Kong trip still waits, for its department head.
     assert_eq!(
         inbox(&app, cast.token("b1-head")).await,
@@ -1084,32 +1354,51 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
         .get("/api/v1/filings?mine=false", cast.token("d-inspector"))
         .await;
     assert_eq!(listed(&res).len(), 6, "{}", res.body);
+}
 
-    // ---- The sweep: the clerk's return report is due, then the return is overdue.
-    let config = (*app.state.config).clone();
-    let mut conn = app.db.connect();
-    let day_after: DateTime<Utc> = "2027-05-06T09:00:00+08:00".parse().unwrap();
-    assert_eq!(worker::sweep(&mut conn, &config, day_after).unwrap(), 1);
-    published.push("filing.return_report_due");
-    assert_eq!(
-        worker::sweep(&mut conn, &config, day_after).unwrap(),
-        0,
-        "nobody is told twice"
-    );
-    let two_days_after: DateTime<Utc> = "2027-05-07T09:00:00+08:00".parse().unwrap();
-    assert_eq!(
-        worker::sweep(&mut conn, &config, two_days_after).unwrap(),
-        1
-    );
-    published.push("filing.overdue");
-
-    // ---- The feeds.
+/// The clerk who does not come back is told once that the return report is due,
+/// then the return is reported overdue.
+#[actix_web::test]
+async fn a_clerk_who_does_not_come_back_is_told_once_then_reported_overdue() {
+    let mut w = district().await;
+    let story = may_day(&mut w).await;
+    two_come_back(&mut w, &story).await;
+    sweep(&mut w).await;
+    let World { app, cast, .. } = w;
+    let Story { clerk_trip, .. } = story;
     let notes = feed(&app, cast.token("a1-clerk")).await;
     let kinds: Vec<&str> = notes.iter().map(|n| n.0.as_str()).collect();
     assert_eq!(kinds, vec!["return_overdue", "return_report_due"]);
     assert_eq!(notes[0].1, clerk_trip);
     assert_eq!(notes[0].2["return_on"], "2027-05-05");
+}
 
+/// Over the whole story, each feed holds its owner's part, the webhook receives one
+/// signed delivery per published event in order, and the audit chain holds.
+#[actix_web::test]
+async fn the_feeds_webhooks_and_audit_chain_tell_the_same_story() {
+    let mut w = district().await;
+    let story = may_day(&mut w).await;
+    two_come_back(&mut w, &story).await;
+    let two_days_after = sweep(&mut w).await;
+    let World {
+        app,
+        cast,
+        published,
+        seen,
+        ..
+    } = w;
+    let Story {
+        clerk_trip,
+        section_trip,
+        principal_trip,
+        hk_trip,
+        retro_trip,
+        refused_trip,
+        ..
+    } = story;
+    let mut conn = app.db.connect();
+    let id = |login: &str| cast.id(login).to_string();
     let notes = feed(&app, cast.token("a1-section")).await;
     let kinds: Vec<&str> = notes.iter().map(|n| n.0.as_str()).collect();
     assert_eq!(kinds, vec!["extension_decided", "filing_decided"]);
@@ -1270,7 +1559,7 @@ async fn may_day_2027_from_the_rules_to_the_audit_chain() {
     assert_eq!(overdue["data"]["filing_id"], clerk_trip);
 
     // ---- The audit chain holds, over every row written.
-    let verify = app.get("/api/v1/audit/verify", &admin).await;
+    let verify = app.get("/api/v1/audit/verify", &app.admin).await;
     assert_eq!(verify.status.as_u16(), 200, "{}", verify.body);
     assert_eq!(verify.body["ok"], true, "{}", verify.body);
     assert_eq!(verify.body["first_bad_id"], Value::Null);
