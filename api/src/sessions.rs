@@ -8,11 +8,16 @@
 //! A session keeps when and where it started and when it was last refreshed,
 //! for the caller's list of sessions.
 
-use crate::extract::client_address;
+use crate::auth;
+use crate::error::ApiError;
+use crate::extract::{AppState, client_address};
 use crate::schema::{refresh_tokens, sessions};
 use actix_web::HttpRequest;
 use actix_web::http::header;
+use chrono::{DateTime, Duration, Utc};
 use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// Longest user agent kept, in characters.
@@ -109,4 +114,58 @@ pub fn end_all(conn: &mut PgConnection, account_id: Uuid, keep: Option<Uuid>) ->
     .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
     .execute(conn)?;
     Ok(())
+}
+
+/// A token pair.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Tokens {
+    /// JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Opaque token for `/auth/refresh`; single use.
+    pub refresh_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// Issues a token pair in a session.
+pub fn issue_tokens(
+    conn: &mut PgConnection,
+    state: &AppState,
+    account_id: Uuid,
+    credentials_changed_at: DateTime<Utc>,
+    session_id: Uuid,
+) -> Result<Tokens, ApiError> {
+    let now = Utc::now();
+    let config = &state.config;
+    let access_token = state
+        .keys
+        .issue(
+            account_id,
+            session_id,
+            credentials_changed_at,
+            now,
+            config.access_ttl_seconds,
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, "could not sign a token");
+            ApiError::Internal
+        })?;
+    let refresh_token = auth::random_token(32);
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(Uuid::new_v4()),
+            refresh_tokens::family_id.eq(session_id),
+            refresh_tokens::account_id.eq(account_id),
+            refresh_tokens::token_hash.eq(auth::token_hash(&refresh_token)),
+            refresh_tokens::expires_at.eq(now + Duration::days(config.refresh_ttl_days)),
+        ))
+        .execute(conn)?;
+    Ok(Tokens {
+        access_token,
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: config.access_ttl_seconds,
+    })
 }

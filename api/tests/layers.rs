@@ -102,3 +102,117 @@ fn every_post_handler_that_opens_a_transaction_hands_it_the_idempotency_claim() 
         "POST handlers that drop the claim: {missing:?}"
     );
 }
+
+/// The route modules: the files under `src/routes/` but `mod.rs`, by name.
+fn route_modules() -> Vec<String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "rs"))
+        .filter_map(|path| path.file_stem()?.to_str().map(str::to_owned))
+        .filter(|name| name != "mod")
+        .collect();
+    names.sort();
+    names
+}
+
+/// Whether `text` starts with the name `module`, a whole identifier.
+fn names_module(text: &str, module: &str) -> bool {
+    text.strip_prefix(module).is_some_and(|rest| {
+        !rest
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
+    })
+}
+
+/// The route modules that `rest`, the text after `crate::routes::` or
+/// `super::`, names first: one name, or each name of a `{...}` group.
+fn named_modules<'a>(rest: &str, modules: &'a [String]) -> Vec<&'a str> {
+    let mut rest = rest;
+    while let Some(r) = rest.strip_prefix("super::") {
+        rest = r;
+    }
+    let names: Vec<&str> = match rest.strip_prefix('{') {
+        Some(group) => group
+            .split('}')
+            .next()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .collect(),
+        None => vec![rest],
+    };
+    modules
+        .iter()
+        .filter(|m| names.iter().any(|name| names_module(name, m)))
+        .map(String::as_str)
+        .collect()
+}
+
+#[test]
+fn no_route_file_imports_another_route_file() {
+    // What two routes share lives in the data layer (`src/store/`) or another
+    // module beside the routes, so each route file reads on its own.
+    let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let modules = route_modules();
+    assert!(modules.len() > 10, "route modules not found: {modules:?}");
+    let mut found = Vec::new();
+    for (path, text) in server_sources() {
+        let Ok(relative) = path.strip_prefix(&routes) else {
+            continue;
+        };
+        if relative == Path::new("mod.rs") {
+            continue;
+        }
+        let own = relative.file_stem().and_then(|s| s.to_str()).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            // `crate::routes::` or `super::` (`super::super::` too) followed
+            // by another route module's name, alone or in a `{...}` group, or
+            // the routes module itself.
+            let mut names_a_route =
+                line.contains("crate::routes::{") || line.contains("crate::routes;");
+            for prefix in ["crate::routes::", "super::"] {
+                for (at, _) in line.match_indices(prefix) {
+                    let rest = &line[at + prefix.len()..];
+                    if named_modules(rest, &modules).iter().any(|m| *m != own) {
+                        names_a_route = true;
+                    }
+                }
+            }
+            if names_a_route {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "route files naming another route file; move what they share into `src/store/`:\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_store_never_calls_a_route() {
+    let store = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut files = 0;
+    let mut found = Vec::new();
+    for (path, text) in server_sources() {
+        if !path.starts_with(&store) {
+            continue;
+        }
+        files += 1;
+        for (n, line) in text.lines().enumerate() {
+            if line.contains("crate::routes") || line.contains("whereabouts_api::routes") {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(files > 0, "no sources under {}", store.display());
+    assert!(
+        found.is_empty(),
+        "the data layer calls a route:\n{}",
+        found.join("\n")
+    );
+}

@@ -12,12 +12,12 @@ use crate::auth::{self, DUMMY_HASH};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, client_address};
 use crate::schema::{accounts, refresh_tokens, sessions};
-use crate::sessions::Origin;
+use crate::sessions::{Origin, Tokens, issue_tokens};
 use crate::throttle::{self, LoginBuckets};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -28,19 +28,6 @@ pub struct LoginRequest {
     pub login: String,
     /// Password.
     pub password: String,
-}
-
-/// A token pair.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Tokens {
-    /// JWT for `Authorization: Bearer`.
-    pub access_token: String,
-    /// Opaque token for `/auth/refresh`; single use.
-    pub refresh_token: String,
-    /// Always `Bearer`.
-    pub token_type: String,
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
 }
 
 /// A refresh token.
@@ -61,47 +48,6 @@ type RefreshRow = (
     Option<DateTime<Utc>>,
     Option<DateTime<Utc>>,
 );
-
-/// Issues a token pair in a session.
-pub fn issue_tokens(
-    conn: &mut PgConnection,
-    state: &AppState,
-    account_id: Uuid,
-    credentials_changed_at: DateTime<Utc>,
-    session_id: Uuid,
-) -> Result<Tokens, ApiError> {
-    let now = Utc::now();
-    let config = &state.config;
-    let access_token = state
-        .keys
-        .issue(
-            account_id,
-            session_id,
-            credentials_changed_at,
-            now,
-            config.access_ttl_seconds,
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "could not sign a token");
-            ApiError::Internal
-        })?;
-    let refresh_token = auth::random_token(32);
-    diesel::insert_into(refresh_tokens::table)
-        .values((
-            refresh_tokens::id.eq(Uuid::new_v4()),
-            refresh_tokens::family_id.eq(session_id),
-            refresh_tokens::account_id.eq(account_id),
-            refresh_tokens::token_hash.eq(auth::token_hash(&refresh_token)),
-            refresh_tokens::expires_at.eq(now + Duration::days(config.refresh_ttl_days)),
-        ))
-        .execute(conn)?;
-    Ok(Tokens {
-        access_token,
-        refresh_token,
-        token_type: "Bearer".into(),
-        expires_in: config.access_ttl_seconds,
-    })
-}
 
 /// Log in with login and password
 ///

@@ -5,14 +5,15 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
 use crate::policy::{self, Action};
 use crate::schema::{calendar_days, calendar_years};
+use crate::store::calendar::custom_years;
 use actix_web::web;
-use chrono::{Datelike, NaiveDate};
+use chrono::Datelike;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use whereabouts_core::calendar::{self, CalendarDay, CalendarYear, DayKind};
-use whereabouts_core::{Calendar, Issue, IssueCode};
+use whereabouts_core::calendar::{self, CalendarDay, DayKind};
+use whereabouts_core::{Issue, IssueCode};
 
 /// Where a year's entries come from.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -42,43 +43,6 @@ pub struct CalendarYearBody {
 pub struct PutCalendarYear {
     /// Every holiday and adjusted working day of the year.
     pub days: Vec<CalendarDay>,
-}
-
-/// Every year replaced by administrators.
-pub fn custom_years(conn: &mut PgConnection) -> Result<Calendar, ApiError> {
-    let years: Vec<i32> = calendar_years::table
-        .select(calendar_years::year)
-        .order(calendar_years::year)
-        .load(conn)?;
-    let days: Vec<(NaiveDate, i32, String, String)> = calendar_days::table
-        .order(calendar_days::date)
-        .select((
-            calendar_days::date,
-            calendar_days::year,
-            calendar_days::kind,
-            calendar_days::name,
-        ))
-        .load(conn)?;
-    let years = years
-        .into_iter()
-        .map(|year| CalendarYear {
-            year,
-            days: days
-                .iter()
-                .filter(|d| d.1 == year)
-                .map(|(date, _, kind, name)| CalendarDay {
-                    date: *date,
-                    kind: if kind == "holiday" {
-                        DayKind::Holiday
-                    } else {
-                        DayKind::Workday
-                    },
-                    name: name.clone(),
-                })
-                .collect(),
-        })
-        .collect();
-    Ok(Calendar { years })
 }
 
 fn year_body(conn: &mut PgConnection, year: i32) -> Result<CalendarYearBody, ApiError> {

@@ -215,7 +215,7 @@ fn to_documents(
             id: row.id,
             account_id: row.account_id,
             display_name: names.get(&row.account_id).cloned().unwrap_or_default(),
-            kind: crate::routes::units::parse_enum(&row.kind)?,
+            kind: crate::store::enums::parse_enum(&row.kind)?,
             number: if unmasked { number } else { mask(&number) },
             number_masked: !unmasked,
             issued_on: row.issued_on,
@@ -347,7 +347,7 @@ pub async fn create(
                     travel_documents::id.eq(id),
                     travel_documents::account_id.eq(input.account_id),
                     travel_documents::unit_path.eq(&path),
-                    travel_documents::kind.eq(crate::routes::units::enum_name(&input.kind)),
+                    travel_documents::kind.eq(crate::store::enums::enum_name(&input.kind)),
                     travel_documents::number_sealed.eq(&sealed),
                     travel_documents::number_nonce.eq(&nonce),
                     travel_documents::issued_on.eq(input.issued_on),
@@ -628,10 +628,10 @@ pub async fn checkout(
                     json!({"reason": "another_persons_filing"}),
                 ));
             }
-            let document_kind: DocumentKind = crate::routes::units::parse_enum(&row.kind)?;
+            let document_kind: DocumentKind = crate::store::enums::parse_enum(&row.kind)?;
             let serves = kind
                 .as_deref()
-                .map(crate::routes::units::parse_enum::<whereabouts_core::TripKind>)
+                .map(crate::store::enums::parse_enum::<whereabouts_core::TripKind>)
                 .transpose()?
                 .and_then(DocumentKind::for_trip);
             if serves != Some(document_kind) {

@@ -11,12 +11,12 @@ use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, etag, parse_json};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action, DiscrepancyTarget};
-use crate::routes::calendar::custom_years;
-use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{
     accounts, discrepancies, discrepancy_events, evidence, evidence_imports, filings,
     reconciliations, units,
 };
+use crate::store::calendar::custom_years;
+use crate::store::enums::{enum_name, parse_enum};
 use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -12,11 +12,11 @@ use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Authenticated, IfMatch, Json, Principal, RequestLang, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action as Access};
-use crate::routes::assessments::load_context;
-use crate::routes::units::parse_enum;
 use crate::schema::{
     accounts, delegations, filing_events, filing_extensions, filing_steps, filings, units,
 };
+use crate::store::context::load_context;
+use crate::store::enums::parse_enum;
 use crate::stored::RawJson;
 use crate::tx::Claim;
 use actix_web::http::StatusCode;

@@ -9,10 +9,10 @@ use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
-use crate::routes::policies::{CoverageSource, subtree_coverage};
-use crate::routes::units::{enum_name, parse_enum};
 use crate::schema::{inspection_findings, inspections, rectifications, units};
+use crate::store::enums::{enum_name, parse_enum};
 use crate::store::flags::FlagSql;
+use crate::store::policies::{CoverageSource, UnitCoverage, subtree_coverage};
 use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -525,7 +525,7 @@ pub fn report(
         entry.1 += f.overdue;
     }
 
-    let standing: HashMap<Uuid, &crate::routes::policies::UnitCoverage> =
+    let standing: HashMap<Uuid, &UnitCoverage> =
         coverage.items.iter().map(|c| (c.unit_id, c)).collect();
     let mut units_out = Vec::new();
     for item in coverage

@@ -4,11 +4,11 @@
 use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
-use crate::routes::accounts::{Account, load_account};
-use crate::routes::assessments::load_context;
-use crate::routes::auth::{Tokens, issue_tokens};
-use crate::routes::units::{Unit, UnitRow, to_units};
 use crate::schema::{accounts, units};
+use crate::sessions::{Tokens, issue_tokens};
+use crate::store::accounts::{Account, load_account};
+use crate::store::context::load_context;
+use crate::store::units::{Unit, UnitRow, to_units};
 use crate::throttle::{self, Limit};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};

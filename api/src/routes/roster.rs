@@ -192,7 +192,7 @@ pub async fn roster(
                     account_id,
                     display_name,
                     unit_id,
-                    status: crate::routes::units::parse_enum(&status)?,
+                    status: crate::store::enums::parse_enum(&status)?,
                     destinations,
                     depart_on,
                     return_on,

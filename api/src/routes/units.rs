@@ -6,9 +6,9 @@ use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
 use crate::schema::{accounts, unit_deputies, units};
+use crate::store::units::{Unit, UnitRow, to_units};
 use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
@@ -17,22 +17,6 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use whereabouts_core::{IssueCode, UnitDeputy, UnitKind};
-
-/// A unit row.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = units)]
-pub struct UnitRow {
-    pub id: Uuid,
-    pub code: String,
-    pub name: String,
-    pub kind: String,
-    pub parent_id: Option<Uuid>,
-    pub path: Vec<Uuid>,
-    pub principal_id: Option<Uuid>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 /// A new unit row.
 #[derive(Insertable)]
@@ -44,105 +28,6 @@ struct UnitInsertForm<'a> {
     kind: &'a str,
     parent_id: Option<Uuid>,
     path: Vec<Uuid>,
-}
-
-/// A node of the unit tree.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Unit {
-    /// Id.
-    pub id: Uuid,
-    /// Unique code.
-    pub code: String,
-    /// Name.
-    pub name: String,
-    /// Kind of node.
-    pub kind: UnitKind,
-    /// Parent node.
-    pub parent_id: Option<Uuid>,
-    /// Ancestors from the root down to this node.
-    pub path: Vec<Uuid>,
-    /// The head of the node (a department's head is its principal): what
-    /// `department_head` and `unit_principal` approver rules resolve to.
-    pub principal_id: Option<Uuid>,
-    /// Deputies and what they are in charge of.
-    pub deputies: Vec<UnitDeputy>,
-    /// Version, also the `ETag`.
-    pub version: i32,
-    /// Created.
-    pub created_at: DateTime<Utc>,
-    /// Last changed.
-    pub updated_at: DateTime<Utc>,
-}
-
-/// Parses a stored enum name.
-pub fn parse_enum<T: serde::de::DeserializeOwned>(name: &str) -> Result<T, ApiError> {
-    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
-        tracing::error!(value = name, "unknown enum value in the database");
-        ApiError::Internal
-    })
-}
-
-/// The wire name of an enum value.
-pub fn enum_name<T: Serialize>(value: &T) -> String {
-    serde_json::to_value(value)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-/// Loads the deputies of some units.
-pub fn load_deputies(
-    conn: &mut PgConnection,
-    ids: &[Uuid],
-) -> QueryResult<Vec<(Uuid, UnitDeputy)>> {
-    let rows: Vec<(Uuid, Uuid, Vec<Uuid>)> = unit_deputies::table
-        .filter(unit_deputies::unit_id.eq_any(ids))
-        .order((unit_deputies::unit_id, unit_deputies::ordinal))
-        .select((
-            unit_deputies::unit_id,
-            unit_deputies::account_id,
-            unit_deputies::in_charge_of,
-        ))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .map(|(unit, account_id, in_charge_of)| {
-            (
-                unit,
-                UnitDeputy {
-                    account_id,
-                    in_charge_of,
-                },
-            )
-        })
-        .collect())
-}
-
-/// Builds the answer for unit rows.
-pub fn to_units(conn: &mut PgConnection, rows: Vec<UnitRow>) -> Result<Vec<Unit>, ApiError> {
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let deputies = load_deputies(conn, &ids)?;
-    rows.into_iter()
-        .map(|row| {
-            Ok(Unit {
-                kind: parse_enum(&row.kind)?,
-                deputies: deputies
-                    .iter()
-                    .filter(|(u, _)| *u == row.id)
-                    .map(|(_, d)| d.clone())
-                    .collect(),
-                id: row.id,
-                code: row.code,
-                name: row.name,
-                parent_id: row.parent_id,
-                path: row.path,
-                principal_id: row.principal_id,
-                version: row.version,
-                created_at: row.created_at,
-                updated_at: row.updated_at,
-            })
-        })
-        .collect()
 }
 
 fn load_unit(conn: &mut PgConnection, id: Uuid) -> Result<Unit, ApiError> {

@@ -38,17 +38,35 @@ impl FlagSql {
             .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'))
             .collect();
         let now = now.to_rfc3339();
-        let starts = format!("(f.depart_on::timestamp AT TIME ZONE '{tz}')");
+        let starts = day_start("f.depart_on", &tz);
+        let ends = day_start("(f.return_on + 1)", &tz);
         Self {
             late: format!(
                 "(f.submitted_at IS NOT NULL AND ((f.submit_by IS NOT NULL AND f.submitted_at > f.submit_by) OR f.submitted_at >= {starts}))"
             ),
             overdue: format!(
-                "(f.status = 'away' AND TIMESTAMPTZ '{now}' > ((f.return_on + 1)::timestamp AT TIME ZONE '{tz}') + make_interval(hours => {grace_hours}))"
+                "(f.status = 'away' AND TIMESTAMPTZ '{now}' > {ends} + make_interval(hours => {grace_hours}))"
             ),
             departed_before_approval: format!(
                 "(f.requirement IS NOT DISTINCT FROM 'approval' AND ((f.approved_at IS NOT NULL AND f.approved_at > {starts}) OR (f.approved_at IS NULL AND f.status = 'pending' AND TIMESTAMPTZ '{now}' >= {starts})))"
             ),
         }
     }
+}
+
+/// The first instant of the local day `date` (an SQL date expression) in the
+/// zone `tz`, as core's `start_of_day` finds it. PostgreSQL reads a midnight
+/// that happens twice (clocks set back over it) as the later one, so the
+/// instant an hour after the previous day's 23:00 is taken when it is earlier
+/// and still on that day; a midnight skipped by a clock change is read with
+/// the offset before the change, which is the first instant of the day.
+fn day_start(date: &str, tz: &str) -> String {
+    let midnight = format!("({date}::timestamp AT TIME ZONE '{tz}')");
+    let after_eleven = format!(
+        "((({date})::timestamp - INTERVAL '1 hour') AT TIME ZONE '{tz}' + INTERVAL '1 hour')"
+    );
+    format!(
+        "(CASE WHEN ({after_eleven} AT TIME ZONE '{tz}')::date = ({date}) \
+         THEN LEAST({midnight}, {after_eleven}) ELSE {midnight} END)"
+    )
 }

@@ -1,4 +1,11 @@
 //! The data layer: SQL that more than one route needs, one function or value
 //! per question it answers. Route files call it; it never calls a route.
 
+pub mod accounts;
+pub mod calendar;
+pub mod context;
+pub mod enums;
 pub mod flags;
+pub mod policies;
+pub mod special_periods;
+pub mod units;
