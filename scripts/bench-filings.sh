@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Load benchmark of filing submissions on a district-sized database (133 units,
-# 40,000 accounts, 500,000 earlier filings): POST /api/v1/filings at 32
-# connections with wrk, the same SQL transaction with pgbench at the same
-# concurrency as the ceiling, then the approver inbox and the roster.
+# 40,000 accounts, 500,000 earlier filings), in one run: pgbench runs the
+# minimal durable submission (scripts/bench/minimal.sql) and the old server
+# transaction (submit.sql) at 32 clients; then POST /api/v1/filings with wrk
+# at 32 connections, for filers who need approval and filers who only report,
+# each against the minimal rate; then the approver inbox and the roster.
 # Each route runs twice: saturated (every connection sends its next request as
 # soon as the last one is answered) and paced (the 32 connections together
-# offer PACE requests per second, default 60% of pgbench's rate, with random
-# gaps), which is where the latency targets are read.
+# offer a fixed rate with random gaps), which is where the latency targets
+# are read: submissions at 60% of their own saturated rate, the reads at PACE,
+# default 60% of submit.sql's pgbench rate.
 # Usage: scripts/bench-filings.sh [seconds per run, default 20] [PACE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,10 +48,13 @@ J='content-type: application/json'
 login() { curl -fsS "$API/auth/login" -H "$J" -d "{\"login\":\"$1\",\"password\":\"bench-password-1\"}" | jq -r .access_token; }
 ADMIN=$(login bench)
 
-# 64 staff filers; each request takes one at random.
-{
+# A wrk script filing for 64 filers, each request for one at random: $1 and
+# $2 are the first and last account numbers. Staff (1000 on) need their
+# department head and the unit's principal; department heads (1 to 399) only
+# report.
+filer_script() {
   echo 'tokens = {'
-  for n in $(seq 1000 1063); do echo "\"$(login user$n)\","; done
+  for n in $(seq "$1" "$2"); do echo "\"$(login user$n)\","; done
   echo '}'
   cat <<'LUA'
 wrk.method = "POST"
@@ -59,10 +65,14 @@ request = function()
   return wrk.format()
 end
 LUA
-} >"$WORK/submit.lua"
-curl -fsS "$API/filings" -H "authorization: Bearer $(login user2000)" -H "$J" \
-  -d '{"submit":true,"draft":{"kind":"leave_jurisdiction","purpose":"tourism","reason":"check","destinations":[{"code":"310000"}],"depart_on":"2027-06-01","return_on":"2027-06-03","contact_phone":"13800138000"}}' \
-  | jq -c '{status, current_step, approvers: [.approvals[].candidates[0]]}'
+}
+filer_script 1000 1063 >"$WORK/submit.lua"
+filer_script 2 65 >"$WORK/report.lua"
+for who in user2000 user66; do
+  curl -fsS "$API/filings" -H "authorization: Bearer $(login $who)" -H "$J" \
+    -d '{"submit":true,"draft":{"kind":"leave_jurisdiction","purpose":"tourism","reason":"check","destinations":[{"code":"310000"}],"depart_on":"2027-06-01","return_on":"2027-06-03","contact_phone":"13800138000"}}' \
+    | jq -c '{status, requirement, current_step, approvers: [.approvals[].candidates[0]]}'
+done
 
 # A wrk script paced to $1 requests per second over 32 connections: each
 # connection waits a random gap (mean 32/$1 s) before its next request.
@@ -84,17 +94,33 @@ MEMBERS=$(psql "$DATABASE_URL" -Atc "SELECT count(*) FROM accounts a JOIN units 
 echo "== policy snapshot of user1000 (their unit has $MEMBERS accounts): $(stat -c %s "$WORK/snapshot.json") bytes, $(gzip -9c "$WORK/snapshot.json" | wc -c) gzipped"
 
 report() { grep -E "Requests/sec|  50%|  99%|Non-2xx|Socket errors" | sed 's/^/   /'; }
-echo "== POST /api/v1/filings (submit), 32 connections, ${SECONDS_PER_RUN}s"
-wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" --latency -s "$WORK/submit.lua" "$API/filings" | report
-echo "== pgbench, the same transaction, 32 clients, ${SECONDS_PER_RUN}s"
-pgbench -n -c32 -j2 -T"$SECONDS_PER_RUN" -f scripts/bench/submit.sql -l --log-prefix="$WORK/pgbench" "$DATABASE_URL" 2>/dev/null \
-  | grep -E "^tps|latency average" | sed 's/^/   /' | tee "$WORK/pgbench.out"
-# pgbench's own latency percentiles from its per-transaction log (µs, column 3).
-cat "$WORK"/pgbench.* 2>/dev/null | awk '$3 ~ /^[0-9]+$/ {print $3}' | sort -n | awk '{a[NR]=$1} END {if (NR) printf "   pgbench latency p50 %.1f ms, p99 %.1f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+rate() { sed -n 's/.*Requests\/sec: *\([0-9.]*\).*/\1/p' "$1" | head -1; }
+# pgbench with $1 as its script: its rate, and its latency percentiles from its
+# per-transaction log (µs, column 3).
+bench_sql() {
+  rm -f "$WORK"/pgbench.*
+  pgbench -n -c32 -j2 -T"$SECONDS_PER_RUN" -f "$1" -l --log-prefix="$WORK/pgbench" "$DATABASE_URL" 2>/dev/null \
+    | grep -E "^tps|latency average" | sed 's/^/   /' | tee "$WORK/pgbench.out"
+  cat "$WORK"/pgbench.* 2>/dev/null | awk '$3 ~ /^[0-9]+$/ {print $3}' | sort -n | awk '{a[NR]=$1} END {if (NR) printf "   pgbench latency p50 %.1f ms, p99 %.1f ms\n", a[int(NR*0.5)]/1000, a[int(NR*0.99)]/1000}'
+}
+echo "== pgbench, the minimal durable submission (scripts/bench/minimal.sql), 32 clients, ${SECONDS_PER_RUN}s"
+bench_sql scripts/bench/minimal.sql
+MINIMAL=$(sed -n 's/.*tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1)
+echo "== pgbench, the server's old submission transaction (scripts/bench/submit.sql), 32 clients, ${SECONDS_PER_RUN}s"
+bench_sql scripts/bench/submit.sql
 TPS=$(sed -n 's/.*tps = \([0-9.]*\).*/\1/p' "$WORK/pgbench.out" | head -1)
+for kind in approval report; do
+  script="$WORK/submit.lua"; [ "$kind" = report ] && script="$WORK/report.lua"
+  echo "== POST /api/v1/filings (submit, $kind), 32 connections, ${SECONDS_PER_RUN}s"
+  wrk -t2 -c32 -d"${SECONDS_PER_RUN}s" --latency -s "$script" "$API/filings" >"$WORK/wrk.out"
+  report <"$WORK/wrk.out"
+  RATE=$(rate "$WORK/wrk.out")
+  echo "   $(awk -v r="$RATE" -v m="$MINIMAL" 'BEGIN {printf "%.2f", r / m}') of the minimal transaction's rate"
+  EACH=$(awk -v r="$RATE" 'BEGIN {printf "%d", r * 0.6 + 0.5}')
+  echo "== POST /api/v1/filings (submit, $kind), 32 connections paced to $EACH/s (60% of its rate), ${SECONDS_PER_RUN}s"
+  run_paced "$EACH" "$script" "$API/filings"
+done
 PACE="${PACE:-$(awk -v t="$TPS" 'BEGIN {printf "%d", t * 0.6 + 0.5}')}"
-echo "== POST /api/v1/filings (submit), 32 connections paced to $PACE/s (60% of pgbench), ${SECONDS_PER_RUN}s"
-run_paced "$PACE" "$WORK/submit.lua" "$API/filings"
 
 # The inbox of user1 (head of user400's department) gets as many filings as
 # pgbench's steps happened to give it; user400 files real trips until it holds

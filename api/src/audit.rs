@@ -110,18 +110,31 @@ impl Entries {
         });
     }
 
-    /// Writes the entries, in the order recorded.
+    /// Writes the entries, in the order recorded, in one statement.
     pub fn write(self, conn: &mut PgConnection) -> Result<(), ApiError> {
-        for entry in self.0 {
-            write(
-                conn,
-                entry.actor,
-                &entry.entity,
-                entry.entity_id,
-                &entry.action,
-                entry.data,
-            )?;
+        if self.0.is_empty() {
+            return Ok(());
         }
+        // PostgreSQL keeps microseconds: hash what will be read back.
+        let at = Utc::now().trunc_subsecs(6);
+        let rows: Vec<_> = self
+            .0
+            .iter()
+            .map(|entry| {
+                (
+                    audit_log::at.eq(at),
+                    audit_log::actor_id.eq(entry.actor),
+                    audit_log::entity.eq(&entry.entity),
+                    audit_log::entity_id.eq(entry.entity_id),
+                    audit_log::action.eq(&entry.action),
+                    audit_log::data.eq(&entry.data),
+                )
+            })
+            .collect();
+        // Ids come from the sequence in the order of the rows.
+        diesel::insert_into(audit_log::table)
+            .values(rows)
+            .execute(conn)?;
         Ok(())
     }
 }

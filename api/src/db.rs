@@ -66,6 +66,9 @@ impl Db {
         let manager = ConnectionManager::<PgConnection>::new(url);
         let pool = Pool::builder()
             .max_size(size)
+            // No `SELECT 1` before each use: a connection that broke is
+            // found by the query that meets it, and the pool drops it.
+            .test_on_check_out(false)
             .connection_customizer(Box::new(Session {
                 statement_timeout_ms: None,
             }))

@@ -42,6 +42,8 @@ pub struct AppState {
     pub keys: Arc<Keys>,
     /// Heavy reads: their own pool and a limit on how many run at once.
     pub heavy: HeavyReads,
+    /// Filers' contexts this server keeps, while they stay true.
+    pub contexts: Arc<crate::store::context::Contexts>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             config: Arc::new(config),
             keys,
             heavy,
+            contexts: Arc::default(),
         }
     }
 }

@@ -470,6 +470,14 @@ diesel::table! {
 
 diesel::joinable!(document_checkouts -> travel_documents (document_id));
 
+diesel::table! {
+    /// Counts every change to what a filer's context is read from.
+    context_version (only_row) {
+        only_row -> Bool,
+        n -> Int8,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -502,4 +510,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     rectifications,
     travel_documents,
     document_checkouts,
+    context_version,
 );

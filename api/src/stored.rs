@@ -23,6 +23,11 @@ impl RawJson {
         serde_json::from_str(self.0.get())
     }
 
+    /// The stored form of a value.
+    pub fn of<T: Serialize>(value: &T) -> serde_json::Result<Self> {
+        Ok(RawJson(serde_json::value::to_raw_value(value)?))
+    }
+
     /// Its text.
     pub fn get(&self) -> &str {
         self.0.get()

@@ -13,10 +13,14 @@ use crate::extract::{AppState, Authenticated, IfMatch, Json, Principal, RequestL
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action as Access};
 use crate::schema::{
-    accounts, delegations, filing_events, filing_extensions, filing_steps, filings, units,
+    accounts, delegations, filing_events, filing_extensions, filing_steps, filings,
 };
-use crate::store::context::load_context;
+use crate::store::context::Filer;
 use crate::store::enums::parse_enum;
+use crate::store::filings::{
+    FilingRow, NewEvent as NewFilingEvent, NewFiling, NewNotice, NewPublication, NewStep, StepRow,
+    written_steps,
+};
 use crate::stored::RawJson;
 use crate::tx::Claim;
 use actix_web::http::StatusCode;
@@ -36,52 +40,6 @@ use whereabouts_core::lifecycle::{
 use whereabouts_core::{
     ApproverRule, Assessment, FiledWith, IssueCode, Lang, Requirement, TripDraft, TripKind, assess,
 };
-
-/// A filing row.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = filings)]
-pub struct FilingRow {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub unit_id: Uuid,
-    pub unit_path: Vec<Uuid>,
-    pub status: String,
-    pub kind: Option<String>,
-    pub depart_on: Option<NaiveDate>,
-    pub return_on: Option<NaiveDate>,
-    pub draft: RawJson,
-    pub assessment: Option<RawJson>,
-    pub requirement: Option<String>,
-    pub policy_unit_id: Option<Uuid>,
-    pub policy_version: Option<i32>,
-    pub current_round: i32,
-    pub current_step: Option<i32>,
-    pub steps: i32,
-    pub extension_pending: bool,
-    pub submit_by: Option<DateTime<Utc>>,
-    pub submitted_at: Option<DateTime<Utc>>,
-    pub approved_at: Option<DateTime<Utc>>,
-    pub departed_at: Option<DateTime<Utc>>,
-    pub returned_at: Option<DateTime<Utc>>,
-    pub return_report: Option<String>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = filing_steps)]
-struct StepRow {
-    round: i32,
-    step: i32,
-    rule: RawJson,
-    candidates: Vec<Uuid>,
-    decision: Option<String>,
-    decided_by: Option<Uuid>,
-    decided_for: Option<Uuid>,
-    comment: Option<String>,
-    decided_at: Option<DateTime<Utc>>,
-}
 
 /// One approval step of a filing or of one of its extensions.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -451,8 +409,12 @@ fn assess_for(
     draft: &TripDraft,
     lang: Lang,
 ) -> Result<Assessment, ApiError> {
-    let context = load_context(conn, account)?;
-    Ok(assess(&context.input(state, draft.clone(), lang)))
+    let filer = state.contexts.of(conn, account)?;
+    Ok(assess(&filer.context.clone().input(
+        state,
+        draft.clone(),
+        lang,
+    )))
 }
 
 /// What happened to a filing, as its history names it.
@@ -764,6 +726,130 @@ fn submit_row(
     )
 }
 
+/// A new filing as it will be written: kept as a draft, or filed at once
+/// (`recorded`, or `pending` at step 1 with that step's approvers told).
+fn new_filing(
+    state: &AppState,
+    filer: &Filer,
+    draft: TripDraft,
+    assessment: Assessment,
+    submit: bool,
+) -> Result<NewFiling, ApiError> {
+    let profile = &filer.context.profile;
+    let id = Uuid::new_v4();
+    let created = NewFilingEvent {
+        action: FilingEventAction::Create.as_str(),
+        from_status: None,
+        to_status: "draft".to_owned(),
+        data: json!({}),
+    };
+    let mut new = NewFiling {
+        id,
+        account_id: profile.account_id,
+        unit_id: profile.unit_id,
+        unit_path: filer.path.clone(),
+        status: "draft".to_owned(),
+        kind: draft.kind.map(TripKind::as_str),
+        depart_on: draft.depart_on,
+        return_on: draft
+            .return_on
+            .filter(|r| draft.depart_on.is_none_or(|d| *r >= d)),
+        draft: serde_json::to_value(&draft)
+            .map_err(ApiError::internal("serialising a filing's draft"))?,
+        assessment: serde_json::to_value(&assessment)
+            .map_err(ApiError::internal("serialising an assessment"))?,
+        requirement: None,
+        policy_unit_id: None,
+        policy_version: None,
+        current_step: None,
+        steps: Vec::new(),
+        submit_by: None,
+        submitted_at: None,
+        version: 1,
+        events: vec![created],
+        notice: None,
+        publication: None,
+        now: state.config.now(),
+    };
+    if !submit {
+        return Ok(new);
+    }
+    let steps = u32::try_from(assessment.approvers.len()).unwrap_or(u32::MAX);
+    let facts = Facts {
+        requirement: assessment.requirement,
+        assessment_valid: assessment.valid,
+        has_comment: false,
+        depart_on: None,
+        today: None,
+    };
+    let next = lifecycle::apply(
+        FilingState::draft(steps),
+        Action::Submit,
+        Actor::Filer,
+        facts,
+    )
+    .map_err(|e| match e {
+        TransitionError::AssessmentInvalid => ApiError::Validation(assessment.errors.clone()),
+        other => transition_error(other),
+    })?;
+    let status = next.status.as_str();
+    let current_step = next.current_step.and_then(|s| i32::try_from(s).ok());
+    new.status = status.to_owned();
+    // The draft as filed: the stored row keeps the dates even when the
+    // return comes before the departure would have dropped it.
+    new.return_on = draft.return_on;
+    new.requirement = assessment.requirement.map(Requirement::as_str);
+    new.policy_unit_id = assessment.policy_unit_id;
+    new.policy_version = assessment
+        .policy_version
+        .and_then(|v| i32::try_from(v).ok());
+    new.current_step = current_step;
+    new.submit_by = assessment.submit_by.map(|t| t.to_utc());
+    new.submitted_at = Some(state.config.now());
+    new.version = 2;
+    for step in &assessment.approvers {
+        new.steps.push(NewStep {
+            step: i32::try_from(step.step).unwrap_or(i32::MAX),
+            rule: serde_json::to_value(&step.rule)
+                .map_err(ApiError::internal("serialising an approval step's rule"))?,
+            candidates: step.candidates.iter().map(|c| c.account_id).collect(),
+        });
+    }
+    if let Some(step) = current_step {
+        new.notice = Some(NewNotice {
+            kind: crate::notify::Kind::ApprovalRequested.as_str(),
+            data: serde_json::to_value(crate::notify::NotificationData::ApprovalRequested {
+                filing_id: id,
+                round: 0,
+                step,
+            })
+            .map_err(ApiError::internal("serialising a notification"))?,
+            accounts: new
+                .steps
+                .iter()
+                .find(|s| s.step == step)
+                .map(|s| s.candidates.clone())
+                .unwrap_or_default(),
+        });
+    }
+    new.publication = Some(NewPublication {
+        event: "filing.submit".to_owned(),
+        payload: json!({"filing_id": id, "account_id": profile.account_id, "action": "submit",
+                        "status": status, "round": 0, "current_step": current_step}),
+    });
+    new.events.push(NewFilingEvent {
+        action: FilingEventAction::Submit.as_str(),
+        from_status: Some("draft"),
+        to_status: status.to_owned(),
+        data: serde_json::to_value(SubmittedEventData {
+            requirement: assessment.requirement,
+            late: assessment.late,
+        })
+        .map_err(ApiError::internal("serialising a filing event"))?,
+    });
+    Ok(new)
+}
+
 fn transition_error(error: TransitionError) -> ApiError {
     match error {
         TransitionError::InvalidState { .. } => ApiError::Conflict(ProblemCode::InvalidTransition),
@@ -833,54 +919,24 @@ pub async fn create(
     let filing = state
         .db
         .transaction(claim, move |tx| {
-            let conn = &mut *tx.conn;
-            let unit = who
-                .unit_id
-                .ok_or(ApiError::Conflict(ProblemCode::AccountHasNoUnit))?;
-            let path: Vec<Uuid> = units::table.find(unit).select(units::path).first(conn)?;
-            let assessment = assess_for(conn, &st, who.account_id, &body.draft, lang.0)?;
-            let id = Uuid::new_v4();
-            diesel::insert_into(filings::table)
-                .values((
-                    filings::id.eq(id),
-                    filings::account_id.eq(who.account_id),
-                    filings::unit_id.eq(unit),
-                    filings::unit_path.eq(&path),
-                    filings::status.eq("draft"),
-                    filings::kind.eq(body.draft.kind.map(TripKind::as_str)),
-                    filings::depart_on.eq(body.draft.depart_on),
-                    filings::return_on.eq(body
-                        .draft
-                        .return_on
-                        .filter(|r| body.draft.depart_on.is_none_or(|d| *r >= d))),
-                    filings::draft.eq(serde_json::to_value(&body.draft)
-                        .map_err(ApiError::internal("serialising a filing's draft"))?),
-                    filings::assessment.eq(serde_json::to_value(&assessment)
-                        .map_err(ApiError::internal("serialising an assessment"))?),
-                ))
-                .execute(conn)?;
-            record(
-                conn,
-                &mut tx.audit,
-                NewEvent {
-                    filing_id: id,
-                    actor_id: who.account_id,
-                    on_behalf_of: None,
-                    action: FilingEventAction::Create,
-                    from_status: None,
-                    to_status: "draft",
-                    comment: None,
-                    data: FilingEventData::Empty(EmptyEventData {}),
-                },
-            )?;
-            if body.submit {
-                let row = load_row(conn, id, true)?;
-                submit_row(conn, &mut tx.audit, &st, &row, lang.0, Some(assessment))?;
+            if who.unit_id.is_none() {
+                return Err(ApiError::Conflict(ProblemCode::AccountHasNoUnit));
             }
-            {
-                let row = load_row(conn, id, false)?;
-                to_filing(conn, &st, row)
+            let filer = st.contexts.of(tx.conn, who.account_id)?;
+            let assessment = assess(&filer.context.clone().input(&st, body.draft.clone(), lang.0));
+            let new = new_filing(&st, &filer, body.draft, assessment, body.submit)?;
+            let row = crate::store::filings::insert(tx.conn, &new)?;
+            for event in &new.events {
+                tx.audit.record(
+                    Some(new.account_id),
+                    "filing",
+                    Some(new.id),
+                    event.action,
+                    json!({"from": event.from_status, "to": event.to_status, "on_behalf_of": null,
+                           "comment": null, "data": event.data}),
+                );
             }
+            build(&st, row, written_steps(&new)?, Vec::new())
         })
         .await?;
     Ok(respond(&filing, StatusCode::CREATED))

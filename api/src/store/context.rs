@@ -3,7 +3,7 @@
 
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::AppState;
-use crate::schema::{accounts, role_grants, units};
+use crate::schema::{accounts, context_version, role_grants, units};
 use crate::store::calendar::custom_years;
 use crate::store::enums::parse_enum;
 use crate::store::policies::effective;
@@ -11,7 +11,8 @@ use crate::store::special_periods::in_scope_of;
 use crate::store::units::{UnitRow, load_deputies};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use utoipa::ToSchema;
 use uuid::Uuid;
 use whereabouts_core::{
@@ -67,6 +68,63 @@ struct ProfileRow {
 
 /// Loads a filer's context. An account of no unit cannot file (409).
 pub fn load_context(conn: &mut PgConnection, account_id: Uuid) -> Result<FilerContext, ApiError> {
+    Ok(load(conn, account_id)?.context)
+}
+
+/// A filer's context with the path of the filer's node, from the root down.
+#[derive(Debug)]
+pub struct Filer {
+    /// The filer's node and its ancestors, from the root down.
+    pub path: Vec<Uuid>,
+    /// What the core needs.
+    pub context: FilerContext,
+}
+
+/// Filers' contexts as one server keeps them, each with the
+/// [`context_version`](crate::schema::context_version) it was read at. Every
+/// change to what a context is read from counts that version up, whichever
+/// server makes it; reading it first tells whether a kept context is still
+/// true, so a change through one server rules the next request to any other.
+#[derive(Debug, Default)]
+pub struct Contexts {
+    kept: Mutex<HashMap<Uuid, (i64, Arc<Filer>)>>,
+}
+
+/// Contexts kept at most; beyond this the cache starts over.
+const KEPT: usize = 20_000;
+
+impl Contexts {
+    /// The context of a filer: the kept one while the version stands, else
+    /// read anew and kept. One statement when kept.
+    pub fn of(&self, conn: &mut PgConnection, account_id: Uuid) -> Result<Arc<Filer>, ApiError> {
+        // Read before the context: a change committed in between makes the
+        // context newer than its version, and the next request reads it again.
+        let version: i64 = context_version::table
+            .select(context_version::n)
+            .first(conn)?;
+        if let Some((at, filer)) = self.lock().get(&account_id)
+            && *at == version
+        {
+            return Ok(filer.clone());
+        }
+        let filer = Arc::new(load(conn, account_id)?);
+        let mut kept = self.lock();
+        if kept.len() >= KEPT {
+            kept.clear();
+        }
+        kept.insert(account_id, (version, filer.clone()));
+        Ok(filer)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (i64, Arc<Filer>)>> {
+        // A panic while holding the lock leaves a map that is still whole.
+        self.kept
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn load(conn: &mut PgConnection, account_id: Uuid) -> Result<Filer, ApiError> {
     let row: ProfileRow = accounts::table
         .find(account_id)
         .select((
@@ -166,11 +224,14 @@ pub fn load_context(conn: &mut PgConnection, account_id: Uuid) -> Result<FilerCo
             .collect(),
         role_grants: grants,
     };
-    Ok(FilerContext {
-        profile,
-        org,
-        policy,
-        special_periods,
-        calendar: custom_years(conn)?,
+    Ok(Filer {
+        path,
+        context: FilerContext {
+            profile,
+            org,
+            policy,
+            special_periods,
+            calendar: custom_years(conn)?,
+        },
     })
 }

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod calendar;
 pub mod context;
 pub mod enums;
+pub mod filings;
 pub mod flags;
 pub mod policies;
 pub mod special_periods;

@@ -367,7 +367,9 @@ impl TestApp {
 }
 
 /// An answer read whole: JSON when it parses, else text.
-async fn answer<B: actix_web::body::MessageBody>(res: actix_web::dev::ServiceResponse<B>) -> Resp {
+pub async fn answer<B: actix_web::body::MessageBody>(
+    res: actix_web::dev::ServiceResponse<B>,
+) -> Resp {
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = test::read_body(res).await;

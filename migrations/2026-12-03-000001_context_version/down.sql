@@ -1,0 +1,10 @@
+DROP TRIGGER accounts_context_version ON accounts;
+DROP TRIGGER units_context_version ON units;
+DROP TRIGGER unit_deputies_context_version ON unit_deputies;
+DROP TRIGGER role_grants_context_version ON role_grants;
+DROP TRIGGER policies_context_version ON policies;
+DROP TRIGGER special_periods_context_version ON special_periods;
+DROP TRIGGER calendar_years_context_version ON calendar_years;
+DROP TRIGGER calendar_days_context_version ON calendar_days;
+DROP FUNCTION context_version_bump();
+DROP TABLE context_version;
