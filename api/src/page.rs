@@ -3,9 +3,65 @@
 use crate::error::ApiError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 use whereabouts_core::IssueCode;
+
+/// One page of a list: its items and the cursor of the next page. Each list
+/// names its page's schema with [`page_schema!`](crate::page_schema).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Names `Page<$item>` in the OpenAPI document as the schema `$name`, with a
+/// description of the page, of its items and of its cursor; `$name` becomes
+/// an alias of `Page<$item>`.
+#[macro_export]
+macro_rules! page_schema {
+    ($(#[doc = $doc:literal])* $name:ident, $item:ty, $items:literal, $next:literal) => {
+        $(#[doc = $doc])*
+        pub type $name = $crate::page::Page<$item>;
+
+        const _: () = {
+            // The schema only: never built, it gives the page its name and
+            // its descriptions in the document.
+            $(#[doc = $doc])*
+            #[derive(utoipa::ToSchema)]
+            #[allow(dead_code)]
+            struct $name {
+                #[doc = $items]
+                items: Vec<$item>,
+                #[doc = $next]
+                next_cursor: Option<String>,
+            }
+
+            impl utoipa::PartialSchema for $crate::page::Page<$item> {
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    <$name as utoipa::PartialSchema>::schema()
+                }
+            }
+
+            impl utoipa::ToSchema for $crate::page::Page<$item> {
+                fn name() -> std::borrow::Cow<'static, str> {
+                    <$name as utoipa::ToSchema>::name()
+                }
+
+                fn schemas(
+                    schemas: &mut Vec<(
+                        String,
+                        utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+                    )>,
+                ) {
+                    <$name as utoipa::ToSchema>::schemas(schemas)
+                }
+            }
+        };
+    };
+}
 
 /// Default page size.
 pub const DEFAULT_LIMIT: i64 = 50;

@@ -229,6 +229,18 @@ fn schema_names_in_sources() -> Vec<(String, String)> {
                 let text = std::fs::read_to_string(&path).unwrap();
                 let lines: Vec<&str> = text.lines().collect();
                 for (i, line) in lines.iter().enumerate() {
+                    // A page named by `page_schema!`: its first argument
+                    // after the doc comments.
+                    if line.trim_start().starts_with("crate::page_schema!(") {
+                        let name = lines[i + 1..]
+                            .iter()
+                            .map(|l| l.trim())
+                            .find(|l| !l.starts_with("///"))
+                            .and_then(|l| l.strip_suffix(','))
+                            .unwrap_or_default();
+                        out.push((name.to_owned(), format!("{}:{}", path.display(), i + 1)));
+                        continue;
+                    }
                     // A derive list, on one line or as rustfmt breaks it.
                     let attribute = line.trim_start();
                     if !(attribute.starts_with("#[derive(")
@@ -259,7 +271,11 @@ fn schema_names_in_sources() -> Vec<(String, String)> {
                                 .take_while(|c| c.is_alphanumeric() || *c == '_')
                                 .collect();
                             let place = format!("{}:{}", path.display(), i + 1);
-                            out.push((alias.unwrap_or(name), place));
+                            // The schema struct inside `page_schema!` itself
+                            // is named by its invocations.
+                            if !name.is_empty() {
+                                out.push((alias.unwrap_or(name), place));
+                            }
                             break;
                         }
                     }

@@ -465,14 +465,13 @@ pub struct AccountListParams {
     pub q: Option<String>,
 }
 
+crate::page_schema!(
 /// A page of accounts.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountPage {
-    /// Accounts, by login.
-    pub items: Vec<Account>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
+    AccountPage,
+    Account,
+    "Accounts, by login.",
+    "Cursor of the next page."
+);
 
 /// List the accounts in the caller's scope
 ///

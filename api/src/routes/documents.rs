@@ -385,14 +385,13 @@ pub struct DocumentParams {
     pub expiring_within_days: Option<i64>,
 }
 
+crate::page_schema!(
 /// A page of documents.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DocumentPage {
-    /// Documents, by expiry then id.
-    pub items: Vec<Document>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
+    DocumentPage,
+    Document,
+    "Documents, by expiry then id.",
+    "Pass as `cursor` for the next page; absent on the last."
+);
 
 /// List the travel documents in the caller's scope
 ///

@@ -1346,14 +1346,13 @@ pub struct DiscrepancyParams {
     pub to: Option<NaiveDate>,
 }
 
+crate::page_schema!(
 /// A page of discrepancies.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DiscrepancyPage {
-    /// The discrepancies, by first day then id.
-    pub items: Vec<Discrepancy>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
+    DiscrepancyPage,
+    Discrepancy,
+    "The discrepancies, by first day then id.",
+    "Pass as `cursor` for the next page; absent on the last."
+);
 
 /// List the discrepancies in the caller's scope
 ///

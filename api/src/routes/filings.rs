@@ -987,14 +987,13 @@ pub struct FilingListParams {
     pub status: Option<FilingStatus>,
 }
 
+crate::page_schema!(
 /// A page of filings.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct FilingPage {
-    /// Filings, newest first.
-    pub items: Vec<Filing>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
+    FilingPage,
+    Filing,
+    "Filings, newest first.",
+    "Cursor of the next page."
+);
 
 /// List filings: the caller's own, or those of the caller's scope
 ///

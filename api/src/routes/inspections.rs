@@ -204,14 +204,13 @@ pub async fn get(
         .json(inspection))
 }
 
+crate::page_schema!(
 /// A page of campaigns.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct InspectionPage {
-    /// Campaigns, in descending order of their ids.
-    pub items: Vec<Inspection>,
-    /// Pass as `cursor` for the next page; absent on the last.
-    pub next_cursor: Option<String>,
-}
+    InspectionPage,
+    Inspection,
+    "Campaigns, in descending order of their ids.",
+    "Pass as `cursor` for the next page; absent on the last."
+);
 
 /// List the inspection campaigns in the caller's scope
 ///

@@ -46,14 +46,13 @@ pub struct FeedParams {
     pub unread: Option<bool>,
 }
 
+crate::page_schema!(
 /// A page of notifications.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct NotificationPage {
-    /// Notifications, newest first.
-    pub items: Vec<Notification>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
+    NotificationPage,
+    Notification,
+    "Notifications, newest first.",
+    "Cursor of the next page."
+);
 
 /// List the caller's notifications
 ///

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -335,14 +335,13 @@ pub struct SpecialPeriodListParams {
     pub active_on: Option<NaiveDate>,
 }
 
+crate::page_schema!(
 /// A page of special periods.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SpecialPeriodPage {
-    /// Periods, in the order of their ids.
-    pub items: Vec<SpecialPeriodBody>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
+    SpecialPeriodPage,
+    SpecialPeriodBody,
+    "Periods, in the order of their ids.",
+    "Cursor of the next page."
+);
 
 /// List the special periods in the caller's scope
 ///

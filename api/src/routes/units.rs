@@ -253,14 +253,13 @@ pub async fn update(
     Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
 }
 
+crate::page_schema!(
 /// A page of units.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UnitPage {
-    /// Units, by code.
-    pub items: Vec<Unit>,
-    /// Cursor of the next page.
-    pub next_cursor: Option<String>,
-}
+    UnitPage,
+    Unit,
+    "Units, by code.",
+    "Cursor of the next page."
+);
 
 fn page_of(
     conn: &mut PgConnection,
