@@ -1,8 +1,9 @@
 //! The submission path, statement by statement: `POST /filings` costs at most
 //! six SQL statements in its transaction once the filer's context is cached,
 //! for a report-only filing and for one that needs approval; the filing is
-//! written once; and a change made through one server reaches a submission to
-//! another server sharing the database at once.
+//! written once, and a stored draft filed later by one update of its row; and
+//! a change made through one server reaches a submission to another server
+//! sharing the database at once.
 //!
 //! Statements are counted through diesel's connection instrumentation, set
 //! for every connection this test process opens (nextest runs each test in a
@@ -255,4 +256,74 @@ async fn a_policy_changed_through_one_server_rules_the_next_submission_to_anothe
         "{}",
         second.body
     );
+}
+
+#[actix_web::test]
+async fn a_stored_draft_is_filed_by_one_update_of_its_row_with_all_that_comes_with_it() {
+    let (app, d) = setup().await;
+    let created = app
+        .post(
+            "/api/v1/filings",
+            d.token("clerk"),
+            json!({"draft": draft("2027-05-10", "2027-05-12")}),
+        )
+        .await;
+    assert_eq!(created.status.as_u16(), 201, "{}", created.body);
+    assert_eq!(created.body["status"], "draft");
+    let id = created.str("/id");
+    let (res, events) = recorded(
+        app.send(
+            TestRequest::post()
+                .uri(&format!("/api/v1/filings/{id}/submit"))
+                .insert_header(("authorization", format!("Bearer {}", d.token("clerk"))))
+                .insert_header(("if-match", created.header("etag"))),
+        ),
+    )
+    .await;
+    assert_eq!(res.status.as_u16(), 200, "{}", res.body);
+    assert_eq!(res.body["status"], "pending");
+    assert_eq!(res.body["version"], 2);
+    assert_eq!(res.body["approvals"].as_array().unwrap().len(), 2);
+    let (transactions, _) = by_transaction(&events);
+    // Statements that write, their whitespace and quotes set aside.
+    let writes: Vec<String> = transactions
+        .concat()
+        .iter()
+        .map(|sql| {
+            sql.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_ascii_uppercase()
+                .replace('"', "")
+        })
+        .filter(|sql| {
+            ["INSERT ", "UPDATE ", "WITH "]
+                .iter()
+                .any(|w| sql.starts_with(w))
+        })
+        .filter(|sql| !sql.contains("AUDIT_LOG") && !sql.contains("IDEMPOTENCY_KEYS"))
+        .collect();
+    // The row, its steps, its event, the notification and the webhook event
+    // in one statement.
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert!(
+        writes[0].starts_with("WITH FILING AS (UPDATE FILINGS SET"),
+        "{writes:#?}"
+    );
+    // The approvers were told, and the history reads create then submit.
+    assert_eq!(
+        app.count("notifications WHERE kind = 'approval_requested'"),
+        1
+    );
+    let history = app
+        .get(&format!("/api/v1/filings/{id}/events"), d.token("clerk"))
+        .await;
+    let actions: Vec<&str> = history.body["items"]
+        .as_array()
+        .or(history.body.as_array())
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "submit"], "{}", history.body);
 }

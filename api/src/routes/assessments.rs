@@ -5,7 +5,6 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal, RequestLang};
 use crate::policy::{self, Action};
 use crate::schema::accounts;
-use crate::store::context::load_context;
 use actix_web::web;
 use diesel::prelude::*;
 use serde::Deserialize;
@@ -69,7 +68,8 @@ pub async fn create(
         ("draft.return_on", body.draft.return_on),
     ])?;
     let target = body.account_id.unwrap_or(who.account_id);
-    let context = state
+    let st = state.clone();
+    let filer = state
         .db
         .run(move |conn| {
             if target != who.account_id {
@@ -83,9 +83,9 @@ pub async fn create(
                     None => return Err(ApiError::NotFound),
                 }
             }
-            load_context(conn, target)
+            st.contexts.of(conn, target)
         })
         .await?;
-    let input = context.input(&state, body.draft, lang.0);
+    let input = filer.context.clone().input(&state, body.draft, lang.0);
     Ok(web::Json(assess(&input)))
 }

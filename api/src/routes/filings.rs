@@ -30,7 +30,7 @@ use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use whereabouts_core::flags::{DerivedFlags, FlagFacts, derive};
@@ -565,8 +565,13 @@ fn record(
         "filing",
         Some(event.filing_id),
         event.action.as_str(),
-        json!({"from": event.from_status, "to": event.to_status, "on_behalf_of": event.on_behalf_of,
-               "comment": event.comment, "data": data}),
+        event_audit_data(
+            event.from_status,
+            event.to_status,
+            event.on_behalf_of,
+            event.comment,
+            &data,
+        ),
     );
     Ok(())
 }
@@ -622,118 +627,79 @@ fn publish_transition(
     Ok(())
 }
 
-/// Files a stored draft: stores the assessment and the resolved chain, and moves
-/// the filing to `recorded` or `pending`.
-/// `fresh` is an assessment of this very draft made in the same transaction,
-/// when the caller has one; otherwise the draft is assessed again now.
+/// Files a stored draft, locked by the caller: assesses it again now, stores
+/// the assessment and the resolved chain, and moves the filing to `recorded`
+/// or `pending`, in one statement. Answers the filing as filed.
 fn submit_row(
     conn: &mut PgConnection,
     audit: &mut Entries,
     state: &AppState,
-    row: &FilingRow,
+    row: FilingRow,
     lang: Lang,
-    fresh: Option<Assessment>,
-) -> Result<(), ApiError> {
+) -> Result<Filing, ApiError> {
     let draft: TripDraft = decode(&row.draft)?;
-    let assessment = match fresh {
-        Some(assessment) => assessment,
-        None => assess_for(conn, state, row.account_id, &draft, lang)?,
+    let assessment = assess_for(conn, state, row.account_id, &draft, lang)?;
+    let mut new = NewFiling {
+        id: row.id,
+        account_id: row.account_id,
+        unit_id: row.unit_id,
+        unit_path: row.unit_path,
+        status: row.status,
+        kind: draft.kind.map(TripKind::as_str),
+        depart_on: draft.depart_on,
+        return_on: draft.return_on,
+        draft: serde_json::to_value(&draft)
+            .map_err(ApiError::internal("serialising a filing's draft"))?,
+        assessment: Value::Null,
+        requirement: None,
+        policy_unit_id: None,
+        policy_version: None,
+        current_step: None,
+        steps: Vec::new(),
+        submit_by: None,
+        submitted_at: None,
+        version: row.version,
+        events: Vec::new(),
+        notice: None,
+        publication: None,
+        now: state.config.now(),
     };
-    let steps = u32::try_from(assessment.approvers.len()).unwrap_or(u32::MAX);
-    let facts = Facts {
-        requirement: assessment.requirement,
-        assessment_valid: assessment.valid,
-        has_comment: false,
-        depart_on: None,
-        today: None,
-    };
-    let next = lifecycle::apply(
-        FilingState::draft(steps),
-        Action::Submit,
-        Actor::Filer,
-        facts,
-    )
-    .map_err(|e| match e {
-        TransitionError::AssessmentInvalid => ApiError::Validation(assessment.errors.clone()),
-        other => transition_error(other),
-    })?;
-    for step in &assessment.approvers {
-        diesel::insert_into(filing_steps::table)
-            .values((
-                filing_steps::filing_id.eq(row.id),
-                filing_steps::round.eq(0),
-                filing_steps::step.eq(i32::try_from(step.step).unwrap_or(i32::MAX)),
-                filing_steps::rule.eq(serde_json::to_value(&step.rule)
-                    .map_err(ApiError::internal("serialising an approval step's rule"))?),
-                filing_steps::candidates.eq(step
-                    .candidates
-                    .iter()
-                    .map(|c| c.account_id)
-                    .collect::<Vec<_>>()),
-            ))
-            .execute(conn)?;
-    }
-    let status = next.status.as_str();
-    diesel::update(filings::table.find(row.id))
-        .set((
-            filings::status.eq(status),
-            filings::kind.eq(draft.kind.map(TripKind::as_str)),
-            filings::depart_on.eq(draft.depart_on),
-            filings::return_on.eq(draft.return_on),
-            filings::assessment.eq(serde_json::to_value(&assessment)
-                .map_err(ApiError::internal("serialising an assessment"))?),
-            filings::requirement.eq(assessment.requirement.map(Requirement::as_str)),
-            filings::policy_unit_id.eq(assessment.policy_unit_id),
-            filings::policy_version.eq(assessment
-                .policy_version
-                .and_then(|v| i32::try_from(v).ok())),
-            filings::current_step.eq(next.current_step.and_then(|s| i32::try_from(s).ok())),
-            filings::steps.eq(i32::try_from(steps).unwrap_or(i32::MAX)),
-            filings::submit_by.eq(assessment.submit_by.map(|t| t.to_utc())),
-            filings::submitted_at.eq(state.config.now()),
-            filings::version.eq(row.version + 1),
-            filings::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)?;
-    if let Some(step) = next.current_step.and_then(|s| i32::try_from(s).ok()) {
-        notify_step(conn, state, row.id, 0, step)?;
-    }
-    publish_transition(
-        conn,
-        row.id,
-        row.account_id,
-        "submit",
-        status,
-        0,
-        next.current_step.and_then(|s| i32::try_from(s).ok()),
-    )?;
-    record(
-        conn,
-        audit,
-        NewEvent {
-            filing_id: row.id,
-            actor_id: row.account_id,
-            on_behalf_of: None,
-            action: FilingEventAction::Submit,
-            from_status: Some(&row.status),
-            to_status: status,
-            comment: None,
-            data: FilingEventData::Submitted(SubmittedEventData {
-                requirement: assessment.requirement,
-                late: assessment.late,
-            }),
-        },
-    )
+    file(state, &mut new, &draft, assessment)?;
+    let filed = crate::store::filings::submit(conn, &new)?;
+    record_events(audit, &new);
+    build(state, filed, written_steps(&new)?, Vec::new())
 }
 
-/// A new filing as it will be written: kept as a draft, or filed at once
-/// (`recorded`, or `pending` at step 1 with that step's approvers told).
-fn new_filing(
+/// Records the events of a filing just written on the audit chain.
+fn record_events(audit: &mut Entries, new: &NewFiling) {
+    for event in &new.events {
+        audit.record(
+            Some(new.account_id),
+            "filing",
+            Some(new.id),
+            event.action,
+            event_audit_data(event.from_status, &event.to_status, None, None, &event.data),
+        );
+    }
+}
+
+/// What the audit chain keeps of a filing event.
+fn event_audit_data(
+    from: Option<&str>,
+    to: &str,
+    on_behalf_of: Option<Uuid>,
+    comment: Option<&str>,
+    data: &Value,
+) -> Value {
+    json!({"from": from, "to": to, "on_behalf_of": on_behalf_of, "comment": comment, "data": data})
+}
+
+/// A new filing kept as a draft, as it will be written.
+fn new_draft(
     state: &AppState,
     filer: &Filer,
-    draft: TripDraft,
-    assessment: Assessment,
-    submit: bool,
+    draft: &TripDraft,
+    assessment: &Assessment,
 ) -> Result<NewFiling, ApiError> {
     let profile = &filer.context.profile;
     let id = Uuid::new_v4();
@@ -743,7 +709,7 @@ fn new_filing(
         to_status: "draft".to_owned(),
         data: json!({}),
     };
-    let mut new = NewFiling {
+    Ok(NewFiling {
         id,
         account_id: profile.account_id,
         unit_id: profile.unit_id,
@@ -754,9 +720,9 @@ fn new_filing(
         return_on: draft
             .return_on
             .filter(|r| draft.depart_on.is_none_or(|d| *r >= d)),
-        draft: serde_json::to_value(&draft)
+        draft: serde_json::to_value(draft)
             .map_err(ApiError::internal("serialising a filing's draft"))?,
-        assessment: serde_json::to_value(&assessment)
+        assessment: serde_json::to_value(assessment)
             .map_err(ApiError::internal("serialising an assessment"))?,
         requirement: None,
         policy_unit_id: None,
@@ -770,10 +736,20 @@ fn new_filing(
         notice: None,
         publication: None,
         now: state.config.now(),
-    };
-    if !submit {
-        return Ok(new);
-    }
+    })
+}
+
+/// Files a filing as it will be written, from its draft's assessment: it
+/// becomes `recorded`, or `pending` at step 1 with that step's approvers
+/// told; its steps, its `submit` event and its webhook event come with it. A
+/// draft the assessment finds errors in is refused (422).
+fn file(
+    state: &AppState,
+    new: &mut NewFiling,
+    draft: &TripDraft,
+    assessment: Assessment,
+) -> Result<(), ApiError> {
+    let id = new.id;
     let steps = u32::try_from(assessment.approvers.len()).unwrap_or(u32::MAX);
     let facts = Facts {
         requirement: assessment.requirement,
@@ -794,6 +770,7 @@ fn new_filing(
     })?;
     let status = next.status.as_str();
     let current_step = next.current_step.and_then(|s| i32::try_from(s).ok());
+    let from = FilingStatus::Draft.as_str();
     new.status = status.to_owned();
     // The draft as filed: the stored row keeps the dates even when the
     // return comes before the departure would have dropped it.
@@ -806,7 +783,7 @@ fn new_filing(
     new.current_step = current_step;
     new.submit_by = assessment.submit_by.map(|t| t.to_utc());
     new.submitted_at = Some(state.config.now());
-    new.version = 2;
+    new.version += 1;
     for step in &assessment.approvers {
         new.steps.push(NewStep {
             step: i32::try_from(step.step).unwrap_or(i32::MAX),
@@ -834,12 +811,12 @@ fn new_filing(
     }
     new.publication = Some(NewPublication {
         event: "filing.submit".to_owned(),
-        payload: json!({"filing_id": id, "account_id": profile.account_id, "action": "submit",
+        payload: json!({"filing_id": id, "account_id": new.account_id, "action": "submit",
                         "status": status, "round": 0, "current_step": current_step}),
     });
     new.events.push(NewFilingEvent {
         action: FilingEventAction::Submit.as_str(),
-        from_status: Some("draft"),
+        from_status: Some(from),
         to_status: status.to_owned(),
         data: serde_json::to_value(SubmittedEventData {
             requirement: assessment.requirement,
@@ -847,7 +824,9 @@ fn new_filing(
         })
         .map_err(ApiError::internal("serialising a filing event"))?,
     });
-    Ok(new)
+    new.assessment = serde_json::to_value(&assessment)
+        .map_err(ApiError::internal("serialising an assessment"))?;
+    Ok(())
 }
 
 fn transition_error(error: TransitionError) -> ApiError {
@@ -924,18 +903,12 @@ pub async fn create(
             }
             let filer = st.contexts.of(tx.conn, who.account_id)?;
             let assessment = assess(&filer.context.clone().input(&st, body.draft.clone(), lang.0));
-            let new = new_filing(&st, &filer, body.draft, assessment, body.submit)?;
-            let row = crate::store::filings::insert(tx.conn, &new)?;
-            for event in &new.events {
-                tx.audit.record(
-                    Some(new.account_id),
-                    "filing",
-                    Some(new.id),
-                    event.action,
-                    json!({"from": event.from_status, "to": event.to_status, "on_behalf_of": null,
-                           "comment": null, "data": event.data}),
-                );
+            let mut new = new_draft(&st, &filer, &body.draft, &assessment)?;
+            if body.submit {
+                file(&st, &mut new, &body.draft, assessment)?;
             }
+            let row = crate::store::filings::insert(tx.conn, &new)?;
+            record_events(&mut tx.audit, &new);
             build(&st, row, written_steps(&new)?, Vec::new())
         })
         .await?;
@@ -1276,11 +1249,7 @@ async fn transition(
                     },
                 )
                 .map_err(transition_error)?;
-                submit_row(conn, &mut tx.audit, &st, &row, lang, None)?;
-                return {
-                    let row = load_row(conn, id, false)?;
-                    to_filing(conn, &st, row)
-                };
+                return submit_row(conn, &mut tx.audit, &st, row, lang);
             }
             let now = st.config.now();
             let facts = Facts {

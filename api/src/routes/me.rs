@@ -7,7 +7,6 @@ use crate::extract::{AppState, Json, Principal};
 use crate::schema::{accounts, units};
 use crate::sessions::{Tokens, issue_tokens};
 use crate::store::accounts::{Account, load_account};
-use crate::store::context::load_context;
 use crate::store::units::{Unit, UnitRow, to_units};
 use crate::throttle::{self, Limit};
 use actix_web::http::header;
@@ -176,10 +175,12 @@ pub async fn policy_snapshot(
     who: Principal,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let context = state
+    let st = state.clone();
+    let filer = state
         .db
-        .run(move |conn| load_context(conn, who.account_id))
+        .run(move |conn| st.contexts.of(conn, who.account_id))
         .await?;
+    let context = filer.context.clone();
     let settings = state.config.settings();
     let content = serde_json::to_vec(&(&settings, &context)).map_err(ApiError::internal(
         "serialising the settings and context behind the policy snapshot",

@@ -66,11 +66,6 @@ struct ProfileRow {
     key_post: bool,
 }
 
-/// Loads a filer's context. An account of no unit cannot file (409).
-pub fn load_context(conn: &mut PgConnection, account_id: Uuid) -> Result<FilerContext, ApiError> {
-    Ok(load(conn, account_id)?.context)
-}
-
 /// A filer's context with the path of the filer's node, from the root down.
 #[derive(Debug)]
 pub struct Filer {
@@ -124,6 +119,7 @@ impl Contexts {
     }
 }
 
+/// Reads a filer's context. An account of no unit cannot file (409).
 fn load(conn: &mut PgConnection, account_id: Uuid) -> Result<Filer, ApiError> {
     let row: ProfileRow = accounts::table
         .find(account_id)

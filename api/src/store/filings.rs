@@ -132,32 +132,39 @@ pub struct NewFiling {
     pub now: DateTime<Utc>,
 }
 
-/// Writes a new filing in one statement: its row in its final state, its
-/// approval steps, its events, the notifications of its first step's
-/// approvers and their active delegates, and its webhook event for every
-/// webhook that wants it (over the whole tree, or over a subtree holding the
-/// filer's node). Answers the row as written.
+/// Writes a new filing in one statement: its row in its final state, and
+/// what comes with it (see [`write`]). Answers the row as written.
 pub fn insert(conn: &mut PgConnection, new: &NewFiling) -> Result<FilingRow, ApiError> {
-    let steps = serde_json::to_value(&new.steps)
-        .map_err(ApiError::internal("serialising a filing's steps"))?;
-    let events = serde_json::to_value(&new.events)
-        .map_err(ApiError::internal("serialising a filing's events"))?;
-    let (notice_kind, notice_data, notified) = match &new.notice {
-        Some(n) => (Some(n.kind), Some(&n.data), n.accounts.clone()),
-        None => (None, None, Vec::new()),
-    };
-    let (event, payload) = match &new.publication {
-        Some(p) => (Some(p.event.as_str()), Some(&p.payload)),
-        None => (None, None),
-    };
-    let row = diesel::sql_query(
-        "WITH filing AS (
-            INSERT INTO filings (id, account_id, unit_id, unit_path, status, kind, depart_on,
+    write(conn, INSERT, new)
+}
+
+/// Files a stored draft in one statement: its row moves to its new state,
+/// with what comes with it (see [`write`]). Answers the row as written.
+pub fn submit(conn: &mut PgConnection, new: &NewFiling) -> Result<FilingRow, ApiError> {
+    write(conn, SUBMIT, new)
+}
+
+/// The row of a new filing, its values bound as [`write`] binds them.
+const INSERT: &str =
+    "INSERT INTO filings (id, account_id, unit_id, unit_path, status, kind, depart_on,
                 return_on, draft, assessment, requirement, policy_unit_id, policy_version,
                 current_step, steps, submit_by, submitted_at, version)
             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-            RETURNING *
-        ), steps AS (
+            RETURNING *";
+
+/// A stored draft filed: the same values over the row of `$1`.
+const SUBMIT: &str = "UPDATE filings SET status = $5, kind = $6, depart_on = $7, return_on = $8,
+                assessment = $10, requirement = $11, policy_unit_id = $12, policy_version = $13,
+                current_step = $14, steps = $15, submit_by = $16, submitted_at = $17,
+                version = $18, updated_at = now()
+            WHERE id = $1
+            RETURNING *";
+
+/// What comes with a filing's row, in the same statement: its approval steps,
+/// its events, the notifications of its first step's approvers and their
+/// active delegates, and its webhook event for every webhook that wants it
+/// (over the whole tree, or over a subtree holding the filer's node).
+const WITH_IT: &str = "steps AS (
             INSERT INTO filing_steps (filing_id, round, step, rule, candidates)
             SELECT $1, 0, s.step, s.rule, s.candidates
             FROM jsonb_to_recordset($19) AS s(step int, rule jsonb, candidates uuid[])
@@ -183,35 +190,51 @@ pub fn insert(conn: &mut PgConnection, new: &NewFiling) -> Result<FilingRow, Api
               AND (w.unit_id IS NULL OR w.unit_id = ANY($4))
               AND (cardinality(w.events) = 0 OR $25 = ANY(w.events))
         )
-        SELECT * FROM filing",
-    )
-    .bind::<SqlUuid, _>(new.id)
-    .bind::<SqlUuid, _>(new.account_id)
-    .bind::<SqlUuid, _>(new.unit_id)
-    .bind::<Array<SqlUuid>, _>(&new.unit_path)
-    .bind::<Text, _>(&new.status)
-    .bind::<Nullable<Text>, _>(new.kind)
-    .bind::<Nullable<Date>, _>(new.depart_on)
-    .bind::<Nullable<Date>, _>(new.return_on)
-    .bind::<Jsonb, _>(&new.draft)
-    .bind::<Jsonb, _>(&new.assessment)
-    .bind::<Nullable<Text>, _>(new.requirement)
-    .bind::<Nullable<SqlUuid>, _>(new.policy_unit_id)
-    .bind::<Nullable<Int4>, _>(new.policy_version)
-    .bind::<Nullable<Int4>, _>(new.current_step)
-    .bind::<Int4, _>(i32::try_from(new.steps.len()).unwrap_or(i32::MAX))
-    .bind::<Nullable<Timestamptz>, _>(new.submit_by)
-    .bind::<Nullable<Timestamptz>, _>(new.submitted_at)
-    .bind::<Int4, _>(new.version)
-    .bind::<Jsonb, _>(&steps)
-    .bind::<Jsonb, _>(&events)
-    .bind::<Nullable<Text>, _>(notice_kind)
-    .bind::<Nullable<Jsonb>, _>(notice_data)
-    .bind::<Array<SqlUuid>, _>(&notified)
-    .bind::<Timestamptz, _>(new.now)
-    .bind::<Nullable<Text>, _>(event)
-    .bind::<Nullable<Jsonb>, _>(payload)
-    .get_result::<FilingRow>(conn)?;
+        SELECT * FROM filing";
+
+/// Writes the row by `row` (an `INSERT` or `UPDATE … RETURNING *` of
+/// `filings`) and [`WITH_IT`] in one statement.
+fn write(conn: &mut PgConnection, row: &str, new: &NewFiling) -> Result<FilingRow, ApiError> {
+    let steps = serde_json::to_value(&new.steps)
+        .map_err(ApiError::internal("serialising a filing's steps"))?;
+    let events = serde_json::to_value(&new.events)
+        .map_err(ApiError::internal("serialising a filing's events"))?;
+    let (notice_kind, notice_data, notified) = match &new.notice {
+        Some(n) => (Some(n.kind), Some(&n.data), n.accounts.clone()),
+        None => (None, None, Vec::new()),
+    };
+    let (event, payload) = match &new.publication {
+        Some(p) => (Some(p.event.as_str()), Some(&p.payload)),
+        None => (None, None),
+    };
+    let row = diesel::sql_query(format!("WITH filing AS ({row}), {WITH_IT}"))
+        .bind::<SqlUuid, _>(new.id)
+        .bind::<SqlUuid, _>(new.account_id)
+        .bind::<SqlUuid, _>(new.unit_id)
+        .bind::<Array<SqlUuid>, _>(&new.unit_path)
+        .bind::<Text, _>(&new.status)
+        .bind::<Nullable<Text>, _>(new.kind)
+        .bind::<Nullable<Date>, _>(new.depart_on)
+        .bind::<Nullable<Date>, _>(new.return_on)
+        .bind::<Jsonb, _>(&new.draft)
+        .bind::<Jsonb, _>(&new.assessment)
+        .bind::<Nullable<Text>, _>(new.requirement)
+        .bind::<Nullable<SqlUuid>, _>(new.policy_unit_id)
+        .bind::<Nullable<Int4>, _>(new.policy_version)
+        .bind::<Nullable<Int4>, _>(new.current_step)
+        .bind::<Int4, _>(i32::try_from(new.steps.len()).unwrap_or(i32::MAX))
+        .bind::<Nullable<Timestamptz>, _>(new.submit_by)
+        .bind::<Nullable<Timestamptz>, _>(new.submitted_at)
+        .bind::<Int4, _>(new.version)
+        .bind::<Jsonb, _>(&steps)
+        .bind::<Jsonb, _>(&events)
+        .bind::<Nullable<Text>, _>(notice_kind)
+        .bind::<Nullable<Jsonb>, _>(notice_data)
+        .bind::<Array<SqlUuid>, _>(&notified)
+        .bind::<Timestamptz, _>(new.now)
+        .bind::<Nullable<Text>, _>(event)
+        .bind::<Nullable<Jsonb>, _>(payload)
+        .get_result::<FilingRow>(conn)?;
     Ok(row)
 }
 
