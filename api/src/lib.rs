@@ -22,6 +22,7 @@ pub mod seal;
 pub mod sessions;
 pub mod store;
 pub mod stored;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod throttle;
 pub mod tx;
