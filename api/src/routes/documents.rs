@@ -10,254 +10,20 @@ use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
 use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
+use crate::store::documents::{
+    self as store, Document, DocumentInput, Listed, Row, Within, audit_state, load_row, one, seal,
+    to_documents,
+};
 use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use diesel::dsl::sql;
+use chrono::{Duration, NaiveDate};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use whereabouts_core::IssueCode;
 use whereabouts_core::assessment::DocumentKind;
-
-/// Seals a document number; the document's id is bound in as associated data,
-/// so a sealed number cannot be moved to another row. Stored as nonce and
-/// ciphertext.
-fn seal(key: &[u8; 32], id: Uuid, number: &str) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
-    let sealed = crate::seal::seal(key, id.as_bytes(), number.as_bytes())
-        .ok_or_else(|| ApiError::broken("a sealed document number"))?;
-    let (nonce, body) = sealed.split_at(12);
-    Ok((body.to_vec(), nonce.to_vec()))
-}
-
-fn open(key: &[u8; 32], id: Uuid, sealed: &[u8], nonce: &[u8]) -> Result<String, ApiError> {
-    let mut whole = nonce.to_vec();
-    whole.extend_from_slice(sealed);
-    let plain = crate::seal::open(key, id.as_bytes(), &whole).ok_or_else(|| {
-        tracing::error!(document = %id, "a document number does not open with the configured key");
-        ApiError::Internal
-    })?;
-    String::from_utf8(plain).map_err(ApiError::internal("decoding a document number as UTF-8"))
-}
-
-/// The number with every character hidden but its last few: at most three,
-/// and never more than a third of it (`AB123` → `****3`, `E12345678` →
-/// `******678`, `AB` → `**`).
-pub fn mask(number: &str) -> String {
-    let length = number.chars().count();
-    let shown = (length / 3).min(3);
-    number
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i + shown >= length { c } else { '*' })
-        .collect()
-}
-
-/// A document to register.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DocumentInput {
-    /// The holder.
-    pub account_id: Uuid,
-    /// `passport`, `hk_macau_pass` or `taiwan_pass`.
-    pub kind: DocumentKind,
-    /// The document number: 5 to 20 letters and digits.
-    pub number: String,
-    /// Issued on.
-    pub issued_on: NaiveDate,
-    /// Expires on.
-    pub expires_on: NaiveDate,
-    /// Whether the unit keeps it (the holder's rules require custody; default true).
-    #[serde(default)]
-    pub in_custody: Option<bool>,
-}
-
-/// The current checkout of a document.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Checkout {
-    /// The checkout.
-    pub id: Uuid,
-    /// The filing it was taken out for.
-    pub filing_id: Uuid,
-    /// Who handed it out.
-    pub checked_out_by: Uuid,
-    /// When.
-    pub checked_out_at: DateTime<Utc>,
-    /// Due back on (the trip's return plus the configured days).
-    pub due_on: NaiveDate,
-    /// Not back and past `due_on`.
-    pub overdue: bool,
-}
-
-/// Where a travel document is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DocumentState {
-    /// In the unit's safe.
-    Held,
-    /// Checked out to its holder for a trip.
-    CheckedOut,
-    /// Kept by its holder: the unit does not hold it in custody.
-    WithHolder,
-}
-
-/// A travel document.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Document {
-    /// Id.
-    pub id: Uuid,
-    /// The holder.
-    pub account_id: Uuid,
-    /// The holder's name.
-    pub display_name: String,
-    /// Its kind.
-    pub kind: DocumentKind,
-    /// The number: whole only for unit administrators of the holder's scope,
-    /// otherwise masked (`******678`): at most the last three characters and
-    /// never more than a third of them.
-    pub number: String,
-    /// Whether `number` is masked.
-    pub number_masked: bool,
-    /// Issued on.
-    pub issued_on: NaiveDate,
-    /// Expires on.
-    pub expires_on: NaiveDate,
-    /// Whether the unit keeps it.
-    pub in_custody: bool,
-    /// Where the document is now.
-    pub state: DocumentState,
-    /// The current checkout, if out.
-    pub checkout: Option<Checkout>,
-    /// Version, also the `ETag`.
-    pub version: i32,
-    /// Registered.
-    pub created_at: DateTime<Utc>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = travel_documents)]
-struct Row {
-    id: Uuid,
-    account_id: Uuid,
-    unit_path: Vec<Uuid>,
-    kind: String,
-    number_sealed: Vec<u8>,
-    number_nonce: Vec<u8>,
-    issued_on: NaiveDate,
-    expires_on: NaiveDate,
-    in_custody: bool,
-    version: i32,
-    created_at: DateTime<Utc>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = document_checkouts)]
-struct CheckoutRow {
-    id: Uuid,
-    document_id: Uuid,
-    filing_id: Uuid,
-    checked_out_by: Uuid,
-    checked_out_at: DateTime<Utc>,
-    due_on: NaiveDate,
-}
-
-/// Builds the answers, unmasking only what the caller administers.
-fn to_documents(
-    conn: &mut PgConnection,
-    state: &AppState,
-    who: &Principal,
-    rows: Vec<Row>,
-) -> Result<Vec<Document>, ApiError> {
-    let today = state
-        .config
-        .now()
-        .with_timezone(&state.config.time_zone)
-        .date_naive();
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-    let holders: Vec<Uuid> = rows.iter().map(|r| r.account_id).collect();
-    let names: HashMap<Uuid, String> = accounts::table
-        .filter(accounts::id.eq_any(&holders))
-        .select((accounts::id, accounts::display_name))
-        .load::<(Uuid, String)>(conn)?
-        .into_iter()
-        .collect();
-    let open_checkouts: HashMap<Uuid, CheckoutRow> = document_checkouts::table
-        .filter(document_checkouts::document_id.eq_any(&ids))
-        .filter(document_checkouts::returned_at.is_null())
-        .select(CheckoutRow::as_select())
-        .load::<CheckoutRow>(conn)?
-        .into_iter()
-        .map(|c| (c.document_id, c))
-        .collect();
-    let keeper = policy::scope(who, Action::KeepDocuments);
-    let administers = |path: &[Uuid]| keeper.holds(path);
-    let mut out = Vec::new();
-    for row in rows {
-        let unmasked = administers(&row.unit_path);
-        let number = open(
-            &state.config.document_key,
-            row.id,
-            &row.number_sealed,
-            &row.number_nonce,
-        )?;
-        let checkout = open_checkouts.get(&row.id).map(|c| Checkout {
-            id: c.id,
-            filing_id: c.filing_id,
-            checked_out_by: c.checked_out_by,
-            checked_out_at: c.checked_out_at,
-            due_on: c.due_on,
-            overdue: c.due_on < today,
-        });
-        out.push(Document {
-            id: row.id,
-            account_id: row.account_id,
-            display_name: names.get(&row.account_id).cloned().unwrap_or_default(),
-            kind: crate::store::enums::parse_enum(&row.kind)?,
-            number: if unmasked { number } else { mask(&number) },
-            number_masked: !unmasked,
-            issued_on: row.issued_on,
-            expires_on: row.expires_on,
-            in_custody: row.in_custody,
-            state: match (&checkout, row.in_custody) {
-                (Some(_), _) => DocumentState::CheckedOut,
-                (None, true) => DocumentState::Held,
-                (None, false) => DocumentState::WithHolder,
-            },
-            checkout,
-            version: row.version,
-            created_at: row.created_at,
-        });
-    }
-    Ok(out)
-}
-
-fn load_row(conn: &mut PgConnection, id: Uuid) -> Result<Row, ApiError> {
-    Ok(travel_documents::table
-        .find(id)
-        .select(Row::as_select())
-        .first(conn)?)
-}
-
-fn one(
-    conn: &mut PgConnection,
-    state: &AppState,
-    who: &Principal,
-    id: Uuid,
-) -> Result<Document, ApiError> {
-    let row = load_row(conn, id)?;
-    to_documents(conn, state, who, vec![row])?
-        .pop()
-        .ok_or_else(|| ApiError::broken("the document just loaded"))
-}
-
-/// What the audit chain keeps of a document: never the number.
-fn audit_state(d: &Document) -> serde_json::Value {
-    json!({"id": d.id, "account_id": d.account_id, "kind": d.kind, "issued_on": d.issued_on,
-           "expires_on": d.expires_on, "in_custody": d.in_custody, "state": d.state, "version": d.version})
-}
 
 /// Register a passport or pass for a person
 ///
@@ -437,56 +203,40 @@ pub async fn list(
                 .now()
                 .with_timezone(&st.config.time_zone)
                 .date_naive();
-            let mut query = travel_documents::table
-                .select(Row::as_select())
-                .into_boxed();
-            if let Some(unit) = filter.unit_id {
-                policy::authorize(conn, &who, Action::Supervise, unit)?;
-                query = query.filter(
-                    sql::<Bool>("travel_documents.unit_path @> ")
-                        .bind::<Array<SqlUuid>, _>(vec![unit]),
-                );
-            } else if let Some(roots) = policy::scope(&who, Action::Supervise).roots() {
-                query = query.filter(
-                    sql::<Bool>("travel_documents.unit_path && ").bind::<Array<SqlUuid>, _>(roots),
-                );
-            }
-            if let Some(account) = filter.account_id {
-                query = query.filter(travel_documents::account_id.eq(account));
-            }
-            if let Some(days) = filter.expiring_within_days {
-                query = query.filter(travel_documents::expires_on.le(today + Duration::days(days)));
-            }
-            if let Some(overdue) = filter.overdue {
-                let out_and_late = document_checkouts::table
-                    .filter(document_checkouts::document_id.eq(travel_documents::id))
-                    .filter(document_checkouts::returned_at.is_null())
-                    .filter(document_checkouts::due_on.lt(today));
-                query = if overdue {
-                    query.filter(diesel::dsl::exists(out_and_late))
-                } else {
-                    query.filter(diesel::dsl::not(diesel::dsl::exists(out_and_late)))
-                };
-            }
-            if let Some(after) = after {
-                let (day, id) = after
-                    .split_once('|')
-                    .and_then(|(d, id)| {
-                        Some((d.parse::<NaiveDate>().ok()?, id.parse::<Uuid>().ok()?))
-                    })
-                    .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
-                query = query.filter(
-                    travel_documents::expires_on
-                        .gt(day)
-                        .or(travel_documents::expires_on
-                            .eq(day)
-                            .and(travel_documents::id.gt(id))),
-                );
-            }
-            let rows: Vec<Row> = query
-                .order((travel_documents::expires_on, travel_documents::id))
-                .limit(limit + 1)
-                .load(conn)?;
+            let within = match filter.unit_id {
+                Some(unit) => {
+                    policy::authorize(conn, &who, Action::Supervise, unit)?;
+                    Within::Subtree(unit)
+                }
+                None => match policy::scope(&who, Action::Supervise).roots() {
+                    Some(roots) => Within::Roots(roots),
+                    None => Within::All,
+                },
+            };
+            let after = after
+                .map(|after| {
+                    after
+                        .split_once('|')
+                        .and_then(|(d, id)| {
+                            Some((d.parse::<NaiveDate>().ok()?, id.parse::<Uuid>().ok()?))
+                        })
+                        .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))
+                })
+                .transpose()?;
+            let rows = store::page(
+                conn,
+                &Listed {
+                    within,
+                    account_id: filter.account_id,
+                    expiring_by: filter
+                        .expiring_within_days
+                        .map(|d| today + Duration::days(d)),
+                    overdue: filter.overdue,
+                    today,
+                },
+                after,
+                limit + 1,
+            )?;
             let (rows, next_cursor) =
                 paginate(rows, limit, |r| format!("{}|{}", r.expires_on, r.id));
             Ok(DocumentPage {
@@ -735,30 +485,4 @@ pub async fn return_(
     Ok(HttpResponse::Ok()
         .insert_header(("ETag", etag(document.version)))
         .json(document))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mask;
-
-    #[test]
-    fn a_masked_number_shows_at_most_its_last_three_characters_and_never_more_than_a_third() {
-        for (number, masked) in [
-            ("AB123", "****3"),
-            ("E12345678", "******678"),
-            ("AB", "**"),
-            ("", ""),
-            ("ABC", "**C"),
-            ("ABCDEF", "****EF"),
-            ("ABCDEFGHIJKLMNOPQRST", "*****************RST"),
-        ] {
-            assert_eq!(mask(number), masked, "{number}");
-        }
-        for len in 0..=40 {
-            let number: String = "N".repeat(len);
-            let shown = mask(&number).chars().filter(|c| *c != '*').count();
-            assert!(shown <= 3 && shown * 3 <= len, "{len}: {shown} shown");
-            assert_eq!(mask(&number).chars().count(), len);
-        }
-    }
 }

@@ -5,18 +5,18 @@ use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
-use crate::schema::{accounts, unit_deputies, units};
-use crate::store::units::{Unit, UnitRow, to_units};
+use crate::schema::units;
+use crate::store::units::{self as store, Leaders, Unit, UnitRow, to_units};
 use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use whereabouts_core::{IssueCode, UnitDeputy, UnitKind};
+use whereabouts_core::{IssueCode, UnitKind};
 
 /// A new unit row.
 #[derive(Insertable)]
@@ -28,14 +28,6 @@ struct UnitInsertForm<'a> {
     kind: &'a str,
     parent_id: Option<Uuid>,
     path: Vec<Uuid>,
-}
-
-fn load_unit(conn: &mut PgConnection, id: Uuid) -> Result<Unit, ApiError> {
-    let row = units::table
-        .find(id)
-        .select(UnitRow::as_select())
-        .first(conn)?;
-    to_units(conn, vec![row])?.pop().ok_or(ApiError::NotFound)
 }
 
 fn with_etag(unit: &Unit, status: actix_web::http::StatusCode) -> HttpResponse {
@@ -137,7 +129,7 @@ pub async fn create(
                     path,
                 })
                 .execute(conn)?;
-            let unit = load_unit(conn, id)?;
+            let unit = store::load_unit(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
                 "unit",
@@ -172,7 +164,7 @@ pub async fn get(
         .db
         .run(move |conn| {
             policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
-            load_unit(conn, id)
+            store::load_unit(conn, id)
         })
         .await?;
     Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
@@ -239,7 +231,7 @@ pub async fn update(
                     units::updated_at.eq(diesel::dsl::now),
                 ))
                 .execute(conn)?;
-            let unit = load_unit(conn, id)?;
+            let unit = store::load_unit(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
                 "unit",
@@ -361,17 +353,6 @@ pub async fn list(
     Ok(web::Json(page))
 }
 
-/// The leadership of a node.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Leaders {
-    /// The head of the node (a department's head is its principal); `null`
-    /// when the post is vacant.
-    pub principal_id: Option<Uuid>,
-    /// Deputies in order, with the nodes each is in charge of.
-    #[serde(default)]
-    pub deputies: Vec<UnitDeputy>,
-}
-
 /// Set the principal and deputies of a node
 ///
 /// System administrators and unit admins whose scope holds the node (403
@@ -424,120 +405,19 @@ pub async fn put_leaders(
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
-            let current: UnitRow = units::table
-                .find(id)
-                .select(UnitRow::as_select())
-                .for_update()
-                .first(conn)?;
+            let current = store::lock(conn, id)?;
             if_match.check(current.version)?;
-            let in_subtree = |conn: &mut PgConnection, account: Uuid| -> QueryResult<bool> {
-                diesel::select(diesel::dsl::exists(
-                    accounts::table
-                        .inner_join(units::table)
-                        .filter(accounts::id.eq(account))
-                        .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![id])),
-                ))
-                .get_result(conn)
-            };
-            if let Some(principal) = body.principal_id
-                && !in_subtree(conn, principal)?
-            {
-                return Err(ApiError::invalid(
-                    IssueCode::Invalid,
-                    "principal_id",
-                    json!({"reason": "not_a_member"}),
-                ));
-            }
-            for (i, deputy) in body.deputies.iter().enumerate() {
-                if !in_subtree(conn, deputy.account_id)? {
-                    return Err(ApiError::invalid(
-                        IssueCode::Invalid,
-                        &format!("deputies[{i}].account_id"),
-                        json!({"reason": "not_a_member"}),
-                    ));
-                }
-                if body.deputies[..i]
-                    .iter()
-                    .any(|d| d.account_id == deputy.account_id)
-                {
-                    return Err(ApiError::invalid(
-                        IssueCode::Invalid,
-                        &format!("deputies[{i}].account_id"),
-                        json!({"reason": "duplicate"}),
-                    ));
-                }
-                let inside: i64 = units::table
-                    .filter(units::id.eq_any(&deputy.in_charge_of))
-                    .filter(sql::<Bool>("path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
-                    .count()
-                    .get_result(conn)?;
-                let mut wanted = deputy.in_charge_of.clone();
-                wanted.sort();
-                wanted.dedup();
-                if usize::try_from(inside).unwrap_or(0) != wanted.len() {
-                    return Err(ApiError::invalid(
-                        IssueCode::Invalid,
-                        &format!("deputies[{i}].in_charge_of"),
-                        json!({"reason": "outside_unit"}),
-                    ));
-                }
-            }
+            store::check_leaders(conn, id, &body)?;
             // Whoever gains, loses or changes a leadership here has their
             // standing changed: the caller must be allowed to act on them,
             // and never on themselves.
-            let before: Vec<(Uuid, Vec<Uuid>)> = unit_deputies::table
-                .filter(unit_deputies::unit_id.eq(id))
-                .select((unit_deputies::account_id, unit_deputies::in_charge_of))
-                .load(conn)?;
-            let mut changed: Vec<Uuid> = Vec::new();
-            if current.principal_id != body.principal_id {
-                changed.extend(current.principal_id);
-                changed.extend(body.principal_id);
-            }
-            for (account, in_charge_of) in &before {
-                let same = body
-                    .deputies
-                    .iter()
-                    .any(|d| d.account_id == *account && d.in_charge_of == *in_charge_of);
-                if !same {
-                    changed.push(*account);
-                }
-            }
-            for deputy in &body.deputies {
-                if !before
-                    .iter()
-                    .any(|(account, _)| *account == deputy.account_id)
-                {
-                    changed.push(deputy.account_id);
-                }
-            }
-            changed.sort();
-            changed.dedup();
-            for account in changed {
+            for account in store::leaders_changed(conn, &current, &body)? {
                 policy::forbid_own_standing(&who, account)?;
                 let target = policy::AccountTarget::load(conn, account)?;
                 policy::act_on_account(&who, Action::ManageAccount, &target)?;
             }
-            diesel::update(units::table.find(id))
-                .set((
-                    units::principal_id.eq(body.principal_id),
-                    units::version.eq(current.version + 1),
-                    units::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)?;
-            diesel::delete(unit_deputies::table.filter(unit_deputies::unit_id.eq(id)))
-                .execute(conn)?;
-            for (ordinal, deputy) in body.deputies.iter().enumerate() {
-                diesel::insert_into(unit_deputies::table)
-                    .values((
-                        unit_deputies::unit_id.eq(id),
-                        unit_deputies::account_id.eq(deputy.account_id),
-                        unit_deputies::ordinal.eq(i32::try_from(ordinal).unwrap_or(i32::MAX)),
-                        unit_deputies::in_charge_of.eq(&deputy.in_charge_of),
-                    ))
-                    .execute(conn)?;
-            }
-            let unit = load_unit(conn, id)?;
+            store::set_leaders(conn, &current, &body)?;
+            let unit = store::load_unit(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
                 "unit",
@@ -571,7 +451,7 @@ pub async fn get_leaders(
         .db
         .run(move |conn| {
             policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
-            load_unit(conn, id)
+            store::load_unit(conn, id)
         })
         .await?;
     Ok(web::Json(Leaders {

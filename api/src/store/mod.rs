@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod calendar;
 pub mod context;
+pub mod documents;
 pub mod enums;
 pub mod filings;
 pub mod flags;

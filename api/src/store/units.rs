@@ -2,14 +2,17 @@
 //! built from them.
 
 use crate::error::ApiError;
-use crate::schema::{unit_deputies, units};
+use crate::schema::{accounts, unit_deputies, units};
 use crate::store::enums::parse_enum;
 use chrono::{DateTime, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use whereabouts_core::{UnitDeputy, UnitKind};
+use whereabouts_core::{IssueCode, UnitDeputy, UnitKind};
 
 /// A unit row.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -108,4 +111,167 @@ pub fn to_units(conn: &mut PgConnection, rows: Vec<UnitRow>) -> Result<Vec<Unit>
             })
         })
         .collect()
+}
+
+/// The leadership of a node.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Leaders {
+    /// The head of the node (a department's head is its principal); `null`
+    /// when the post is vacant.
+    pub principal_id: Option<Uuid>,
+    /// Deputies in order, with the nodes each is in charge of.
+    #[serde(default)]
+    pub deputies: Vec<UnitDeputy>,
+}
+
+/// A node.
+pub fn load_unit(conn: &mut PgConnection, id: Uuid) -> Result<Unit, ApiError> {
+    let row = units::table
+        .find(id)
+        .select(UnitRow::as_select())
+        .first(conn)?;
+    to_units(conn, vec![row])?.pop().ok_or(ApiError::NotFound)
+}
+
+/// A node's row, locked for the rest of the transaction.
+pub fn lock(conn: &mut PgConnection, id: Uuid) -> Result<UnitRow, ApiError> {
+    Ok(units::table
+        .find(id)
+        .select(UnitRow::as_select())
+        .for_update()
+        .first(conn)?)
+}
+
+/// Whether an account belongs to the subtree of `unit`.
+fn in_subtree(conn: &mut PgConnection, unit: Uuid, account: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        accounts::table
+            .inner_join(units::table)
+            .filter(accounts::id.eq(account))
+            .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit])),
+    ))
+    .get_result(conn)
+}
+
+/// Checks a node's new leadership: leaders are accounts of its subtree, each
+/// deputy given once, each in charge of nodes of the subtree only (422).
+pub fn check_leaders(conn: &mut PgConnection, id: Uuid, leaders: &Leaders) -> Result<(), ApiError> {
+    if let Some(principal) = leaders.principal_id
+        && !in_subtree(conn, id, principal)?
+    {
+        return Err(ApiError::invalid(
+            IssueCode::Invalid,
+            "principal_id",
+            json!({"reason": "not_a_member"}),
+        ));
+    }
+    for (i, deputy) in leaders.deputies.iter().enumerate() {
+        if !in_subtree(conn, id, deputy.account_id)? {
+            return Err(ApiError::invalid(
+                IssueCode::Invalid,
+                &format!("deputies[{i}].account_id"),
+                json!({"reason": "not_a_member"}),
+            ));
+        }
+        if leaders.deputies[..i]
+            .iter()
+            .any(|d| d.account_id == deputy.account_id)
+        {
+            return Err(ApiError::invalid(
+                IssueCode::Invalid,
+                &format!("deputies[{i}].account_id"),
+                json!({"reason": "duplicate"}),
+            ));
+        }
+        let inside: i64 = units::table
+            .filter(units::id.eq_any(&deputy.in_charge_of))
+            .filter(sql::<Bool>("path @> ").bind::<Array<SqlUuid>, _>(vec![id]))
+            .count()
+            .get_result(conn)?;
+        let mut wanted = deputy.in_charge_of.clone();
+        wanted.sort();
+        wanted.dedup();
+        if usize::try_from(inside).unwrap_or(0) != wanted.len() {
+            return Err(ApiError::invalid(
+                IssueCode::Invalid,
+                &format!("deputies[{i}].in_charge_of"),
+                json!({"reason": "outside_unit"}),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The accounts that gain, lose or change a post of the node `current` when
+/// its leadership becomes `leaders`, each once.
+pub fn leaders_changed(
+    conn: &mut PgConnection,
+    current: &UnitRow,
+    leaders: &Leaders,
+) -> QueryResult<Vec<Uuid>> {
+    let before: Vec<(Uuid, Vec<Uuid>)> = unit_deputies::table
+        .filter(unit_deputies::unit_id.eq(current.id))
+        .select((unit_deputies::account_id, unit_deputies::in_charge_of))
+        .load(conn)?;
+    let mut changed: Vec<Uuid> = Vec::new();
+    if current.principal_id != leaders.principal_id {
+        changed.extend(current.principal_id);
+        changed.extend(leaders.principal_id);
+    }
+    for (account, in_charge_of) in &before {
+        let same = leaders
+            .deputies
+            .iter()
+            .any(|d| d.account_id == *account && d.in_charge_of == *in_charge_of);
+        if !same {
+            changed.push(*account);
+        }
+    }
+    for deputy in &leaders.deputies {
+        if !before
+            .iter()
+            .any(|(account, _)| *account == deputy.account_id)
+        {
+            changed.push(deputy.account_id);
+        }
+    }
+    changed.sort();
+    changed.dedup();
+    Ok(changed)
+}
+
+/// Replaces the leadership of the node `current` (locked) with `leaders`.
+pub fn set_leaders(
+    conn: &mut PgConnection,
+    current: &UnitRow,
+    leaders: &Leaders,
+) -> QueryResult<()> {
+    diesel::update(units::table.find(current.id))
+        .set((
+            units::principal_id.eq(leaders.principal_id),
+            units::version.eq(current.version + 1),
+            units::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    diesel::delete(unit_deputies::table.filter(unit_deputies::unit_id.eq(current.id)))
+        .execute(conn)?;
+    let rows: Vec<_> = leaders
+        .deputies
+        .iter()
+        .enumerate()
+        .map(|(ordinal, deputy)| {
+            (
+                unit_deputies::unit_id.eq(current.id),
+                unit_deputies::account_id.eq(deputy.account_id),
+                unit_deputies::ordinal.eq(i32::try_from(ordinal).unwrap_or(i32::MAX)),
+                unit_deputies::in_charge_of.eq(&deputy.in_charge_of),
+            )
+        })
+        .collect();
+    if !rows.is_empty() {
+        diesel::insert_into(unit_deputies::table)
+            .values(rows)
+            .execute(conn)?;
+    }
+    Ok(())
 }
