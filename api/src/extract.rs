@@ -111,7 +111,7 @@ fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
 pub fn body_limit(path: &str) -> usize {
     match path {
         "/api/v1/evidence/imports" => crate::routes::evidence::MAX_EVIDENCE_BYTES,
-        "/api/v1/accounts/import" => crate::routes::accounts::MAX_CSV_BYTES,
+        "/api/v1/accounts/import" => crate::store::accounts::MAX_CSV_BYTES,
         _ => MAX_JSON_BYTES,
     }
 }

@@ -142,7 +142,7 @@ fn create_admin(config: &Config, login: &str) -> Result<(), String> {
         _ => (whereabouts_api::auth::random_token(15), true),
     };
     let mut conn = PgConnection::establish(&config.database_url).map_err(|e| e.to_string())?;
-    match whereabouts_api::routes::accounts::create_admin(&mut conn, login, &password) {
+    match whereabouts_api::store::accounts::create_admin(&mut conn, login, &password) {
         Ok(id) => {
             println!("created system administrator {login} ({id})");
             if generated {

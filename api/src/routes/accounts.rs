@@ -6,179 +6,26 @@ use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag, load_grants};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, AccountChange, Action, Scope};
-use crate::schema::{accounts, role_grants, units};
+use crate::store::Within;
 use crate::store::accounts::{
-    Account, AccountRow, RoleGrantBody, grants_body, load_account, to_account,
+    self as store, Account, AccountRow, AccountsUpload, CreateAccount, CreatedAccount,
+    ImportResult, MAX_CSV_BYTES, PasswordReset, ResetPassword, RoleGrantBody, UpdateAccount,
+    check_fields, grants_body, hash, insert_account, load_account, to_account,
 };
 use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::json;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 use uuid::Uuid;
-use whereabouts_core::{Issue, IssueCode, Position, Rank, Role};
+use whereabouts_core::{IssueCode, Role};
 
 fn respond(account: &Account, status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("ETag", etag(account.version)))
         .json(account)
-}
-
-/// A new account.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct CreateAccount {
-    /// Login: letters, digits, `_`, `.`, `@`, `-`, up to 64 (stored in lower case).
-    pub login: String,
-    /// Name shown to others, 1 to 100 characters.
-    pub display_name: String,
-    /// The node the account belongs to.
-    pub unit_id: Uuid,
-    /// Employee number, unique.
-    pub employee_no: Option<String>,
-    /// Mobile number.
-    pub mobile: Option<String>,
-    /// Rank.
-    pub rank: Rank,
-    /// Position.
-    pub position: Position,
-    /// Party member (default false).
-    #[serde(default)]
-    pub party_member: bool,
-    /// Public official (default true).
-    #[serde(default = "yes")]
-    pub public_official: bool,
-    /// Key or classified post (default false).
-    #[serde(default)]
-    pub key_post: bool,
-    /// Initial password; generated and answered once when absent.
-    pub password: Option<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-/// A created account, with its generated password when none was given.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct CreatedAccount {
-    /// The account.
-    #[serde(flatten)]
-    pub account: Account,
-    /// The generated password, shown only this once.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub initial_password: Option<String>,
-}
-
-/// Checks the text fields of an account; returns every issue.
-fn check_fields(
-    login: Option<&str>,
-    display_name: Option<&str>,
-    employee_no: Option<&str>,
-    mobile: Option<&str>,
-    password: Option<&str>,
-) -> Vec<Issue> {
-    let mut issues = Vec::new();
-    let mut push =
-        |code, field: &str, params| issues.push(Issue::new(code, Some(field.to_owned()), params));
-    if let Some(login) = login {
-        let login = login.trim();
-        if login.is_empty() {
-            push(IssueCode::Required, "login", json!({}));
-        } else if login.len() > 64
-            || !login
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '@' | '-'))
-        {
-            push(
-                IssueCode::Invalid,
-                "login",
-                json!({"pattern": "^[A-Za-z0-9_.@-]{1,64}$"}),
-            );
-        }
-    }
-    if let Some(issue) =
-        display_name.and_then(|name| crate::input::name_issue("display_name", name, 100))
-    {
-        push(issue.code, "display_name", issue.params);
-    }
-    if let Some(no) = employee_no
-        && (no.trim().is_empty() || no.chars().count() > 64)
-    {
-        push(IssueCode::Invalid, "employee_no", json!({"max": 64}));
-    }
-    if let Some(mobile) = mobile
-        && !whereabouts_core::assessment::phone_is_valid(mobile)
-    {
-        push(IssueCode::PhoneInvalid, "mobile", json!({}));
-    }
-    if let Some(password) = password
-        && let Some(params) = auth::password_problem(password)
-    {
-        push(IssueCode::Invalid, "password", params);
-    }
-    issues
-}
-
-#[derive(Insertable)]
-#[diesel(table_name = accounts)]
-struct AccountInsertForm<'a> {
-    id: Uuid,
-    login: &'a str,
-    display_name: &'a str,
-    unit_id: Option<Uuid>,
-    employee_no: Option<&'a str>,
-    mobile: Option<&'a str>,
-    rank: &'a str,
-    position: &'a str,
-    party_member: bool,
-    public_official: bool,
-    key_post: bool,
-    password_hash: &'a str,
-}
-
-fn hash(password: &str) -> Result<String, ApiError> {
-    auth::hash_password(password).map_err(|e| {
-        tracing::error!(error = %e, "password hashing failed");
-        ApiError::Internal
-    })
-}
-
-/// Inserts a checked account; answers the generated password if one was made.
-fn insert_account(
-    conn: &mut PgConnection,
-    body: &CreateAccount,
-) -> Result<(Uuid, Option<String>), ApiError> {
-    let (password, generated) = match &body.password {
-        Some(p) => (p.clone(), None),
-        None => {
-            let p = auth::random_token(12);
-            (p.clone(), Some(p))
-        }
-    };
-    let password_hash = hash(&password)?;
-    let id = Uuid::new_v4();
-    let login = body.login.trim().to_lowercase();
-    diesel::insert_into(accounts::table)
-        .values(AccountInsertForm {
-            id,
-            login: &login,
-            display_name: body.display_name.trim(),
-            unit_id: Some(body.unit_id),
-            employee_no: body.employee_no.as_deref().map(str::trim),
-            mobile: body.mobile.as_deref().map(str::trim),
-            rank: body.rank.as_str(),
-            position: body.position.as_str(),
-            party_member: body.party_member,
-            public_official: body.public_official,
-            key_post: body.key_post,
-            password_hash: &password_hash,
-        })
-        .execute(conn)?;
-    Ok((id, generated))
 }
 
 /// Create an account in a node
@@ -264,10 +111,7 @@ fn readable_account(
     id: Uuid,
 ) -> Result<AccountRow, ApiError> {
     policy::require(who, Action::ReadOrganisation)?;
-    let row: AccountRow = accounts::table
-        .find(id)
-        .select(AccountRow::as_select())
-        .first(conn)?;
+    let row = store::row(conn, id)?;
     match row.unit_id {
         Some(unit) => policy::authorize(conn, who, Action::ReadOrganisation, unit)?,
         None if policy::scope(who, Action::ReadOrganisation) == Scope::Tree => {}
@@ -287,11 +131,7 @@ fn managed_account(
     policy::require(who, action)?;
     let target = policy::AccountTarget::load(conn, id)?;
     policy::act_on_account(who, action, &target)?;
-    Ok(accounts::table
-        .find(id)
-        .select(AccountRow::as_select())
-        .for_update()
-        .first(conn)?)
+    store::lock(conn, id)
 }
 
 /// Read an account
@@ -318,29 +158,6 @@ pub async fn get(
         })
         .await?;
     Ok(respond(&account, StatusCode::OK))
-}
-
-/// Changes to an account; absent fields stay as they are.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct UpdateAccount {
-    /// New name.
-    pub display_name: Option<String>,
-    /// Move to another node (the caller must administer both).
-    pub unit_id: Option<Uuid>,
-    /// New employee number.
-    pub employee_no: Option<String>,
-    /// New mobile number.
-    pub mobile: Option<String>,
-    /// New rank.
-    pub rank: Option<Rank>,
-    /// New position.
-    pub position: Option<Position>,
-    /// Party member.
-    pub party_member: Option<bool>,
-    /// Public official.
-    pub public_official: Option<bool>,
-    /// Key or classified post.
-    pub key_post: Option<bool>,
 }
 
 /// Change an account's details or standing
@@ -402,46 +219,12 @@ pub async fn update(
             let conn = &mut *tx.conn;
             let target = policy::AccountTarget::load(conn, id)?;
             policy::change_account(&who, Action::ManageAccount, &target, change)?;
-            let current: AccountRow = accounts::table
-                .find(id)
-                .select(AccountRow::as_select())
-                .for_update()
-                .first(conn)?;
+            let current = store::lock(conn, id)?;
             if_match.check(current.version)?;
             if let Some(unit) = body.unit_id {
                 policy::authorize(conn, &who, Action::ManageAccount, unit)?;
             }
-            diesel::update(accounts::table.find(id))
-                .set((
-                    accounts::display_name.eq(body
-                        .display_name
-                        .as_deref()
-                        .map(str::trim)
-                        .unwrap_or(&current.display_name)),
-                    accounts::unit_id.eq(body.unit_id.or(current.unit_id)),
-                    accounts::employee_no.eq(body
-                        .employee_no
-                        .as_deref()
-                        .map(str::trim)
-                        .or(current.employee_no.as_deref())),
-                    accounts::mobile.eq(body
-                        .mobile
-                        .as_deref()
-                        .map(str::trim)
-                        .or(current.mobile.as_deref())),
-                    accounts::rank.eq(body.rank.map(Rank::as_str).unwrap_or(&current.rank)),
-                    accounts::position.eq(body
-                        .position
-                        .map(Position::as_str)
-                        .unwrap_or(&current.position)),
-                    accounts::party_member.eq(body.party_member.unwrap_or(current.party_member)),
-                    accounts::public_official
-                        .eq(body.public_official.unwrap_or(current.public_official)),
-                    accounts::key_post.eq(body.key_post.unwrap_or(current.key_post)),
-                    accounts::version.eq(current.version + 1),
-                    accounts::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)?;
+            store::update(conn, &current, &body)?;
             let account = load_account(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
@@ -498,40 +281,25 @@ pub async fn list(
     let page = state
         .db
         .run(move |conn| {
-            let mut query = accounts::table
-                .inner_join(units::table)
-                .select(AccountRow::as_select())
-                .into_boxed();
-            if let Some(unit) = filter.unit_id {
-                policy::authorize(conn, &who, Action::ReadOrganisation, unit)?;
-                query = query
-                    .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit]));
-            }
-            if let Some(roots) = policy::scope(&who, Action::ReadOrganisation).roots() {
-                query =
-                    query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
-            }
-            if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-                let pattern = format!(
-                    "%{}%",
-                    q.replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
-                query = query.filter(
-                    accounts::login
-                        .ilike(pattern.clone())
-                        .or(accounts::display_name.ilike(pattern.clone()))
-                        .or(accounts::employee_no.ilike(pattern)),
-                );
-            }
-            if let Some(after) = after {
-                query = query.filter(accounts::login.gt(after));
-            }
-            let rows: Vec<AccountRow> = query
-                .order(accounts::login.asc())
-                .limit(limit + 1)
-                .load(conn)?;
+            // Within the unit asked for, and always within the caller's scope.
+            let asked = match filter.unit_id {
+                Some(unit) => {
+                    policy::authorize(conn, &who, Action::ReadOrganisation, unit)?;
+                    Within::Subtree(unit)
+                }
+                None => Within::All,
+            };
+            let scope = match policy::scope(&who, Action::ReadOrganisation).roots() {
+                Some(roots) => Within::Roots(roots),
+                None => Within::All,
+            };
+            let rows = store::page(
+                conn,
+                [&asked, &scope],
+                filter.q.as_deref(),
+                after.as_deref(),
+                limit + 1,
+            )?;
             let (rows, next_cursor) = paginate(rows, limit, |r| r.login.clone());
             let items = rows
                 .into_iter()
@@ -553,14 +321,7 @@ fn set_status(
 ) -> Result<Account, ApiError> {
     let current = managed_account(conn, who, Action::ManageAccount, id)?;
     if_match.check(current.version)?;
-    diesel::update(accounts::table.find(id))
-        .set((
-            accounts::status.eq(status),
-            accounts::credentials_changed_at.eq(diesel::dsl::now),
-            accounts::version.eq(current.version + 1),
-            accounts::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)?;
+    store::set_status(conn, &current, status)?;
     crate::sessions::end_all(conn, id, None)?;
     let account = load_account(conn, id)?;
     audit.record(
@@ -636,20 +397,6 @@ pub async fn reactivate(
     Ok(respond(&account, StatusCode::OK))
 }
 
-/// A new password chosen by the administrator, or generated.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ResetPassword {
-    /// The new password; generated when absent.
-    pub password: Option<String>,
-}
-
-/// The password after a reset.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PasswordReset {
-    /// The new password, shown only this once.
-    pub password: String,
-}
-
 /// Reset an account's password
 ///
 /// System administrators and unit admins allowed to act on the account:
@@ -698,14 +445,7 @@ pub async fn reset_password(
             let conn = &mut *tx.conn;
             let current = managed_account(conn, &who, Action::ManageAccount, id)?;
             if_match.check(current.version)?;
-            diesel::update(accounts::table.find(id))
-                .set((
-                    accounts::password_hash.eq(password_hash),
-                    accounts::credentials_changed_at.eq(diesel::dsl::now),
-                    accounts::version.eq(current.version + 1),
-                    accounts::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)?;
+            store::set_password(conn, &current, &password_hash)?;
             crate::sessions::end_all(conn, id, None)?;
             tx.audit.record(
                 Some(who.account_id),
@@ -808,18 +548,7 @@ pub async fn put_roles(
                     Some(unit) => policy::authorize(conn, &who, Action::GrantRoles, unit)?,
                 }
             }
-            diesel::delete(role_grants::table.filter(role_grants::account_id.eq(id)))
-                .execute(conn)?;
-            for grant in &grants {
-                diesel::insert_into(role_grants::table)
-                    .values((
-                        role_grants::account_id.eq(id),
-                        role_grants::role.eq(grant.role.as_str()),
-                        role_grants::unit_id.eq(grant.unit_id),
-                    ))
-                    .on_conflict_do_nothing()
-                    .execute(conn)?;
-            }
+            store::set_roles(conn, id, &grants)?;
             let roles = grants_body(load_grants(conn, id)?);
             tx.audit.record(
                 Some(who.account_id),
@@ -832,84 +561,6 @@ pub async fn put_roles(
         })
         .await?;
     Ok(web::Json(roles))
-}
-
-/// The outcome of one CSV row.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ImportRow {
-    /// Row number in the file, the header being row 1.
-    pub row: usize,
-    /// `created` or `rejected`.
-    pub status: String,
-    /// The new account.
-    pub account_id: Option<Uuid>,
-    /// The login of the row.
-    pub login: Option<String>,
-    /// Why the row was rejected.
-    pub errors: Vec<Issue>,
-}
-
-/// The result of an import.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ImportResult {
-    /// Rows created.
-    pub created: usize,
-    /// Rows rejected.
-    pub rejected: usize,
-    /// One entry per data row.
-    pub rows: Vec<ImportRow>,
-    /// Generated passwords by login, shown only this once.
-    pub initial_passwords: std::collections::BTreeMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct CsvAccount {
-    login: String,
-    display_name: String,
-    unit_code: String,
-    #[serde(default)]
-    employee_no: Option<String>,
-    #[serde(default)]
-    mobile: Option<String>,
-    rank: String,
-    position: String,
-    #[serde(default)]
-    party_member: Option<String>,
-    #[serde(default)]
-    public_official: Option<String>,
-    #[serde(default)]
-    key_post: Option<String>,
-}
-
-/// Largest CSV accepted, in bytes.
-pub const MAX_CSV_BYTES: usize = 5 * 1024 * 1024;
-
-fn flag(value: &Option<String>, default: bool, field: &str, issues: &mut Vec<Issue>) -> bool {
-    match value
-        .as_deref()
-        .map(|v| v.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        None | Some("") => default,
-        Some("true" | "yes" | "1" | "y" | "是") => true,
-        Some("false" | "no" | "0" | "n" | "否") => false,
-        Some(_) => {
-            issues.push(Issue::new(
-                IssueCode::Invalid,
-                Some(field.to_owned()),
-                json!({"reason": "not_a_boolean"}),
-            ));
-            default
-        }
-    }
-}
-
-/// An accounts import sent as a file upload (`multipart/form-data`).
-#[derive(Debug, ToSchema)]
-pub struct AccountsUpload {
-    /// The accounts as CSV with a header row.
-    #[schema(value_type = String, format = Binary)]
-    pub file: Vec<u8>,
 }
 
 /// Import accounts from a CSV file
@@ -954,241 +605,13 @@ pub async fn import(
     } else {
         return Err(ApiError::UnsupportedMediaType);
     };
-    let text = std::str::from_utf8(&body)
-        .map_err(|_| ApiError::Malformed("the CSV is not UTF-8".into()))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let headers = reader
-        .headers()
-        .map_err(|_| ApiError::Malformed("the CSV has no header row".into()))?
-        .clone();
-    for required in ["login", "display_name", "unit_code", "rank", "position"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(ApiError::Malformed(format!(
-                "the CSV header lacks {required}"
-            )));
-        }
-    }
-    let mut parsed = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 2;
-        let result = record
-            .map_err(|e| {
-                vec![Issue::new(
-                    IssueCode::Invalid,
-                    None,
-                    json!({"reason": e.to_string()}),
-                )]
-            })
-            .and_then(|r| {
-                r.deserialize::<CsvAccount>(Some(&headers)).map_err(|_| {
-                    vec![Issue::new(
-                        IssueCode::Invalid,
-                        None,
-                        json!({"reason": "row_shape"}),
-                    )]
-                })
-            });
-        parsed.push((row, result));
-    }
+    let parsed = store::parse_csv(&body)?;
     if parsed.len() > 10_000 {
         return Err(ApiError::PayloadTooLarge);
     }
     let result = state
         .db
-        .run(move |conn| {
-            let mut out = ImportResult {
-                created: 0,
-                rejected: 0,
-                rows: Vec::new(),
-                initial_passwords: Default::default(),
-            };
-            for (row, record) in parsed {
-                let outcome = record.and_then(|r| import_row(conn, &who, &r));
-                match outcome {
-                    Ok((account_id, login, password)) => {
-                        out.created += 1;
-                        out.initial_passwords.insert(login.clone(), password);
-                        out.rows.push(ImportRow {
-                            row,
-                            status: "created".into(),
-                            account_id: Some(account_id),
-                            login: Some(login),
-                            errors: vec![],
-                        });
-                    }
-                    Err(errors) => {
-                        out.rejected += 1;
-                        out.rows.push(ImportRow {
-                            row,
-                            status: "rejected".into(),
-                            account_id: None,
-                            login: None,
-                            errors,
-                        });
-                    }
-                }
-            }
-            Ok(out)
-        })
+        .run(move |conn| Ok(store::import(conn, &who, parsed)))
         .await?;
     Ok(web::Json(result))
-}
-
-fn import_row(
-    conn: &mut PgConnection,
-    who: &Principal,
-    r: &CsvAccount,
-) -> Result<(Uuid, String, String), Vec<Issue>> {
-    let mut issues = check_fields(
-        Some(&r.login),
-        Some(&r.display_name),
-        r.employee_no.as_deref().filter(|s| !s.is_empty()),
-        r.mobile.as_deref().filter(|s| !s.is_empty()),
-        None,
-    );
-    let rank: Option<Rank> = serde_json::from_value(json!(r.rank)).ok();
-    if rank.is_none() {
-        issues.push(Issue::new(
-            IssueCode::Invalid,
-            Some("rank".into()),
-            json!({"reason": "unknown_value"}),
-        ));
-    }
-    let position: Option<Position> = serde_json::from_value(json!(r.position)).ok();
-    if position.is_none() {
-        issues.push(Issue::new(
-            IssueCode::Invalid,
-            Some("position".into()),
-            json!({"reason": "unknown_value"}),
-        ));
-    }
-    let party_member = flag(&r.party_member, false, "party_member", &mut issues);
-    let public_official = flag(&r.public_official, true, "public_official", &mut issues);
-    let key_post = flag(&r.key_post, false, "key_post", &mut issues);
-    let unit: Option<Uuid> = units::table
-        .filter(units::code.eq(&r.unit_code))
-        .select(units::id)
-        .first(conn)
-        .optional()
-        .map_err(|_| {
-            vec![Issue::new(
-                IssueCode::Invalid,
-                None,
-                json!({"reason": "database"}),
-            )]
-        })?;
-    let unit = match unit {
-        Some(unit)
-            if policy::covers(conn, who, Action::ManageOrganisation, unit).unwrap_or(false) =>
-        {
-            Some(unit)
-        }
-        _ => {
-            issues.push(Issue::new(
-                IssueCode::Invalid,
-                Some("unit_code".into()),
-                json!({"reason": "unknown_unit"}),
-            ));
-            None
-        }
-    };
-    let (Some(rank), Some(position), Some(unit_id), true) =
-        (rank, position, unit, issues.is_empty())
-    else {
-        return Err(issues);
-    };
-    let body = CreateAccount {
-        login: r.login.clone(),
-        display_name: r.display_name.clone(),
-        unit_id,
-        employee_no: r.employee_no.clone().filter(|s| !s.is_empty()),
-        mobile: r.mobile.clone().filter(|s| !s.is_empty()),
-        rank,
-        position,
-        party_member,
-        public_official,
-        key_post,
-        password: None,
-    };
-    crate::tx::run(conn, None, |tx| {
-        let conn = &mut *tx.conn;
-        let created = insert_account(conn, &body)?;
-        tx.audit.record(
-            Some(who.account_id),
-            "account",
-            Some(created.0),
-            "import",
-            serde_json::json!({"login": body.login.trim().to_lowercase(), "unit_id": body.unit_id}),
-        );
-        Ok(created)
-    })
-    .map(|(id, password)| {
-        (
-            id,
-            body.login.trim().to_lowercase(),
-            password.unwrap_or_default(),
-        )
-    })
-    .map_err(|e| {
-        let reason = match e {
-            ApiError::Conflict(_) => "duplicate",
-            _ => "not_stored",
-        };
-        vec![Issue::new(
-            IssueCode::Invalid,
-            Some("login".into()),
-            json!({"reason": reason}),
-        )]
-    })
-}
-
-/// Creates a system administrator over the whole tree (the `create-admin`
-/// command). Answers the new account's id.
-pub fn create_admin(
-    conn: &mut PgConnection,
-    login: &str,
-    password: &str,
-) -> Result<Uuid, ApiError> {
-    let issues = check_fields(Some(login), None, None, None, Some(password));
-    if !issues.is_empty() {
-        return Err(ApiError::Validation(issues));
-    }
-    let password_hash = hash(password)?;
-    crate::tx::run(conn, None, |tx| {
-        let conn = &mut *tx.conn;
-        let id = Uuid::new_v4();
-        let login = login.trim().to_lowercase();
-        diesel::insert_into(accounts::table)
-            .values(AccountInsertForm {
-                id,
-                login: &login,
-                display_name: &login,
-                unit_id: None,
-                employee_no: None,
-                mobile: None,
-                rank: Rank::Clerk.as_str(),
-                position: Position::Staff.as_str(),
-                party_member: false,
-                public_official: false,
-                key_post: false,
-                password_hash: &password_hash,
-            })
-            .execute(conn)?;
-        diesel::insert_into(role_grants::table)
-            .values((
-                role_grants::account_id.eq(id),
-                role_grants::role.eq(Role::SystemAdmin.as_str()),
-            ))
-            .execute(conn)?;
-        tx.audit.record(
-            None,
-            "account",
-            Some(id),
-            "create_admin",
-            serde_json::json!({"login": login}),
-        );
-        Ok(id)
-    })
 }

@@ -10,8 +10,9 @@ use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
 use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
+use crate::store::Within;
 use crate::store::documents::{
-    self as store, Document, DocumentInput, Listed, Row, Within, audit_state, load_row, one, seal,
+    self as store, Document, DocumentInput, Listed, Row, audit_state, load_row, one, seal,
     to_documents,
 };
 use crate::tx::Claim;

@@ -4,6 +4,7 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Principal};
 use crate::policy::{self, Action};
 use crate::schema::{accounts, document_checkouts, travel_documents};
+use crate::store::Within;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -274,17 +275,6 @@ mod tests {
             assert_eq!(mask(&number).chars().count(), len);
         }
     }
-}
-
-/// Where documents are listed from.
-#[derive(Debug)]
-pub enum Within {
-    /// The subtree of one node.
-    Subtree(Uuid),
-    /// The subtrees of these nodes.
-    Roots(Vec<Uuid>),
-    /// The whole tree.
-    All,
 }
 
 /// Which documents a page lists.

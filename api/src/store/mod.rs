@@ -12,3 +12,14 @@ pub mod ledger;
 pub mod policies;
 pub mod special_periods;
 pub mod units;
+
+/// The part of the tree a list is drawn from, as the policy scopes it.
+#[derive(Debug)]
+pub enum Within {
+    /// The subtree of one node.
+    Subtree(uuid::Uuid),
+    /// The subtrees of these nodes.
+    Roots(Vec<uuid::Uuid>),
+    /// The whole tree.
+    All,
+}

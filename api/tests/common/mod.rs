@@ -92,7 +92,7 @@ impl TestApp {
         let state = AppState::new(config, pool);
         let mut conn = db.connect();
         let admin_id =
-            whereabouts_api::routes::accounts::create_admin(&mut conn, "admin", ADMIN_PASSWORD)
+            whereabouts_api::store::accounts::create_admin(&mut conn, "admin", ADMIN_PASSWORD)
                 .unwrap();
         let mut app = Self {
             db,
