@@ -521,6 +521,17 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
+/// An answer with `status`, `body` as JSON and the `ETag` of `version`.
+pub fn versioned(
+    status: actix_web::http::StatusCode,
+    version: i32,
+    body: &impl serde::Serialize,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::build(status)
+        .insert_header(("ETag", etag(version)))
+        .json(body)
+}
+
 /// The client's address, for login throttling and sessions. An IPv4 address
 /// reached over IPv6 reads as IPv4.
 pub fn client_address(req: &HttpRequest) -> String {

@@ -25,6 +25,7 @@
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::Principal;
 use crate::schema::{accounts, units};
+use crate::store::accounts::{self as store, AccountRow};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid as SqlUuid};
@@ -544,6 +545,37 @@ pub fn delegate_to(
             )],
         ))
     }
+}
+
+/// Loads an account the caller may read: readers of its home unit's scope; an
+/// account of no unit is only visible over the whole tree.
+pub fn readable_account(
+    conn: &mut PgConnection,
+    who: &Principal,
+    id: Uuid,
+) -> Result<AccountRow, ApiError> {
+    require(who, Action::ReadOrganisation)?;
+    let row = store::row(conn, id)?;
+    match row.unit_id {
+        Some(unit) => authorize(conn, who, Action::ReadOrganisation, unit)?,
+        None if scope(who, Action::ReadOrganisation) == Scope::Tree => {}
+        None => return Err(ApiError::NotFound),
+    }
+    Ok(row)
+}
+
+/// Loads an account the caller may take `action` on, locked for the change:
+/// the policy weighs its home unit, its grants and its leadership.
+pub fn managed_account(
+    conn: &mut PgConnection,
+    who: &Principal,
+    action: Action,
+    id: Uuid,
+) -> Result<AccountRow, ApiError> {
+    require(who, action)?;
+    let target = AccountTarget::load(conn, id)?;
+    act_on_account(who, action, &target)?;
+    store::lock(conn, id)
 }
 
 #[cfg(test)]

@@ -9,7 +9,25 @@ use std::collections::HashMap;
 
 /// Whether the request says its body is `multipart/form-data`.
 pub fn is_multipart(req: &HttpRequest) -> bool {
-    content_type(req).is_some_and(|v| v.to_ascii_lowercase().starts_with("multipart/form-data"))
+    is_media(req, "multipart/form-data")
+}
+
+/// Whether the request says its body is of the media type `media`.
+pub fn is_media(req: &HttpRequest, media: &str) -> bool {
+    content_type(req).is_some_and(|v| v.to_ascii_lowercase().starts_with(media))
+}
+
+/// The CSV file of a request: the `file` part of a `multipart/form-data`
+/// body (422 `required` on `file` without it), or a `text/csv` body as it
+/// is (415 for any other body).
+pub async fn csv_file(req: &HttpRequest, body: Bytes) -> Result<Bytes, ApiError> {
+    if is_multipart(req) {
+        read(req, body).await?.required_file()
+    } else if is_media(req, "text/csv") {
+        Ok(body)
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
 }
 
 fn content_type(req: &HttpRequest) -> Option<&str> {
@@ -28,6 +46,17 @@ pub struct Upload {
 }
 
 impl Upload {
+    /// The file part; 422 `required` on `file` without one.
+    pub fn required_file(self) -> Result<Bytes, ApiError> {
+        self.file.ok_or_else(|| {
+            ApiError::invalid(
+                whereabouts_core::IssueCode::Required,
+                "file",
+                serde_json::json!({}),
+            )
+        })
+    }
+
     /// A text field, trimmed; `None` when absent or blank.
     pub fn field(&self, name: &str) -> Option<&str> {
         self.fields

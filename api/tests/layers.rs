@@ -223,8 +223,7 @@ fn route_files_stay_under_500_lines() {
     // answer. Those not yet split may not grow past their size today; the
     // list only shrinks.
     let not_yet_split = [
-        ("accounts.rs", 617),
-        ("evidence.rs", 1921),
+        ("evidence.rs", 1913),
         ("filings.rs", 1892),
         ("inspections.rs", 1350),
     ];
@@ -238,7 +237,7 @@ fn route_files_stay_under_500_lines() {
         let limit = not_yet_split
             .iter()
             .find(|(file, _)| *file == name)
-            .map_or(500, |(_, lines)| *lines);
+            .map_or(499, |(_, lines)| *lines);
         let lines = text.lines().count();
         if lines > limit {
             found.push(format!(

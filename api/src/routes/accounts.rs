@@ -1,32 +1,22 @@
-//! Accounts: members of units with rank, position and flags, their passwords,
-//! suspension, CSV import and role grants.
+//! Accounts: members of units, their passwords, suspension, import and roles.
 
-use crate::auth;
 use crate::error::ApiError;
-use crate::extract::{AppState, IfMatch, Json, Principal, etag, load_grants};
+use crate::extract::{AppState, IfMatch, Json, Principal, load_grants, versioned};
 use crate::page::{PageParams, paginate};
-use crate::policy::{self, AccountChange, Action, Scope};
+use crate::policy::{self, Action, Scope};
 use crate::store::Within;
 use crate::store::accounts::{
-    self as store, Account, AccountRow, AccountsUpload, CreateAccount, CreatedAccount,
-    ImportResult, MAX_CSV_BYTES, PasswordReset, ResetPassword, RoleGrantBody, UpdateAccount,
-    check_fields, grants_body, hash, insert_account, load_account, to_account,
+    self as store, Account, AccountsUpload, CreateAccount, CreatedAccount, ImportResult,
+    MAX_CSV_BYTES, PasswordReset, ResetPassword, RoleGrantBody, UpdateAccount, grants_body, hash,
+    insert_account, load_account, to_account,
 };
 use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use diesel::prelude::*;
 use serde::Deserialize;
-use serde_json::json;
 use utoipa::IntoParams;
 use uuid::Uuid;
-use whereabouts_core::{IssueCode, Role};
-
-fn respond(account: &Account, status: StatusCode) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", etag(account.version)))
-        .json(account)
-}
 
 /// Create an account in a node
 ///
@@ -66,72 +56,32 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     policy::require(&who, Action::ManageOrganisation)?;
-    let issues = check_fields(
-        Some(&body.login),
-        Some(&body.display_name),
-        body.employee_no.as_deref(),
-        body.mobile.as_deref(),
-        body.password.as_deref(),
-    );
-    if !issues.is_empty() {
-        return Err(ApiError::Validation(issues));
-    }
+    body.check()?;
     let created = state
         .db
         .transaction(claim, move |tx| {
             let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, body.unit_id)?;
             let (id, initial_password) = insert_account(conn, &body)?;
+            let account = load_account(conn, id)?;
+            tx.audit.record(
+                Some(who.account_id),
+                "account",
+                Some(id),
+                "create",
+                crate::audit::state(&account),
+            );
             Ok(CreatedAccount {
-                account: {
-                    let account = load_account(conn, id)?;
-                    tx.audit.record(
-                        Some(who.account_id),
-                        "account",
-                        Some(id),
-                        "create",
-                        crate::audit::state(&account),
-                    );
-                    account
-                },
+                account,
                 initial_password,
             })
         })
         .await?;
-    Ok(HttpResponse::Created()
-        .insert_header(("ETag", etag(created.account.version)))
-        .json(created))
-}
-
-/// Loads an account the caller may read: readers of its home unit's scope; an
-/// account of no unit is only visible over the whole tree.
-fn readable_account(
-    conn: &mut PgConnection,
-    who: &Principal,
-    id: Uuid,
-) -> Result<AccountRow, ApiError> {
-    policy::require(who, Action::ReadOrganisation)?;
-    let row = store::row(conn, id)?;
-    match row.unit_id {
-        Some(unit) => policy::authorize(conn, who, Action::ReadOrganisation, unit)?,
-        None if policy::scope(who, Action::ReadOrganisation) == Scope::Tree => {}
-        None => return Err(ApiError::NotFound),
-    }
-    Ok(row)
-}
-
-/// Loads an account the caller may take `action` on, locked for the change:
-/// the policy weighs its home unit, its grants and its leadership.
-fn managed_account(
-    conn: &mut PgConnection,
-    who: &Principal,
-    action: Action,
-    id: Uuid,
-) -> Result<AccountRow, ApiError> {
-    policy::require(who, action)?;
-    let target = policy::AccountTarget::load(conn, id)?;
-    policy::act_on_account(who, action, &target)?;
-    store::lock(conn, id)
+    Ok(versioned(
+        StatusCode::CREATED,
+        created.account.version,
+        &created,
+    ))
 }
 
 /// Read an account
@@ -153,11 +103,11 @@ pub async fn get(
     let account = state
         .db
         .run(move |conn| {
-            let row = readable_account(conn, &who, id)?;
+            let row = policy::readable_account(conn, &who, id)?;
             to_account(conn, row)
         })
         .await?;
-    Ok(respond(&account, StatusCode::OK))
+    Ok(versioned(StatusCode::OK, account.version, &account))
 }
 
 /// Change an account's details or standing
@@ -191,28 +141,8 @@ pub async fn update(
     let id = id.into_inner();
     let body = body.0;
     policy::require(&who, Action::ManageAccount)?;
-    let change = if body.rank.is_some()
-        || body.position.is_some()
-        || body.unit_id.is_some()
-        || body.employee_no.is_some()
-        || body.party_member.is_some()
-        || body.public_official.is_some()
-        || body.key_post.is_some()
-    {
-        AccountChange::Standing
-    } else {
-        AccountChange::Details
-    };
-    let issues = check_fields(
-        None,
-        body.display_name.as_deref(),
-        body.employee_no.as_deref(),
-        body.mobile.as_deref(),
-        None,
-    );
-    if !issues.is_empty() {
-        return Err(ApiError::Validation(issues));
-    }
+    let change = body.change();
+    body.check()?;
     let account = state
         .db
         .transaction(None, move |tx| {
@@ -236,7 +166,7 @@ pub async fn update(
             Ok(account)
         })
         .await?;
-    Ok(respond(&account, StatusCode::OK))
+    Ok(versioned(StatusCode::OK, account.version, &account))
 }
 
 /// Filters for the account list.
@@ -319,7 +249,7 @@ fn set_status(
     status: &str,
     if_match: &IfMatch,
 ) -> Result<Account, ApiError> {
-    let current = managed_account(conn, who, Action::ManageAccount, id)?;
+    let current = policy::managed_account(conn, who, Action::ManageAccount, id)?;
     if_match.check(current.version)?;
     store::set_status(conn, &current, status)?;
     crate::sessions::end_all(conn, id, None)?;
@@ -363,7 +293,7 @@ pub async fn suspend(
             set_status(tx.conn, &mut tx.audit, &who, id, "suspended", &if_match)
         })
         .await?;
-    Ok(respond(&account, StatusCode::OK))
+    Ok(versioned(StatusCode::OK, account.version, &account))
 }
 
 /// Reactivate a suspended account
@@ -394,7 +324,7 @@ pub async fn reactivate(
             set_status(tx.conn, &mut tx.audit, &who, id, "active", &if_match)
         })
         .await?;
-    Ok(respond(&account, StatusCode::OK))
+    Ok(versioned(StatusCode::OK, account.version, &account))
 }
 
 /// Reset an account's password
@@ -423,27 +353,13 @@ pub async fn reset_password(
     claim: Option<Claim>,
 ) -> Result<web::Json<PasswordReset>, ApiError> {
     let id = id.into_inner();
-    let body = body.0;
-    let body: ResetPassword = if body.iter().all(u8::is_ascii_whitespace) {
-        ResetPassword { password: None }
-    } else {
-        crate::extract::parse_json(&body)?
-    };
-    let password = match body.password {
-        Some(p) => {
-            if let Some(params) = auth::password_problem(&p) {
-                return Err(ApiError::invalid(IssueCode::Invalid, "password", params));
-            }
-            p
-        }
-        None => auth::random_token(12),
-    };
+    let password = ResetPassword::chosen_or_new(&body.0)?;
     let password_hash = hash(&password)?;
     state
         .db
         .transaction(claim, move |tx| {
             let conn = &mut *tx.conn;
-            let current = managed_account(conn, &who, Action::ManageAccount, id)?;
+            let current = policy::managed_account(conn, &who, Action::ManageAccount, id)?;
             if_match.check(current.version)?;
             store::set_password(conn, &current, &password_hash)?;
             crate::sessions::end_all(conn, id, None)?;
@@ -480,7 +396,7 @@ pub async fn get_roles(
     let roles = state
         .db
         .run(move |conn| {
-            readable_account(conn, &who, id)?;
+            policy::readable_account(conn, &who, id)?;
             Ok(grants_body(load_grants(conn, id)?))
         })
         .await?;
@@ -516,29 +432,12 @@ pub async fn put_roles(
     body: Json<Vec<RoleGrantBody>>,
 ) -> Result<web::Json<Vec<RoleGrantBody>>, ApiError> {
     let id = id.into_inner();
-    let mut grants = body.0;
-    if grants.len() > 100 {
-        return Err(ApiError::invalid(
-            IssueCode::TooLong,
-            "",
-            json!({"max": 100}),
-        ));
-    }
-    for (i, grant) in grants.iter().enumerate() {
-        if grant.unit_id.is_none() && grant.role != Role::SystemAdmin {
-            return Err(ApiError::invalid(
-                IssueCode::Required,
-                &format!("[{i}].unit_id"),
-                json!({}),
-            ));
-        }
-    }
-    grants.dedup();
+    let grants = store::checked_grants(body.0)?;
     let roles = state
         .db
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
-            managed_account(conn, &who, Action::GrantRoles, id)?;
+            policy::managed_account(conn, &who, Action::GrantRoles, id)?;
             for grant in &grants {
                 match grant.unit_id {
                     None if policy::scope(&who, Action::GrantRoles) != Scope::Tree => {
@@ -590,25 +489,8 @@ pub async fn import(
     body: crate::extract::Body<MAX_CSV_BYTES>,
 ) -> Result<web::Json<ImportResult>, ApiError> {
     policy::require(&who, Action::ManageOrganisation)?;
-    let is_csv = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/csv"));
-    let body = if crate::upload::is_multipart(&req) {
-        crate::upload::read(&req, body.0)
-            .await?
-            .file
-            .ok_or_else(|| ApiError::invalid(IssueCode::Required, "file", json!({})))?
-    } else if is_csv {
-        body.0
-    } else {
-        return Err(ApiError::UnsupportedMediaType);
-    };
+    let body = crate::upload::csv_file(&req, body.0).await?;
     let parsed = store::parse_csv(&body)?;
-    if parsed.len() > 10_000 {
-        return Err(ApiError::PayloadTooLarge);
-    }
     let result = state
         .db
         .run(move |conn| Ok(store::import(conn, &who, parsed)))

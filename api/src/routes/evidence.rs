@@ -432,13 +432,6 @@ fn read_csv(body: &[u8]) -> Result<Vec<CsvRow>, ApiError> {
     Ok(rows)
 }
 
-fn is_media(req: &HttpRequest, media: &str) -> bool {
-    req.headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with(media))
-}
-
 /// Import a batch of evidence for a unit subtree
 ///
 /// System administrators, unit admins and inspectors whose scope holds
@@ -492,72 +485,71 @@ pub async fn import(
     policy::require(&who, Action::Supervise)?;
     let body = body.0;
     let lang = lang.0;
-    let (batch_key, unit_id, source, window, rows) = if is_media(&req, "application/json") {
-        let input: EvidenceImportInput = parse_json(&body)?;
-        if input.records.len() > MAX_EVIDENCE_ROWS {
-            return Err(ApiError::PayloadTooLarge);
-        }
-        let rows = input
-            .records
-            .into_iter()
-            .enumerate()
-            .map(|(i, r)| (i32::try_from(i + 1).unwrap_or(i32::MAX), Ok(r)))
-            .collect();
-        (
-            input.batch_key,
-            input.unit_id,
-            input.source,
-            (input.from, input.to),
-            rows,
-        )
-    } else if is_media(&req, "text/csv") || crate::upload::is_multipart(&req) {
-        let mut params = params.into_inner();
-        let csv = if crate::upload::is_multipart(&req) {
-            let upload = crate::upload::read(&req, body).await?;
-            params.merge_form(&upload)?;
-            upload
-                .file
-                .ok_or_else(|| ApiError::invalid(IssueCode::Required, "file", json!({})))?
+    let (batch_key, unit_id, source, window, rows) =
+        if crate::upload::is_media(&req, "application/json") {
+            let input: EvidenceImportInput = parse_json(&body)?;
+            if input.records.len() > MAX_EVIDENCE_ROWS {
+                return Err(ApiError::PayloadTooLarge);
+            }
+            let rows = input
+                .records
+                .into_iter()
+                .enumerate()
+                .map(|(i, r)| (i32::try_from(i + 1).unwrap_or(i32::MAX), Ok(r)))
+                .collect();
+            (
+                input.batch_key,
+                input.unit_id,
+                input.source,
+                (input.from, input.to),
+                rows,
+            )
+        } else if crate::upload::is_media(&req, "text/csv") || crate::upload::is_multipart(&req) {
+            let mut params = params.into_inner();
+            let csv = if crate::upload::is_multipart(&req) {
+                let upload = crate::upload::read(&req, body).await?;
+                params.merge_form(&upload)?;
+                upload.required_file()?
+            } else {
+                body
+            };
+            let mut missing = Vec::new();
+            if params.batch_key.is_none() {
+                missing.push(Issue::new(
+                    IssueCode::Required,
+                    Some("batch_key".into()),
+                    json!({}),
+                ));
+            }
+            if params.unit_id.is_none() {
+                missing.push(Issue::new(
+                    IssueCode::Required,
+                    Some("unit_id".into()),
+                    json!({}),
+                ));
+            }
+            if params.source.is_none() {
+                missing.push(Issue::new(
+                    IssueCode::Required,
+                    Some("source".into()),
+                    json!({}),
+                ));
+            }
+            let (Some(batch_key), Some(unit_id), Some(source)) =
+                (params.batch_key, params.unit_id, params.source)
+            else {
+                return Err(ApiError::Validation(missing));
+            };
+            (
+                batch_key,
+                unit_id,
+                source,
+                (params.from, params.to),
+                read_csv(&csv)?,
+            )
         } else {
-            body
+            return Err(ApiError::UnsupportedMediaType);
         };
-        let mut missing = Vec::new();
-        if params.batch_key.is_none() {
-            missing.push(Issue::new(
-                IssueCode::Required,
-                Some("batch_key".into()),
-                json!({}),
-            ));
-        }
-        if params.unit_id.is_none() {
-            missing.push(Issue::new(
-                IssueCode::Required,
-                Some("unit_id".into()),
-                json!({}),
-            ));
-        }
-        if params.source.is_none() {
-            missing.push(Issue::new(
-                IssueCode::Required,
-                Some("source".into()),
-                json!({}),
-            ));
-        }
-        let (Some(batch_key), Some(unit_id), Some(source)) =
-            (params.batch_key, params.unit_id, params.source)
-        else {
-            return Err(ApiError::Validation(missing));
-        };
-        (
-            batch_key,
-            unit_id,
-            source,
-            (params.from, params.to),
-            read_csv(&csv)?,
-        )
-    } else {
-        return Err(ApiError::UnsupportedMediaType);
-    };
     crate::input::dates_in_range([("from", window.0), ("to", window.1)])?;
     let batch_key = batch_key.trim().to_owned();
     if batch_key.is_empty() || batch_key.chars().count() > 200 {

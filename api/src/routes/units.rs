@@ -2,7 +2,7 @@
 //! and their leadership (principal and deputies in charge of nodes).
 
 use crate::error::ApiError;
-use crate::extract::{AppState, IfMatch, Json, Principal, etag};
+use crate::extract::{AppState, IfMatch, Json, Principal, versioned};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
 use crate::schema::units;
@@ -28,12 +28,6 @@ struct UnitInsertForm<'a> {
     kind: &'a str,
     parent_id: Option<Uuid>,
     path: Vec<Uuid>,
-}
-
-fn with_etag(unit: &Unit, status: actix_web::http::StatusCode) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", etag(unit.version)))
-        .json(unit)
 }
 
 /// A new unit.
@@ -140,7 +134,11 @@ pub async fn create(
             Ok(unit)
         })
         .await?;
-    Ok(with_etag(&unit, actix_web::http::StatusCode::CREATED))
+    Ok(versioned(
+        actix_web::http::StatusCode::CREATED,
+        unit.version,
+        &unit,
+    ))
 }
 
 /// Read a node of the unit tree
@@ -167,7 +165,11 @@ pub async fn get(
             store::load_unit(conn, id)
         })
         .await?;
-    Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
+    Ok(versioned(
+        actix_web::http::StatusCode::OK,
+        unit.version,
+        &unit,
+    ))
 }
 
 /// Changes to a unit; absent fields stay as they are.
@@ -242,7 +244,11 @@ pub async fn update(
             Ok(unit)
         })
         .await?;
-    Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
+    Ok(versioned(
+        actix_web::http::StatusCode::OK,
+        unit.version,
+        &unit,
+    ))
 }
 
 crate::page_schema!(
@@ -428,7 +434,11 @@ pub async fn put_leaders(
             Ok(unit)
         })
         .await?;
-    Ok(with_etag(&unit, actix_web::http::StatusCode::OK))
+    Ok(versioned(
+        actix_web::http::StatusCode::OK,
+        unit.version,
+        &unit,
+    ))
 }
 
 /// Read the principal and deputies of a node

@@ -5,7 +5,7 @@
 use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{Grant, Principal, load_grants};
-use crate::policy::{self, Action};
+use crate::policy::{self, AccountChange, Action};
 use crate::schema::{accounts, role_grants, units};
 use crate::store::Within;
 use crate::store::enums::parse_enum;
@@ -681,6 +681,9 @@ pub fn parse_csv(body: &[u8]) -> Result<Vec<CsvRow>, ApiError> {
             });
         parsed.push((row, result));
     }
+    if parsed.len() > 10_000 {
+        return Err(ApiError::PayloadTooLarge);
+    }
     Ok(parsed)
 }
 
@@ -806,4 +809,99 @@ pub fn page(
         query = query.filter(accounts::login.gt(after.to_owned()));
     }
     query.order(accounts::login.asc()).limit(limit).load(conn)
+}
+
+impl CreateAccount {
+    /// Checks the fields of a new account (422 with every issue).
+    pub fn check(&self) -> Result<(), ApiError> {
+        let issues = check_fields(
+            Some(&self.login),
+            Some(&self.display_name),
+            self.employee_no.as_deref(),
+            self.mobile.as_deref(),
+            self.password.as_deref(),
+        );
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(issues))
+        }
+    }
+}
+
+impl UpdateAccount {
+    /// What the change touches: the account's standing (its rank, position,
+    /// node, employee number or flags), or only its details.
+    pub fn change(&self) -> AccountChange {
+        if self.rank.is_some()
+            || self.position.is_some()
+            || self.unit_id.is_some()
+            || self.employee_no.is_some()
+            || self.party_member.is_some()
+            || self.public_official.is_some()
+            || self.key_post.is_some()
+        {
+            AccountChange::Standing
+        } else {
+            AccountChange::Details
+        }
+    }
+
+    /// Checks the fields given (422 with every issue).
+    pub fn check(&self) -> Result<(), ApiError> {
+        let issues = check_fields(
+            None,
+            self.display_name.as_deref(),
+            self.employee_no.as_deref(),
+            self.mobile.as_deref(),
+            None,
+        );
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Validation(issues))
+        }
+    }
+}
+
+impl ResetPassword {
+    /// The new password of a reset body: the one chosen, checked (422), or
+    /// a generated one when the body names none or is empty.
+    pub fn chosen_or_new(body: &[u8]) -> Result<String, ApiError> {
+        let body: ResetPassword = if body.iter().all(u8::is_ascii_whitespace) {
+            ResetPassword { password: None }
+        } else {
+            crate::extract::parse_json(body)?
+        };
+        match body.password {
+            Some(p) => match auth::password_problem(&p) {
+                Some(params) => Err(ApiError::invalid(IssueCode::Invalid, "password", params)),
+                None => Ok(p),
+            },
+            None => Ok(auth::random_token(12)),
+        }
+    }
+}
+
+/// Role grants as asked for: at most 100, each over a node but a system
+/// administrator's, each once in a row (422).
+pub fn checked_grants(mut grants: Vec<RoleGrantBody>) -> Result<Vec<RoleGrantBody>, ApiError> {
+    if grants.len() > 100 {
+        return Err(ApiError::invalid(
+            IssueCode::TooLong,
+            "",
+            json!({"max": 100}),
+        ));
+    }
+    for (i, grant) in grants.iter().enumerate() {
+        if grant.unit_id.is_none() && grant.role != Role::SystemAdmin {
+            return Err(ApiError::invalid(
+                IssueCode::Required,
+                &format!("[{i}].unit_id"),
+                json!({}),
+            ));
+        }
+    }
+    grants.dedup();
+    Ok(grants)
 }
