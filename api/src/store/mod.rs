@@ -8,6 +8,7 @@ pub mod documents;
 pub mod enums;
 pub mod filings;
 pub mod flags;
+pub mod inspections;
 pub mod ledger;
 pub mod policies;
 pub mod special_periods;
