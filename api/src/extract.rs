@@ -110,7 +110,7 @@ fn state(req: &HttpRequest) -> Result<&AppState, ApiError> {
 /// route's own extractor does (the idempotency middleware).
 pub fn body_limit(path: &str) -> usize {
     match path {
-        "/api/v1/evidence/imports" => crate::routes::evidence::MAX_EVIDENCE_BYTES,
+        "/api/v1/evidence/imports" => crate::store::evidence::MAX_EVIDENCE_BYTES,
         "/api/v1/accounts/import" => crate::store::accounts::MAX_CSV_BYTES,
         _ => MAX_JSON_BYTES,
     }

@@ -223,7 +223,7 @@ fn route_files_stay_under_500_lines() {
     // answer. Those not yet split may not grow past their size today; the
     // list only shrinks.
     let not_yet_split = [
-        ("evidence.rs", 1913),
+        ("evidence.rs", 1077),
         ("filings.rs", 1892),
         ("inspections.rs", 651),
     ];

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod context;
 pub mod documents;
 pub mod enums;
+pub mod evidence;
 pub mod filings;
 pub mod flags;
 pub mod inspections;
