@@ -224,7 +224,7 @@ fn route_files_stay_under_500_lines() {
     // list only shrinks.
     let not_yet_split = [
         ("evidence.rs", 1077),
-        ("filings.rs", 1892),
+        ("filings.rs", 1082),
         ("inspections.rs", 651),
     ];
     let routes = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");

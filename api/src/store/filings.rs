@@ -1,15 +1,35 @@
-//! Filings as stored: their rows, and the one statement that writes a new
-//! filing with everything that comes with it.
+//! Filings as stored and answered: their rows and the `Filing` built from
+//! them, who may read one, their events, notifications and webhook events,
+//! and filing itself: a new filing or a stored draft written with all that
+//! comes with it in one statement.
 
-use crate::error::ApiError;
-use crate::schema::{filing_steps, filings};
+use crate::audit::Entries;
+use crate::error::{ApiError, ProblemCode};
+use crate::extract::{AppState, Principal, etag};
+use crate::policy::{self, Action as Access};
+use crate::schema::{delegations, filing_events, filing_extensions, filing_steps, filings};
+use crate::store::context::Filer;
+use crate::store::enums::parse_enum;
 use crate::stored::RawJson;
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Date, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-use serde::Serialize;
-use serde_json::Value;
+use diesel::sql_types::{
+    Array, Bool, Date, Int4, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
 use uuid::Uuid;
+use whereabouts_core::flags::{DerivedFlags, FlagFacts, derive};
+use whereabouts_core::lifecycle::{
+    self, Action, Actor, Decision, Facts, FilingState, FilingStatus, TransitionError,
+};
+use whereabouts_core::{
+    ApproverRule, Assessment, FiledWith, IssueCode, Lang, Requirement, TripDraft, TripKind, assess,
+};
 
 /// A filing row.
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
@@ -257,4 +277,817 @@ pub fn written_steps(new: &NewFiling) -> Result<Vec<StepRow>, ApiError> {
             })
         })
         .collect()
+}
+
+/// One approval step of a filing or of one of its extensions.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalStep {
+    /// 0 for the filing, n for its n-th extension.
+    pub round: i32,
+    /// Step number, from 1.
+    pub step: i32,
+    /// The approver rule it comes from.
+    pub rule: ApproverRule,
+    /// Who may decide it (a delegate may decide for them).
+    pub candidates: Vec<Uuid>,
+    /// The decision, once decided.
+    pub decision: Option<Decision>,
+    /// Who decided.
+    pub decided_by: Option<Uuid>,
+    /// The approver a delegate decided for.
+    pub decided_for: Option<Uuid>,
+    /// The decision's comment.
+    pub comment: Option<String>,
+    /// When.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// Where an extension request stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ExtensionStatus {
+    /// It awaits the filing's approval chain.
+    Pending,
+    /// The chain approved it; `return_on` moved.
+    Approved,
+    /// The chain rejected it; `return_on` stayed.
+    Rejected,
+    /// No approval was needed; `return_on` moved.
+    Recorded,
+}
+
+/// An extension request.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = filing_extensions)]
+pub struct Extension {
+    /// Its round (1 for the first extension).
+    pub round: i32,
+    /// The return date asked for.
+    pub new_return_on: NaiveDate,
+    /// The return date before it.
+    pub previous_return_on: NaiveDate,
+    /// Why.
+    pub reason: String,
+    /// Where the request stands.
+    #[schema(value_type = ExtensionStatus)]
+    pub status: String,
+    /// When asked.
+    pub requested_at: DateTime<Utc>,
+    /// When decided.
+    pub decided_at: Option<DateTime<Utc>>,
+}
+
+/// A filing (a trip report): the trip as filed, where it stands, its approval
+/// steps and extensions, and the flags derived from them.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Filing {
+    /// Id.
+    pub id: Uuid,
+    /// The filer.
+    pub account_id: Uuid,
+    /// The filer's node when filed.
+    pub unit_id: Uuid,
+    /// Status.
+    pub status: FilingStatus,
+    /// The step awaiting a decision (of the filing, or of its extension).
+    pub current_step: Option<i32>,
+    /// An extension awaits a decision.
+    pub extension_pending: bool,
+    /// The trip as filed.
+    pub draft: TripDraft,
+    /// Planned return, moved by approved extensions.
+    pub return_on: Option<NaiveDate>,
+    /// The assessment stored with it (at submission; for drafts, the latest).
+    // Written through as stored (it was built from core's `Assessment`),
+    // not decoded and encoded again for every filing of a list.
+    #[schema(value_type = Option<Assessment>)]
+    pub assessment: Option<RawJson>,
+    /// What it requires.
+    pub requirement: Option<Requirement>,
+    /// Who it is filed with.
+    pub filed_with: Vec<FiledWith>,
+    /// The approval steps, in order.
+    pub approvals: Vec<ApprovalStep>,
+    /// Extension requests, in order.
+    pub extensions: Vec<Extension>,
+    /// Submitted after the notice deadline, or after departure.
+    pub late: bool,
+    /// Away past the planned return plus grace.
+    pub overdue: bool,
+    /// The trip began before the approval it needed.
+    pub departed_before_approval: bool,
+    /// The deadline the filing had.
+    pub submit_by: Option<DateTime<Utc>>,
+    /// When submitted.
+    pub submitted_at: Option<DateTime<Utc>>,
+    /// When the last approval step was decided.
+    pub approved_at: Option<DateTime<Utc>>,
+    /// When departure was reported.
+    pub departed_at: Option<DateTime<Utc>>,
+    /// When return was reported.
+    pub returned_at: Option<DateTime<Utc>>,
+    /// The return report.
+    pub return_report: Option<String>,
+    /// Version, also the `ETag`.
+    pub version: i32,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The recipients of a stored assessment, read without decoding the rest.
+#[derive(Deserialize)]
+pub struct FiledWithOf {
+    #[serde(default)]
+    pub filed_with: Vec<FiledWith>,
+}
+
+pub fn decode<T: serde::de::DeserializeOwned>(value: &RawJson) -> Result<T, ApiError> {
+    value.decode().map_err(|e| {
+        tracing::error!(error = %e, "a stored filing does not parse");
+        ApiError::Internal
+    })
+}
+
+/// The core's view of a filing's state.
+pub fn state_of(row: &FilingRow) -> Result<FilingState, ApiError> {
+    Ok(FilingState {
+        status: parse_enum(&row.status)?,
+        current_step: row.current_step.and_then(|s| u32::try_from(s).ok()),
+        steps: u32::try_from(row.steps).unwrap_or(0),
+        extension_pending: row.extension_pending,
+    })
+}
+
+/// The derived flags of a filing now.
+pub fn flags_of(state: &AppState, row: &FilingRow) -> Result<DerivedFlags, ApiError> {
+    let (Some(depart_on), Some(return_on)) = (row.depart_on, row.return_on) else {
+        return Ok(DerivedFlags::default());
+    };
+    let tz = state.config.time_zone;
+    let local = |t: Option<DateTime<Utc>>| t.map(|t| t.with_timezone(&tz).fixed_offset());
+    let facts = FlagFacts {
+        status: parse_enum(&row.status)?,
+        requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
+        depart_on,
+        return_on,
+        submitted_at: local(row.submitted_at),
+        submit_by: local(row.submit_by),
+        approved_at: local(row.approved_at),
+        grace_hours: state.config.overdue_grace_hours,
+    };
+    Ok(derive(
+        &facts,
+        tz,
+        state.config.now().with_timezone(&tz).fixed_offset(),
+    ))
+}
+
+/// Builds the answer for a filing row.
+pub fn to_filing(
+    conn: &mut PgConnection,
+    state: &AppState,
+    row: FilingRow,
+) -> Result<Filing, ApiError> {
+    to_filings(conn, state, vec![row])?
+        .pop()
+        .ok_or_else(|| ApiError::broken("the filing just loaded"))
+}
+
+/// Builds the answers for a page of filing rows with two more queries in all.
+pub fn to_filings(
+    conn: &mut PgConnection,
+    state: &AppState,
+    rows: Vec<FilingRow>,
+) -> Result<Vec<Filing>, ApiError> {
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+    let mut steps: Vec<(Uuid, StepRow)> = filing_steps::table
+        .filter(filing_steps::filing_id.eq_any(&ids))
+        .order((
+            filing_steps::filing_id,
+            filing_steps::round,
+            filing_steps::step,
+        ))
+        .select((filing_steps::filing_id, StepRow::as_select()))
+        .load(conn)?;
+    // Asking for an extension opens a new round, so filings still in round 0
+    // have none.
+    let mut extensions: Vec<(Uuid, Extension)> = if rows.iter().any(|r| r.current_round > 0) {
+        filing_extensions::table
+            .filter(filing_extensions::filing_id.eq_any(&ids))
+            .order((filing_extensions::filing_id, filing_extensions::round))
+            .select((filing_extensions::filing_id, Extension::as_select()))
+            .load(conn)?
+    } else {
+        Vec::new()
+    };
+    rows.into_iter()
+        .map(|row| {
+            let (mine, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut steps)
+                .into_iter()
+                .partition(|(id, _)| *id == row.id);
+            steps = rest;
+            let (own, others): (Vec<_>, Vec<_>) = std::mem::take(&mut extensions)
+                .into_iter()
+                .partition(|(id, _)| *id == row.id);
+            extensions = others;
+            build(
+                state,
+                row,
+                mine.into_iter().map(|(_, s)| s).collect(),
+                own.into_iter().map(|(_, e)| e).collect(),
+            )
+        })
+        .collect()
+}
+
+pub fn build(
+    state: &AppState,
+    mut row: FilingRow,
+    steps: Vec<StepRow>,
+    extensions: Vec<Extension>,
+) -> Result<Filing, ApiError> {
+    let flags = flags_of(state, &row)?;
+    let assessment = row.assessment.take();
+    let filed_with = match &assessment {
+        Some(assessment) => decode::<FiledWithOf>(assessment)?.filed_with,
+        None => Vec::new(),
+    };
+    Ok(Filing {
+        id: row.id,
+        account_id: row.account_id,
+        unit_id: row.unit_id,
+        status: parse_enum(&row.status)?,
+        current_step: row.current_step,
+        extension_pending: row.extension_pending,
+        draft: decode(&row.draft)?,
+        return_on: row.return_on,
+        filed_with,
+        assessment,
+        requirement: row.requirement.as_deref().map(parse_enum).transpose()?,
+        approvals: steps
+            .into_iter()
+            .map(|s| {
+                Ok(ApprovalStep {
+                    round: s.round,
+                    step: s.step,
+                    rule: decode(&s.rule)?,
+                    candidates: s.candidates,
+                    decision: s.decision.as_deref().map(parse_enum).transpose()?,
+                    decided_by: s.decided_by,
+                    decided_for: s.decided_for,
+                    comment: s.comment,
+                    decided_at: s.decided_at,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+        extensions,
+        late: flags.late,
+        overdue: flags.overdue,
+        departed_before_approval: flags.departed_before_approval,
+        submit_by: row.submit_by,
+        submitted_at: row.submitted_at,
+        approved_at: row.approved_at,
+        departed_at: row.departed_at,
+        returned_at: row.returned_at,
+        return_report: row.return_report,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    })
+}
+
+pub fn respond(filing: &Filing, status: StatusCode) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(filing.version)))
+        .json(filing)
+}
+
+/// Accounts a delegation lets `who` act for right now.
+pub fn delegators(
+    conn: &mut PgConnection,
+    who: Uuid,
+    now: DateTime<Utc>,
+) -> QueryResult<Vec<Uuid>> {
+    delegations::table
+        .filter(delegations::delegate_id.eq(who))
+        .filter(delegations::starts_at.le(now))
+        .filter(delegations::ends_at.gt(now))
+        .select(delegations::account_id)
+        .load(conn)
+}
+
+/// The caller and everyone whose approvals they hold right now, first the caller.
+pub fn acting_as(
+    conn: &mut PgConnection,
+    state: &AppState,
+    who: &Principal,
+) -> QueryResult<Vec<Uuid>> {
+    let mut people = vec![who.account_id];
+    people.extend(delegators(conn, who.account_id, state.config.now())?);
+    Ok(people)
+}
+
+/// Whether the caller may read a filing: its filer, anyone on its chain or their
+/// delegate, its recipients, and admins and inspectors whose scope holds the filer.
+/// `people` is [`acting_as`] for the caller.
+pub fn can_read(
+    conn: &mut PgConnection,
+    people: &[Uuid],
+    who: &Principal,
+    row: &FilingRow,
+) -> Result<bool, ApiError> {
+    if row.account_id == who.account_id {
+        return Ok(true);
+    }
+    let on_chain: bool = diesel::select(diesel::dsl::exists(
+        filing_steps::table
+            .filter(filing_steps::filing_id.eq(row.id))
+            .filter(sql::<Bool>("candidates && ").bind::<Array<SqlUuid>, _>(people.to_vec())),
+    ))
+    .get_result(conn)?;
+    if on_chain {
+        return Ok(true);
+    }
+    let filed_with = match &row.assessment {
+        Some(assessment) => decode::<FiledWithOf>(assessment)?.filed_with,
+        None => Vec::new(),
+    };
+    for recipient in filed_with {
+        let reads = match recipient {
+            FiledWith::Account { account_id } => account_id == who.account_id,
+            FiledWith::Unit { unit_id } => {
+                who.unit_id == Some(unit_id)
+                    || policy::covers(conn, who, Access::ReceiveFilings, unit_id)?
+            }
+        };
+        if reads {
+            return Ok(true);
+        }
+    }
+    Ok(policy::covers(conn, who, Access::Supervise, row.unit_id)?)
+}
+
+pub fn load_row(conn: &mut PgConnection, id: Uuid, lock: bool) -> Result<FilingRow, ApiError> {
+    let query = filings::table.find(id).select(FilingRow::as_select());
+    Ok(if lock {
+        query.for_update().first(conn)?
+    } else {
+        query.first(conn)?
+    })
+}
+
+/// A new filing.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CreateFiling {
+    /// The trip.
+    pub draft: TripDraft,
+    /// Submit at once (default false: keep it as a draft).
+    #[serde(default)]
+    pub submit: bool,
+}
+
+pub fn assess_for(
+    conn: &mut PgConnection,
+    state: &AppState,
+    account: Uuid,
+    draft: &TripDraft,
+    lang: Lang,
+) -> Result<Assessment, ApiError> {
+    let filer = state.contexts.of(conn, account)?;
+    Ok(assess(&filer.context.clone().input(
+        state,
+        draft.clone(),
+        lang,
+    )))
+}
+
+/// What happened to a filing, as its history names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FilingEventAction {
+    /// The draft was made.
+    Create,
+    /// It was filed.
+    Submit,
+    /// A step was approved.
+    Approve,
+    /// A step was rejected.
+    Reject,
+    /// The filer took it back while pending.
+    Withdraw,
+    /// The filer called the trip off.
+    Cancel,
+    /// The filer reported departure.
+    Depart,
+    /// The filer reported return.
+    Return,
+    /// The filer asked for a later return date.
+    Extend,
+}
+
+impl FilingEventAction {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FilingEventAction::Create => "create",
+            FilingEventAction::Submit => "submit",
+            FilingEventAction::Approve => "approve",
+            FilingEventAction::Reject => "reject",
+            FilingEventAction::Withdraw => "withdraw",
+            FilingEventAction::Cancel => "cancel",
+            FilingEventAction::Depart => "depart",
+            FilingEventAction::Return => "return",
+            FilingEventAction::Extend => "extend",
+        }
+    }
+}
+
+impl From<Action> for FilingEventAction {
+    fn from(action: Action) -> Self {
+        match action {
+            Action::Submit => FilingEventAction::Submit,
+            Action::Approve => FilingEventAction::Approve,
+            Action::Reject => FilingEventAction::Reject,
+            Action::Withdraw => FilingEventAction::Withdraw,
+            Action::Cancel => FilingEventAction::Cancel,
+            Action::Depart => FilingEventAction::Depart,
+            Action::Return => FilingEventAction::Return,
+            Action::Extend => FilingEventAction::Extend,
+        }
+    }
+}
+
+/// What a filing event carries beyond its change of status, shaped by its
+/// action: `submit` the assessment's outcome, `approve` and `reject` the step,
+/// `extend` the extension; the other actions carry nothing.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum FilingEventData {
+    /// `submit`.
+    Submitted(SubmittedEventData),
+    /// `approve` and `reject`.
+    Decided(DecidedEventData),
+    /// `extend`.
+    Extension(ExtensionEventData),
+    /// `create`, `withdraw`, `cancel`, `depart`, `return`.
+    Empty(EmptyEventData),
+}
+
+/// The outcome of filing: what the assessment required.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmittedEventData {
+    /// The requirement the assessment found.
+    pub requirement: Option<Requirement>,
+    /// Whether it was filed after the notice deadline.
+    pub late: bool,
+}
+
+/// The step an approver decided.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecidedEventData {
+    /// 0 for the filing, n for its n-th extension.
+    pub round: i32,
+    /// The step, from 1.
+    pub step: i32,
+}
+
+/// The extension asked for.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionEventData {
+    /// The extension's round, from 1.
+    pub round: i32,
+    /// The return date asked for.
+    pub new_return_on: NaiveDate,
+    /// Why.
+    pub reason: String,
+}
+
+/// Nothing beyond the change of status.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyEventData {}
+
+/// A new event of a filing.
+pub struct TransitionEvent<'a> {
+    pub filing_id: Uuid,
+    pub actor_id: Uuid,
+    pub on_behalf_of: Option<Uuid>,
+    pub action: FilingEventAction,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub comment: Option<&'a str>,
+    pub data: FilingEventData,
+}
+
+/// Writes an event of a filing and its audit row.
+pub fn record(
+    conn: &mut PgConnection,
+    audit: &mut Entries,
+    event: TransitionEvent<'_>,
+) -> Result<(), ApiError> {
+    let data = serde_json::to_value(&event.data).map_err(|error| {
+        tracing::error!(%error, "a filing event's data does not serialise");
+        ApiError::Internal
+    })?;
+    diesel::insert_into(filing_events::table)
+        .values((
+            filing_events::filing_id.eq(event.filing_id),
+            filing_events::actor_id.eq(event.actor_id),
+            filing_events::on_behalf_of.eq(event.on_behalf_of),
+            filing_events::action.eq(event.action.as_str()),
+            filing_events::from_status.eq(event.from_status),
+            filing_events::to_status.eq(event.to_status),
+            filing_events::comment.eq(event.comment),
+            filing_events::data.eq(&data),
+        ))
+        .execute(conn)?;
+    audit.record(
+        Some(event.actor_id),
+        "filing",
+        Some(event.filing_id),
+        event.action.as_str(),
+        event_audit_data(
+            event.from_status,
+            event.to_status,
+            event.on_behalf_of,
+            event.comment,
+            &data,
+        ),
+    );
+    Ok(())
+}
+
+/// Tells the approvers of a step (and their active delegates) that a filing awaits them.
+pub fn notify_step(
+    conn: &mut PgConnection,
+    state: &AppState,
+    filing: Uuid,
+    round: i32,
+    step: i32,
+) -> Result<(), ApiError> {
+    let mut people: Vec<Uuid> = filing_steps::table
+        .find((filing, round, step))
+        .select(filing_steps::candidates)
+        .first(conn)?;
+    people.extend(crate::notify::active_delegates(
+        conn,
+        &people.clone(),
+        state.config.now(),
+    )?);
+    crate::notify::notify(
+        conn,
+        &people,
+        crate::notify::Kind::ApprovalRequested,
+        Some(filing),
+        &crate::notify::NotificationData::ApprovalRequested {
+            filing_id: filing,
+            round,
+            step,
+        },
+        None,
+    )?;
+    Ok(())
+}
+
+/// Queues the webhook event of a transition.
+pub fn publish_transition(
+    conn: &mut PgConnection,
+    filing: Uuid,
+    account: Uuid,
+    action: &str,
+    status: &str,
+    round: i32,
+    step: Option<i32>,
+) -> Result<(), ApiError> {
+    crate::notify::publish(
+        conn,
+        filing,
+        &format!("filing.{action}"),
+        &json!({"filing_id": filing, "account_id": account, "action": action, "status": status, "round": round, "current_step": step}),
+    )?;
+    Ok(())
+}
+
+/// Files a stored draft, locked by the caller: assesses it again now, stores
+/// the assessment and the resolved chain, and moves the filing to `recorded`
+/// or `pending`, in one statement. Answers the filing as filed.
+pub fn submit_row(
+    conn: &mut PgConnection,
+    audit: &mut Entries,
+    state: &AppState,
+    row: FilingRow,
+    lang: Lang,
+) -> Result<Filing, ApiError> {
+    let draft: TripDraft = decode(&row.draft)?;
+    let assessment = assess_for(conn, state, row.account_id, &draft, lang)?;
+    let mut new = NewFiling {
+        id: row.id,
+        account_id: row.account_id,
+        unit_id: row.unit_id,
+        unit_path: row.unit_path,
+        status: row.status,
+        kind: draft.kind.map(TripKind::as_str),
+        depart_on: draft.depart_on,
+        return_on: draft.return_on,
+        draft: serde_json::to_value(&draft)
+            .map_err(ApiError::internal("serialising a filing's draft"))?,
+        assessment: Value::Null,
+        requirement: None,
+        policy_unit_id: None,
+        policy_version: None,
+        current_step: None,
+        steps: Vec::new(),
+        submit_by: None,
+        submitted_at: None,
+        version: row.version,
+        events: Vec::new(),
+        notice: None,
+        publication: None,
+        now: state.config.now(),
+    };
+    file(state, &mut new, &draft, assessment)?;
+    let filed = crate::store::filings::submit(conn, &new)?;
+    record_events(audit, &new);
+    build(state, filed, written_steps(&new)?, Vec::new())
+}
+
+/// Records the events of a filing just written on the audit chain.
+pub fn record_events(audit: &mut Entries, new: &NewFiling) {
+    for event in &new.events {
+        audit.record(
+            Some(new.account_id),
+            "filing",
+            Some(new.id),
+            event.action,
+            event_audit_data(event.from_status, &event.to_status, None, None, &event.data),
+        );
+    }
+}
+
+/// What the audit chain keeps of a filing event.
+pub fn event_audit_data(
+    from: Option<&str>,
+    to: &str,
+    on_behalf_of: Option<Uuid>,
+    comment: Option<&str>,
+    data: &Value,
+) -> Value {
+    json!({"from": from, "to": to, "on_behalf_of": on_behalf_of, "comment": comment, "data": data})
+}
+
+/// A new filing kept as a draft, as it will be written.
+pub fn new_draft(
+    state: &AppState,
+    filer: &Filer,
+    draft: &TripDraft,
+    assessment: &Assessment,
+) -> Result<NewFiling, ApiError> {
+    let profile = &filer.context.profile;
+    let id = Uuid::new_v4();
+    let created = NewEvent {
+        action: FilingEventAction::Create.as_str(),
+        from_status: None,
+        to_status: "draft".to_owned(),
+        data: json!({}),
+    };
+    Ok(NewFiling {
+        id,
+        account_id: profile.account_id,
+        unit_id: profile.unit_id,
+        unit_path: filer.path.clone(),
+        status: "draft".to_owned(),
+        kind: draft.kind.map(TripKind::as_str),
+        depart_on: draft.depart_on,
+        return_on: draft
+            .return_on
+            .filter(|r| draft.depart_on.is_none_or(|d| *r >= d)),
+        draft: serde_json::to_value(draft)
+            .map_err(ApiError::internal("serialising a filing's draft"))?,
+        assessment: serde_json::to_value(assessment)
+            .map_err(ApiError::internal("serialising an assessment"))?,
+        requirement: None,
+        policy_unit_id: None,
+        policy_version: None,
+        current_step: None,
+        steps: Vec::new(),
+        submit_by: None,
+        submitted_at: None,
+        version: 1,
+        events: vec![created],
+        notice: None,
+        publication: None,
+        now: state.config.now(),
+    })
+}
+
+/// Files a filing as it will be written, from its draft's assessment: it
+/// becomes `recorded`, or `pending` at step 1 with that step's approvers
+/// told; its steps, its `submit` event and its webhook event come with it. A
+/// draft the assessment finds errors in is refused (422).
+pub fn file(
+    state: &AppState,
+    new: &mut NewFiling,
+    draft: &TripDraft,
+    assessment: Assessment,
+) -> Result<(), ApiError> {
+    let id = new.id;
+    let steps = u32::try_from(assessment.approvers.len()).unwrap_or(u32::MAX);
+    let facts = Facts {
+        requirement: assessment.requirement,
+        assessment_valid: assessment.valid,
+        has_comment: false,
+        depart_on: None,
+        today: None,
+    };
+    let next = lifecycle::apply(
+        FilingState::draft(steps),
+        Action::Submit,
+        Actor::Filer,
+        facts,
+    )
+    .map_err(|e| match e {
+        TransitionError::AssessmentInvalid => ApiError::Validation(assessment.errors.clone()),
+        other => transition_error(other),
+    })?;
+    let status = next.status.as_str();
+    let current_step = next.current_step.and_then(|s| i32::try_from(s).ok());
+    let from = FilingStatus::Draft.as_str();
+    new.status = status.to_owned();
+    // The draft as filed: the stored row keeps the dates even when the
+    // return comes before the departure would have dropped it.
+    new.return_on = draft.return_on;
+    new.requirement = assessment.requirement.map(Requirement::as_str);
+    new.policy_unit_id = assessment.policy_unit_id;
+    new.policy_version = assessment
+        .policy_version
+        .and_then(|v| i32::try_from(v).ok());
+    new.current_step = current_step;
+    new.submit_by = assessment.submit_by.map(|t| t.to_utc());
+    new.submitted_at = Some(state.config.now());
+    new.version += 1;
+    for step in &assessment.approvers {
+        new.steps.push(NewStep {
+            step: i32::try_from(step.step).unwrap_or(i32::MAX),
+            rule: serde_json::to_value(&step.rule)
+                .map_err(ApiError::internal("serialising an approval step's rule"))?,
+            candidates: step.candidates.iter().map(|c| c.account_id).collect(),
+        });
+    }
+    if let Some(step) = current_step {
+        new.notice = Some(NewNotice {
+            kind: crate::notify::Kind::ApprovalRequested.as_str(),
+            data: serde_json::to_value(crate::notify::NotificationData::ApprovalRequested {
+                filing_id: id,
+                round: 0,
+                step,
+            })
+            .map_err(ApiError::internal("serialising a notification"))?,
+            accounts: new
+                .steps
+                .iter()
+                .find(|s| s.step == step)
+                .map(|s| s.candidates.clone())
+                .unwrap_or_default(),
+        });
+    }
+    new.publication = Some(NewPublication {
+        event: "filing.submit".to_owned(),
+        payload: json!({"filing_id": id, "account_id": new.account_id, "action": "submit",
+                        "status": status, "round": 0, "current_step": current_step}),
+    });
+    new.events.push(NewEvent {
+        action: FilingEventAction::Submit.as_str(),
+        from_status: Some(from),
+        to_status: status.to_owned(),
+        data: serde_json::to_value(SubmittedEventData {
+            requirement: assessment.requirement,
+            late: assessment.late,
+        })
+        .map_err(ApiError::internal("serialising a filing event"))?,
+    });
+    new.assessment = serde_json::to_value(&assessment)
+        .map_err(ApiError::internal("serialising an assessment"))?;
+    Ok(())
+}
+
+pub fn transition_error(error: TransitionError) -> ApiError {
+    match error {
+        TransitionError::InvalidState { .. } => ApiError::Conflict(ProblemCode::InvalidTransition),
+        TransitionError::NotPermitted { .. } => ApiError::Forbidden,
+        TransitionError::AssessmentInvalid => {
+            ApiError::invalid(IssueCode::Invalid, "draft", json!({}))
+        }
+        TransitionError::CommentRequired => {
+            ApiError::invalid(IssueCode::Required, "comment", json!({}))
+        }
+        TransitionError::DepartureBeforePlanned { .. } => ApiError::Unprocessable(
+            ProblemCode::DepartureBeforePlanned,
+            error.issue().into_iter().collect(),
+        ),
+    }
 }
