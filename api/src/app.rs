@@ -3,8 +3,9 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::routes::{
-    accounts, assessments, audit, auth, calendar, documents, evidence, filings, health,
-    inspections, ledger, me, notifications, policies, roster, special_periods, units,
+    accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
+    filings, health, inspections, ledger, me, notifications, policies, roster, special_periods,
+    units,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -88,13 +89,13 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/filings/{id}/depart", web::post().to(filings::depart))
                 .route("/filings/{id}/return", web::post().to(filings::return_))
                 .route("/filings/{id}/extensions", web::post().to(filings::extend))
-                .route("/filings/{id}/approve", web::post().to(filings::approve))
-                .route("/filings/{id}/reject", web::post().to(filings::reject))
-                .route("/approvals/pending", web::get().to(filings::pending))
-                .route("/me/delegation", web::put().to(filings::put_delegation))
+                .route("/filings/{id}/approve", web::post().to(approvals::approve))
+                .route("/filings/{id}/reject", web::post().to(approvals::reject))
+                .route("/approvals/pending", web::get().to(approvals::pending))
+                .route("/me/delegation", web::put().to(approvals::put_delegation))
                 .route(
                     "/me/delegation",
-                    web::delete().to(filings::delete_delegation),
+                    web::delete().to(approvals::delete_delegation),
                 )
                 .route("/audit/verify", web::get().to(audit::verify))
                 .route("/units/{id}/roster", web::get().to(roster::roster))
@@ -144,22 +145,25 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::patch().to(inspections::update_rectification),
                 )
                 .route("/reconciliations", web::post().to(evidence::reconcile))
-                .route("/discrepancies", web::get().to(evidence::list))
-                .route("/discrepancies/{id}", web::get().to(evidence::get))
+                .route("/discrepancies", web::get().to(discrepancies::list))
+                .route("/discrepancies/{id}", web::get().to(discrepancies::get))
                 .route(
                     "/discrepancies/{id}/events",
-                    web::get().to(evidence::events),
+                    web::get().to(discrepancies::events),
                 )
                 .route(
                     "/discrepancies/{id}/explain",
-                    web::post().to(evidence::explain),
+                    web::post().to(discrepancies::explain),
                 )
                 .route(
                     "/discrepancies/{id}/confirm",
-                    web::post().to(evidence::confirm),
+                    web::post().to(discrepancies::confirm),
                 )
-                .route("/discrepancies/{id}/clear", web::post().to(evidence::clear))
-                .route("/me/discrepancies", web::get().to(evidence::mine))
+                .route(
+                    "/discrepancies/{id}/clear",
+                    web::post().to(discrepancies::clear),
+                )
+                .route("/me/discrepancies", web::get().to(discrepancies::mine))
                 .route("/me/notifications", web::get().to(notifications::feed))
                 .route(
                     "/me/notifications/{id}/read",

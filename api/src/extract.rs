@@ -257,6 +257,17 @@ pub fn clean_query(field: &str, text: Option<&str>) -> Result<(), ApiError> {
     }
 }
 
+/// Parses an optional JSON body: none (or only whitespace) is `T::default()`.
+pub fn optional_json<T: DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.len() > MAX_JSON_BYTES {
+        Err(ApiError::PayloadTooLarge)
+    } else if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(bytes)
+    }
+}
+
 /// Parses JSON bytes into `T`, mapping errors as [`Json`] does: bytes that are
 /// not JSON answer 400 whatever they hold; JSON of the wrong shape answers 422.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {

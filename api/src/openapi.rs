@@ -2,8 +2,9 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    accounts, assessments, audit, auth, calendar, documents, evidence, filings, health,
-    inspections, ledger, me, notifications, policies, roster, special_periods, units,
+    accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
+    filings, health, inspections, ledger, me, notifications, policies, roster, special_periods,
+    units,
 };
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
@@ -59,8 +60,8 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
         calendar::get, calendar::put,
         assessments::create,
         filings::create, filings::list, filings::get, filings::events, filings::submit, filings::withdraw,
-        filings::cancel, filings::depart, filings::return_, filings::extend, filings::approve, filings::reject,
-        filings::pending, filings::put_delegation, filings::delete_delegation,
+        filings::cancel, filings::depart, filings::return_, filings::extend, approvals::approve, approvals::reject,
+        approvals::pending, approvals::put_delegation, approvals::delete_delegation,
         audit::verify,
         roster::roster,
         ledger::ledger, ledger::export_ledger_csv, ledger::export_ledger_xlsx,
@@ -68,8 +69,8 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
         inspections::create, inspections::list, inspections::get, inspections::get_report,
         inspections::create_finding, inspections::list_findings, inspections::update_finding,
         inspections::create_rectification, inspections::update_rectification,
-        evidence::import, evidence::reconcile, evidence::list, evidence::explain, evidence::confirm,
-        evidence::mine, evidence::get, evidence::events, evidence::clear,
+        evidence::import, evidence::reconcile, discrepancies::list, discrepancies::explain, discrepancies::confirm,
+        discrepancies::mine, discrepancies::get, discrepancies::events, discrepancies::clear,
         notifications::feed, notifications::read, notifications::create_webhook, notifications::list_webhooks,
         notifications::delete_webhook,
     ),

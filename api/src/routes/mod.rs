@@ -1,10 +1,12 @@
-//! One module per resource: its handlers, request and response shapes, and queries.
+//! One module per resource: its handlers and request shapes. The SQL is in `store`.
 
 pub mod accounts;
+pub mod approvals;
 pub mod assessments;
 pub mod audit;
 pub mod auth;
 pub mod calendar;
+pub mod discrepancies;
 pub mod documents;
 pub mod evidence;
 pub mod filings;

@@ -1,37 +1,29 @@
-//! Evidence and discrepancies as stored: imported records checked row by row,
-//! the reconciliation's reading of evidence against filings, and the
-//! discrepancies it opens.
+//! Evidence as stored: imported records checked row by row, and the
+//! imports that hold them.
 
 use crate::error::ApiError;
-use crate::extract::AppState;
-use crate::policy::DiscrepancyTarget;
-use crate::schema::{
-    accounts, discrepancies, discrepancy_events, evidence, evidence_imports, filings, units,
-};
-use crate::store::calendar::custom_years;
+use crate::extract::Principal;
+use crate::policy::{self, Action};
+use crate::schema::{accounts, evidence, evidence_imports, units};
+use crate::store::enums::enum_name;
 use crate::store::enums::parse_enum;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use crate::tx::Tx;
+use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
-use whereabouts_core::assessment::start_of_day;
-use whereabouts_core::reconcile::{
-    self, AttendanceStatus, Context, Direction, DiscrepancyKind, Evidence, EvidenceSource, Found,
-    TripFiling,
-};
-use whereabouts_core::{FilingStatus, Issue, IssueCode, Lang, TripDraft};
+use whereabouts_core::reconcile::{self, AttendanceStatus, Direction, EvidenceSource};
+use whereabouts_core::{Issue, IssueCode, Lang};
 
 /// The largest evidence upload accepted, in bytes.
 pub const MAX_EVIDENCE_BYTES: usize = 32 * 1024 * 1024;
 /// The most records one import may carry.
 pub const MAX_EVIDENCE_ROWS: usize = 500_000;
-/// The longest window one reconciliation covers, in days.
-pub const MAX_WINDOW_DAYS: i64 = 366;
 
 /// One evidence record as imported (JSON, or a CSV row under the same column
 /// names). The fields are read as text so that a bad value refuses its row
@@ -421,453 +413,216 @@ pub fn read_csv(body: &[u8]) -> Result<Vec<CsvRow>, ApiError> {
     Ok(rows)
 }
 
-/// A reconciliation to run.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ReconciliationInput {
+/// An import as asked: its batch, subtree and source, every row checked on
+/// its own fields.
+pub struct Batch {
+    /// The batch's key, trimmed.
+    pub batch_key: String,
     /// The subtree.
     pub unit_id: Uuid,
-    /// First day.
-    pub from: NaiveDate,
-    /// Last day, inclusive (at most 366 days after `from`).
-    pub to: NaiveDate,
-}
-
-/// One evidence record behind a discrepancy.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct EvidenceItem {
-    /// The record.
-    pub id: i64,
-    /// Its source.
+    /// The source.
     pub source: EvidenceSource,
-    /// The day.
-    pub date: NaiveDate,
-    /// Where, or the country of a border crossing.
-    pub location_code: Option<String>,
-    /// `exit` or `entry`.
-    pub direction: Option<Direction>,
-    /// The attendance mark.
-    pub status: Option<AttendanceStatus>,
-    /// The import it came in.
-    pub import_id: Uuid,
+    /// The rows refused so far.
+    pub rejected: Vec<RejectedRow>,
+    /// The rows whose own fields passed, with those fields.
+    pub checked: Vec<(i32, EvidenceRecordInput, Checked)>,
 }
 
-/// Where a discrepancy stands: `open → explained → confirmed | cleared`
-/// (an open one may also be confirmed at once); confirmed and cleared are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DiscrepancyStatus {
-    /// Nobody has answered it.
-    Open,
-    /// The person concerned (or an admin for them) has explained it.
-    Explained,
-    /// A reviewer has confirmed it: a violation.
-    Confirmed,
-    /// A reviewer has accepted the explanation.
-    Cleared,
-}
-
-impl DiscrepancyStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DiscrepancyStatus::Open => "open",
-            DiscrepancyStatus::Explained => "explained",
-            DiscrepancyStatus::Confirmed => "confirmed",
-            DiscrepancyStatus::Cleared => "cleared",
+impl Batch {
+    /// Checks each row's own fields; who a row names is checked on import.
+    pub fn checked(
+        batch_key: String,
+        unit_id: Uuid,
+        source: EvidenceSource,
+        window: (Option<NaiveDate>, Option<NaiveDate>),
+        rows: Vec<CsvRow>,
+        lang: Lang,
+    ) -> Result<Self, ApiError> {
+        let batch_key = batch_key.trim().to_owned();
+        if batch_key.is_empty() || batch_key.chars().count() > 200 {
+            return Err(ApiError::invalid(
+                IssueCode::OutOfRange,
+                "batch_key",
+                json!({"min": 1, "max": 200}),
+            ));
         }
-    }
-
-    /// Where `decision` takes a discrepancy in this status; `None` when it cannot.
-    pub fn after(self, decision: Decision) -> Option<DiscrepancyStatus> {
-        use DiscrepancyStatus as S;
-        match (self, decision) {
-            (S::Open | S::Explained, Decision::Explain) => Some(S::Explained),
-            (S::Open | S::Explained, Decision::Confirm) => Some(S::Confirmed),
-            (S::Explained, Decision::Clear) => Some(S::Cleared),
-            _ => None,
+        if let (Some(from), Some(to)) = window
+            && to < from
+        {
+            return Err(ApiError::invalid(
+                IssueCode::ReturnBeforeDeparture,
+                "to",
+                json!({}),
+            ));
         }
-    }
-}
-
-/// A run of days on which the evidence and the filings of one person disagree.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Discrepancy {
-    /// Id.
-    pub id: Uuid,
-    /// Whose.
-    pub account_id: Uuid,
-    /// Their node.
-    pub unit_id: Uuid,
-    /// Which kind.
-    pub kind: DiscrepancyKind,
-    /// First day.
-    pub from: NaiveDate,
-    /// Last day.
-    pub to: NaiveDate,
-    /// Where it stands.
-    pub status: DiscrepancyStatus,
-    /// The filing concerned, if any.
-    pub filing_id: Option<Uuid>,
-    /// The evidence behind it.
-    pub evidence: Vec<EvidenceItem>,
-    /// The unit's explanation.
-    pub explanation: Option<String>,
-    /// Who explained.
-    pub explained_by: Option<Uuid>,
-    /// When.
-    pub explained_at: Option<DateTime<Utc>>,
-    /// Who confirmed.
-    pub confirmed_by: Option<Uuid>,
-    /// When.
-    pub confirmed_at: Option<DateTime<Utc>>,
-    /// Who cleared it (accepted the explanation).
-    pub cleared_by: Option<Uuid>,
-    /// When.
-    pub cleared_at: Option<DateTime<Utc>>,
-    /// Version, also the `ETag`.
-    pub version: i32,
-    /// Found on.
-    pub created_at: DateTime<Utc>,
-}
-
-/// What a reconciliation found.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ReconciliationResult {
-    /// The run.
-    pub id: Uuid,
-    /// The subtree.
-    pub unit_id: Uuid,
-    /// First day.
-    pub from: NaiveDate,
-    /// Last day.
-    pub to: NaiveDate,
-    /// People with evidence in the window.
-    pub people: i32,
-    /// Discrepancies new in this run (0 when run again over the same data).
-    pub created: i32,
-    /// Every discrepancy of the subtree and window, new or found before.
-    pub discrepancies: Vec<Discrepancy>,
-}
-
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = discrepancies)]
-pub struct DiscrepancyRow {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub unit_id: Uuid,
-    pub unit_path: Vec<Uuid>,
-    pub kind: String,
-    pub from_on: NaiveDate,
-    pub to_on: NaiveDate,
-    pub filing_id: Option<Uuid>,
-    pub evidence_ids: Vec<i64>,
-    pub status: String,
-    pub explanation: Option<String>,
-    pub explained_by: Option<Uuid>,
-    pub explained_at: Option<DateTime<Utc>>,
-    pub confirmed_by: Option<Uuid>,
-    pub confirmed_at: Option<DateTime<Utc>>,
-    pub cleared_by: Option<Uuid>,
-    pub cleared_at: Option<DateTime<Utc>>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-}
-
-impl DiscrepancyRow {
-    /// What the policy weighs.
-    pub fn target(&self) -> DiscrepancyTarget {
-        DiscrepancyTarget {
-            subject: self.account_id,
-            unit_path: self.unit_path.clone(),
+        let mut rejected = Vec::new();
+        let mut checked = Vec::new();
+        for (row, record) in rows {
+            let Ok(record) = record else {
+                let shape = json!({"reason": "row_shape"});
+                rejected.push(reject(row, IssueCode::Invalid, "row", shape, lang));
+                continue;
+            };
+            match check_record(row, source, window, &record, lang) {
+                Err(r) => rejected.push(r),
+                Ok(fields) => checked.push((row, record, fields)),
+            }
         }
+        Ok(Self {
+            batch_key,
+            unit_id,
+            source,
+            rejected,
+            checked,
+        })
     }
 }
 
-pub type EvidenceTuple = (
-    i64,
-    Uuid,
-    String,
-    NaiveDate,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Uuid,
-);
+/// An import's result, and whether this call wrote it.
+pub enum Imported {
+    /// The batch was imported before: its first result.
+    Earlier(EvidenceImportResult),
+    /// Imported now.
+    New(EvidenceImportResult),
+}
 
-pub fn to_discrepancies(
-    conn: &mut PgConnection,
-    rows: Vec<DiscrepancyRow>,
-) -> Result<Vec<Discrepancy>, ApiError> {
-    let ids: Vec<i64> = rows
+/// Imports a batch into a subtree the caller supervises: matches each row to
+/// the person it names inside the subtree, and writes the import and its
+/// accepted records. A batch key imported before answers its first result.
+pub fn import(
+    tx: &mut Tx<'_>,
+    who: &Principal,
+    batch: Batch,
+    lang: Lang,
+) -> Result<Imported, ApiError> {
+    let conn = &mut *tx.conn;
+    let Batch {
+        batch_key,
+        unit_id,
+        source,
+        mut rejected,
+        checked,
+    } = batch;
+    policy::authorize(conn, who, Action::Supervise, unit_id)?;
+    if let Some(first) = load_import(conn, unit_id, &batch_key)? {
+        return Ok(Imported::Earlier(to_result(first)?));
+    }
+    let people = named_in(conn, unit_id, &checked)?;
+    let by_number: HashMap<&str, (Uuid, &Vec<Uuid>)> = people
         .iter()
-        .flat_map(|r| r.evidence_ids.iter().copied())
+        .filter_map(|(id, no, _, path)| no.as_deref().map(|n| (n, (*id, path))))
         .collect();
-    let records: Vec<EvidenceTuple> = evidence::table
-        .filter(evidence::id.eq_any(&ids))
-        .select((
-            evidence::id,
-            evidence::account_id,
-            evidence::source,
-            evidence::date,
-            evidence::location_code,
-            evidence::direction,
-            evidence::status,
-            evidence::import_id,
-        ))
-        .load(conn)?;
-    let mut items: HashMap<i64, EvidenceItem> = HashMap::new();
-    for (id, _, source, date, location_code, direction, status, import_id) in records {
-        items.insert(
-            id,
-            EvidenceItem {
-                id,
-                source: parse_enum(&source)?,
+    let by_login: HashMap<&str, (Uuid, &Vec<Uuid>)> = people
+        .iter()
+        .map(|(id, _, login, path)| (login.as_str(), (*id, path)))
+        .collect();
+    let mut accepted = Vec::new();
+    for (row, record, (date, location_code, direction, status)) in checked {
+        let person = match (text(&record.employee_no), text(&record.login)) {
+            (Some(no), _) => by_number.get(no).ok_or("employee_no"),
+            (None, Some(login)) => by_login.get(login).ok_or("login"),
+            (None, None) => Err("employee_no"),
+        };
+        match person {
+            Ok((account_id, path)) => accepted.push(Accepted {
+                row,
+                account_id: *account_id,
+                unit_path: (*path).clone(),
                 date,
                 location_code,
-                direction: direction.as_deref().map(parse_enum).transpose()?,
-                status: status.as_deref().map(parse_enum).transpose()?,
-                import_id,
-            },
-        );
+                direction,
+                status,
+            }),
+            Err(field) => rejected.push(reject(
+                row,
+                IssueCode::UnknownPerson,
+                field,
+                json!({}),
+                lang,
+            )),
+        }
     }
-    rows.into_iter()
-        .map(|r| {
-            Ok(Discrepancy {
-                id: r.id,
-                account_id: r.account_id,
-                unit_id: r.unit_id,
-                kind: parse_enum(&r.kind)?,
-                from: r.from_on,
-                to: r.to_on,
-                status: parse_enum(&r.status)?,
-                filing_id: r.filing_id,
-                evidence: r
-                    .evidence_ids
-                    .iter()
-                    .filter_map(|id| items.get(id).cloned())
-                    .collect(),
-                explanation: r.explanation,
-                explained_by: r.explained_by,
-                explained_at: r.explained_at,
-                confirmed_by: r.confirmed_by,
-                confirmed_at: r.confirmed_at,
-                cleared_by: r.cleared_by,
-                cleared_at: r.cleared_at,
-                version: r.version,
-                created_at: r.created_at,
-            })
-        })
-        .collect()
-}
-
-#[derive(Queryable)]
-pub struct FilingSlice {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub status: String,
-    pub depart_on: Option<NaiveDate>,
-    pub return_on: Option<NaiveDate>,
-    pub draft: serde_json::Value,
-    pub requirement: Option<String>,
-    pub approved_at: Option<DateTime<Utc>>,
-}
-
-/// Starts the history of newly found discrepancies with `opened`, and adds a
-/// `discrepancy_opened` notification to each person's feed.
-pub fn record_opened(
-    conn: &mut PgConnection,
-    run_by: Uuid,
-    opened: &[Opened],
-) -> Result<(), ApiError> {
-    for chunk in opened.chunks(2_000) {
-        let events: Vec<_> = chunk
+    rejected.sort_by_key(|r| r.row);
+    let id = Uuid::new_v4();
+    let count = i32::try_from(accepted.len()).map_err(|_| ApiError::PayloadTooLarge)?;
+    let rejected_json = serde_json::to_value(&rejected)
+        .map_err(ApiError::internal("serialising an import's rejected rows"))?;
+    diesel::insert_into(evidence_imports::table)
+        .values((
+            evidence_imports::id.eq(id),
+            evidence_imports::batch_key.eq(&batch_key),
+            evidence_imports::unit_id.eq(unit_id),
+            evidence_imports::source.eq(enum_name(&source)),
+            evidence_imports::imported_by.eq(who.account_id),
+            evidence_imports::accepted.eq(count),
+            evidence_imports::rejected.eq(&rejected_json),
+        ))
+        .execute(conn)?;
+    for chunk in accepted.chunks(5_000) {
+        let values: Vec<_> = chunk
             .iter()
-            .map(|(id, ..)| {
+            .map(|a| {
                 (
-                    discrepancy_events::discrepancy_id.eq(*id),
-                    discrepancy_events::actor_id.eq(run_by),
-                    discrepancy_events::action.eq(DiscrepancyAction::Opened.as_str()),
-                    discrepancy_events::to_status.eq(DiscrepancyStatus::Open.as_str()),
+                    evidence::import_id.eq(id),
+                    evidence::row_number.eq(a.row),
+                    evidence::account_id.eq(a.account_id),
+                    evidence::unit_path.eq(&a.unit_path),
+                    evidence::source.eq(enum_name(&source)),
+                    evidence::date.eq(a.date),
+                    evidence::location_code.eq(&a.location_code),
+                    evidence::direction.eq(a.direction),
+                    evidence::status.eq(a.status),
                 )
             })
             .collect();
-        diesel::insert_into(discrepancy_events::table)
-            .values(events)
+        diesel::insert_into(evidence::table)
+            .values(values)
             .execute(conn)?;
     }
-    let notes = opened
-        .iter()
-        .map(|(id, account, kind, from, to)| {
-            Ok(crate::notify::Note {
-                account: *account,
-                data: crate::notify::NotificationData::DiscrepancyOpened {
-                    discrepancy_id: *id,
-                    kind: parse_enum(kind)?,
-                    from: *from,
-                    to: *to,
-                },
-                dedupe: format!("discrepancy_opened:{id}"),
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    crate::notify::notify_each(conn, crate::notify::Kind::DiscrepancyOpened, &notes)?;
-    Ok(())
+    tx.audit.record(
+        Some(who.account_id),
+        "evidence_import",
+        Some(id),
+        "create",
+        json!({"batch_key": batch_key, "unit_id": unit_id, "source": enum_name(&source),
+               "accepted": count, "rejected": rejected.len()}),
+    );
+    let row = load_import(conn, unit_id, &batch_key)?
+        .ok_or_else(|| ApiError::broken("the import just written"))?;
+    Ok(Imported::New(to_result(row)?))
 }
 
-/// A discrepancy found before: id, person, kind, first and last day, evidence, status.
-pub type EarlierRow = (Uuid, Uuid, String, NaiveDate, NaiveDate, Vec<i64>, String);
+/// A person a row may name: id, employee number, login, the path of their node.
+type Named = (Uuid, Option<String>, String, Vec<Uuid>);
 
-/// The discrepancies of a subtree and window, and how many people had evidence.
-pub fn find(
+/// The people of a subtree the checked rows name, by employee number or
+/// login: id, employee number, login, the path of their node.
+fn named_in(
     conn: &mut PgConnection,
-    state: &AppState,
-    input: &ReconciliationInput,
-) -> Result<(usize, Vec<Finding>), ApiError> {
-    // The window's records, and border crossings up to a year before it (an
-    // abroad stretch may have begun earlier).
-    let records: Vec<EvidenceTuple> = evidence::table
-        .filter(
-            sql::<Bool>("evidence.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![input.unit_id]),
-        )
-        .filter(evidence::date.le(input.to))
-        .filter(
-            evidence::date.ge(input.from).or(evidence::source
-                .eq("border_crossing")
-                .and(evidence::date.ge(input.from - Duration::days(366)))),
-        )
-        .select((
-            evidence::id,
-            evidence::account_id,
-            evidence::source,
-            evidence::date,
-            evidence::location_code,
-            evidence::direction,
-            evidence::status,
-            evidence::import_id,
-        ))
-        .load(conn)?;
-    let mut by_person: BTreeMap<Uuid, Vec<Evidence>> = BTreeMap::new();
-    for (id, account_id, source, date, location_code, direction, status, _) in records {
-        by_person.entry(account_id).or_default().push(Evidence {
-            id,
-            source: parse_enum(&source)?,
-            date,
-            location_code,
-            direction: direction.as_deref().map(parse_enum).transpose()?,
-            status: status.as_deref().map(parse_enum).transpose()?,
-        });
-    }
-    let people: Vec<Uuid> = by_person.keys().copied().collect();
-    let slices: Vec<FilingSlice> = filings::table
-        .filter(filings::account_id.eq_any(&people))
-        .filter(filings::status.eq_any([
-            "recorded", "approved", "away", "returned", "pending", "rejected",
-        ]))
-        .filter(filings::depart_on.le(input.to))
-        .filter(filings::return_on.ge(input.from - Duration::days(reconcile::RETURN_GRACE_DAYS)))
-        .select((
-            filings::id,
-            filings::account_id,
-            filings::status,
-            filings::depart_on,
-            filings::return_on,
-            filings::draft,
-            filings::requirement,
-            filings::approved_at,
-        ))
-        .load(conn)?;
-    let mut trips: HashMap<Uuid, Vec<TripFiling>> = HashMap::new();
-    for f in slices {
-        let (Some(depart_on), Some(return_on)) = (f.depart_on, f.return_on) else {
-            continue;
-        };
-        let draft: TripDraft = serde_json::from_value(f.draft)
-            .map_err(ApiError::internal("decoding a stored filing's draft"))?;
-        trips.entry(f.account_id).or_default().push(TripFiling {
-            id: f.id,
-            status: parse_enum::<FilingStatus>(&f.status)?,
-            depart_on,
-            return_on,
-            destinations: draft.destinations.into_iter().map(|d| d.code).collect(),
-            approved_at: f.approved_at,
-            needs_approval: f.requirement.as_deref() == Some("approval"),
-        });
-    }
-    let homes: Vec<(Uuid, Option<Uuid>, Vec<Uuid>)> = accounts::table
-        .inner_join(units::table)
-        .filter(accounts::id.eq_any(&people))
-        .select((accounts::id, accounts::unit_id, units::path))
-        .load(conn)?;
-    let homes: HashMap<Uuid, (Option<Uuid>, Vec<Uuid>)> = homes
-        .into_iter()
-        .map(|(id, unit, path)| (id, (unit, path)))
+    unit_id: Uuid,
+    checked: &[(i32, EvidenceRecordInput, Checked)],
+) -> Result<Vec<Named>, ApiError> {
+    let numbers: Vec<&str> = checked
+        .iter()
+        .filter_map(|(_, r, _)| text(&r.employee_no))
         .collect();
-
-    let calendar = custom_years(conn)?;
-    let tz = state.config.time_zone;
-    let day_end = move |day: NaiveDate| start_of_day(tz, day + Duration::days(1)).to_utc();
-    let home_code = state.config.home_code.clone();
-    let ctx = Context {
-        home_code: &home_code,
-        calendar: &calendar,
-        from: input.from,
-        to: input.to,
-        day_end: &day_end,
-    };
-    let mut found = Vec::new();
-    let none = Vec::new();
-    for (account_id, records) in &by_person {
-        let Some((Some(unit_id), path)) = homes.get(account_id) else {
-            continue;
-        };
-        let filed = trips.get(account_id).unwrap_or(&none);
-        for f in reconcile::reconcile_person(ctx, records, filed) {
-            found.push((*account_id, *unit_id, path.clone(), f));
-        }
-    }
-    Ok((by_person.len(), found))
-}
-
-/// What an answer does to a discrepancy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// The person concerned, or an admin for them, explains it.
-    Explain,
-    /// A reviewer confirms it as a violation.
-    Confirm,
-    /// A reviewer clears it: the explanation accepted.
-    Clear,
-}
-
-/// A discrepancy a run found: the person, their node, that node's path, and
-/// what was found.
-pub type Finding = (Uuid, Uuid, Vec<Uuid>, Found);
-
-/// A discrepancy a run created: id, person, kind, first and last day.
-pub type Opened = (Uuid, Uuid, String, NaiveDate, NaiveDate);
-
-/// What happened to a discrepancy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum DiscrepancyAction {
-    /// A reconciliation found it.
-    Opened,
-    /// The person concerned, or an admin for them, explained it.
-    Explained,
-    /// A reviewer confirmed it.
-    Confirmed,
-    /// A reviewer accepted the explanation.
-    Cleared,
-}
-
-impl DiscrepancyAction {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DiscrepancyAction::Opened => "opened",
-            DiscrepancyAction::Explained => "explained",
-            DiscrepancyAction::Confirmed => "confirmed",
-            DiscrepancyAction::Cleared => "cleared",
-        }
-    }
+    let logins: Vec<&str> = checked
+        .iter()
+        .filter_map(|(_, r, _)| text(&r.login))
+        .collect();
+    Ok(accounts::table
+        .inner_join(units::table)
+        .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit_id]))
+        .filter(
+            accounts::employee_no
+                .eq_any(&numbers)
+                .or(accounts::login.eq_any(&logins)),
+        )
+        .select((
+            accounts::id,
+            accounts::employee_no,
+            accounts::login,
+            units::path,
+        ))
+        .load(conn)?)
 }

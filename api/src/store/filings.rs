@@ -772,150 +772,6 @@ pub struct ExtensionEventData {
 #[serde(deny_unknown_fields)]
 pub struct EmptyEventData {}
 
-/// A new event of a filing.
-pub struct TransitionEvent<'a> {
-    pub filing_id: Uuid,
-    pub actor_id: Uuid,
-    pub on_behalf_of: Option<Uuid>,
-    pub action: FilingEventAction,
-    pub from_status: Option<&'a str>,
-    pub to_status: &'a str,
-    pub comment: Option<&'a str>,
-    pub data: FilingEventData,
-}
-
-/// Writes an event of a filing and its audit row.
-pub fn record(
-    conn: &mut PgConnection,
-    audit: &mut Entries,
-    event: TransitionEvent<'_>,
-) -> Result<(), ApiError> {
-    let data = serde_json::to_value(&event.data).map_err(|error| {
-        tracing::error!(%error, "a filing event's data does not serialise");
-        ApiError::Internal
-    })?;
-    diesel::insert_into(filing_events::table)
-        .values((
-            filing_events::filing_id.eq(event.filing_id),
-            filing_events::actor_id.eq(event.actor_id),
-            filing_events::on_behalf_of.eq(event.on_behalf_of),
-            filing_events::action.eq(event.action.as_str()),
-            filing_events::from_status.eq(event.from_status),
-            filing_events::to_status.eq(event.to_status),
-            filing_events::comment.eq(event.comment),
-            filing_events::data.eq(&data),
-        ))
-        .execute(conn)?;
-    audit.record(
-        Some(event.actor_id),
-        "filing",
-        Some(event.filing_id),
-        event.action.as_str(),
-        event_audit_data(
-            event.from_status,
-            event.to_status,
-            event.on_behalf_of,
-            event.comment,
-            &data,
-        ),
-    );
-    Ok(())
-}
-
-/// Tells the approvers of a step (and their active delegates) that a filing awaits them.
-pub fn notify_step(
-    conn: &mut PgConnection,
-    state: &AppState,
-    filing: Uuid,
-    round: i32,
-    step: i32,
-) -> Result<(), ApiError> {
-    let mut people: Vec<Uuid> = filing_steps::table
-        .find((filing, round, step))
-        .select(filing_steps::candidates)
-        .first(conn)?;
-    people.extend(crate::notify::active_delegates(
-        conn,
-        &people.clone(),
-        state.config.now(),
-    )?);
-    crate::notify::notify(
-        conn,
-        &people,
-        crate::notify::Kind::ApprovalRequested,
-        Some(filing),
-        &crate::notify::NotificationData::ApprovalRequested {
-            filing_id: filing,
-            round,
-            step,
-        },
-        None,
-    )?;
-    Ok(())
-}
-
-/// Queues the webhook event of a transition.
-pub fn publish_transition(
-    conn: &mut PgConnection,
-    filing: Uuid,
-    account: Uuid,
-    action: &str,
-    status: &str,
-    round: i32,
-    step: Option<i32>,
-) -> Result<(), ApiError> {
-    crate::notify::publish(
-        conn,
-        filing,
-        &format!("filing.{action}"),
-        &json!({"filing_id": filing, "account_id": account, "action": action, "status": status, "round": round, "current_step": step}),
-    )?;
-    Ok(())
-}
-
-/// Files a stored draft, locked by the caller: assesses it again now, stores
-/// the assessment and the resolved chain, and moves the filing to `recorded`
-/// or `pending`, in one statement. Answers the filing as filed.
-pub fn submit_row(
-    conn: &mut PgConnection,
-    audit: &mut Entries,
-    state: &AppState,
-    row: FilingRow,
-    lang: Lang,
-) -> Result<Filing, ApiError> {
-    let draft: TripDraft = decode(&row.draft)?;
-    let assessment = assess_for(conn, state, row.account_id, &draft, lang)?;
-    let mut new = NewFiling {
-        id: row.id,
-        account_id: row.account_id,
-        unit_id: row.unit_id,
-        unit_path: row.unit_path,
-        status: row.status,
-        kind: draft.kind.map(TripKind::as_str),
-        depart_on: draft.depart_on,
-        return_on: draft.return_on,
-        draft: serde_json::to_value(&draft)
-            .map_err(ApiError::internal("serialising a filing's draft"))?,
-        assessment: Value::Null,
-        requirement: None,
-        policy_unit_id: None,
-        policy_version: None,
-        current_step: None,
-        steps: Vec::new(),
-        submit_by: None,
-        submitted_at: None,
-        version: row.version,
-        events: Vec::new(),
-        notice: None,
-        publication: None,
-        now: state.config.now(),
-    };
-    file(state, &mut new, &draft, assessment)?;
-    let filed = crate::store::filings::submit(conn, &new)?;
-    record_events(audit, &new);
-    build(state, filed, written_steps(&new)?, Vec::new())
-}
-
 /// Records the events of a filing just written on the audit chain.
 pub fn record_events(audit: &mut Entries, new: &NewFiling) {
     for event in &new.events {
@@ -1091,3 +947,91 @@ pub fn transition_error(error: TransitionError) -> ApiError {
         ),
     }
 }
+
+/// Whose filings a list holds.
+pub enum Listed {
+    /// One filer's own.
+    Filer(Uuid),
+    /// Those filed from the subtrees of these nodes.
+    Roots(Vec<Uuid>),
+    /// Every filing.
+    All,
+}
+
+/// A page of filings, newest first: `after` is the creation time and id of the
+/// last one of the page before. At most `limit` rows.
+pub fn list(
+    conn: &mut PgConnection,
+    listed: Listed,
+    status: Option<FilingStatus>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<Vec<FilingRow>, ApiError> {
+    let mut query = filings::table.select(FilingRow::as_select()).into_boxed();
+    query = match listed {
+        Listed::Filer(account) => query.filter(filings::account_id.eq(account)),
+        Listed::Roots(roots) => {
+            query.filter(sql::<Bool>("unit_path && ").bind::<Array<SqlUuid>, _>(roots))
+        }
+        Listed::All => query,
+    };
+    if let Some(status) = status {
+        query = query.filter(filings::status.eq(status.as_str()));
+    }
+    if let Some((at, id)) = after {
+        query = query.filter(
+            filings::created_at
+                .lt(at)
+                .or(filings::created_at.eq(at).and(filings::id.lt(id))),
+        );
+    }
+    Ok(query
+        .order((filings::created_at.desc(), filings::id.desc()))
+        .limit(limit)
+        .load(conn)?)
+}
+
+/// One event of a filing's history.
+#[derive(Debug, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
+#[diesel(table_name = filing_events)]
+pub struct FilingEvent {
+    /// Sequence number.
+    pub id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who acted.
+    pub actor_id: Uuid,
+    /// The approver a delegate acted for.
+    pub on_behalf_of: Option<Uuid>,
+    /// What happened.
+    #[schema(value_type = FilingEventAction)]
+    pub action: String,
+    /// Status before (none for `create`).
+    #[schema(value_type = Option<FilingStatus>)]
+    pub from_status: Option<String>,
+    /// Status after.
+    #[schema(value_type = FilingStatus)]
+    pub to_status: String,
+    /// Comment, if any.
+    pub comment: Option<String>,
+    /// Details, shaped by `action`.
+    #[schema(value_type = FilingEventData)]
+    pub data: serde_json::Value,
+}
+
+/// A filing's events, oldest first.
+pub fn events_of(conn: &mut PgConnection, filing: Uuid) -> Result<Vec<FilingEvent>, ApiError> {
+    Ok(filing_events::table
+        .filter(filing_events::filing_id.eq(filing))
+        .order(filing_events::id)
+        .select(FilingEvent::as_select())
+        .load(conn)?)
+}
+
+crate::page_schema!(
+/// A page of filings.
+    FilingPage,
+    Filing,
+    "Filings, newest first.",
+    "Cursor of the next page."
+);

@@ -2,8 +2,10 @@
 //! per question it answers. Route files call it; it never calls a route.
 
 pub mod accounts;
+pub mod approvals;
 pub mod calendar;
 pub mod context;
+pub mod discrepancies;
 pub mod documents;
 pub mod enums;
 pub mod evidence;
@@ -13,6 +15,7 @@ pub mod inspections;
 pub mod ledger;
 pub mod policies;
 pub mod special_periods;
+pub mod transitions;
 pub mod units;
 
 /// The part of the tree a list is drawn from, as the policy scopes it.
