@@ -1,5 +1,5 @@
-//! The data layer: SQL that more than one route needs, one function or value
-//! per question it answers. Route files call it; it never calls a route.
+//! The data layer: all the SQL, one function or value per question it
+//! answers. Route files call it; it never calls a route.
 
 pub mod accounts;
 pub mod approvals;
@@ -13,7 +13,10 @@ pub mod filings;
 pub mod flags;
 pub mod inspections;
 pub mod ledger;
+pub mod notifications;
 pub mod policies;
+pub mod roster;
+pub mod sessions;
 pub mod special_periods;
 pub mod transitions;
 pub mod units;
