@@ -12,7 +12,7 @@ FILINGS="${1:-300000}"
 CLIENTS="${2:-17}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/whereabouts/target}"
 for tool in wrk jq psql curl; do command -v $tool >/dev/null || { echo "$tool is needed"; exit 1; }; done
-cargo build --release -q -p whereabouts-api
+cargo build --release -q -p whereabouts-api -p whereabouts-demo
 BIN="$CARGO_TARGET_DIR/release/whereabouts"
 PG="${WHEREABOUTS_TEST_DATABASE_URL:-postgres://postgres@localhost:5432}"
 DB="whereabouts_bench_exports_$$"
@@ -34,7 +34,7 @@ trap cleanup EXIT
 kb() { awk -v k="$1" '$1 == k":" {print $2}' "/proc/$SERVER/status"; }
 
 echo "== demo district with $FILINGS extra filings"
-"$BIN" demo --filings "$FILINGS" --evidence-days 1 >/dev/null
+"$CARGO_TARGET_DIR/release/whereabouts-demo" --filings "$FILINGS" --evidence-days 1 >/dev/null
 DISTRICT=$(psql "$DATABASE_URL" -Atc "SELECT id FROM units WHERE parent_id IS NULL")
 # The window whose export holds about 100,000 rows.
 TO=$(psql "$DATABASE_URL" -Atc "SELECT d FROM (SELECT depart_on AS d, count(*) OVER (ORDER BY depart_on) AS n

@@ -11,7 +11,7 @@ FILINGS="${1:-1000000}"
 SECONDS_PER_RUN="${2:-20}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/whereabouts/target}"
 for tool in wrk jq psql curl; do command -v $tool >/dev/null || { echo "$tool is needed"; exit 1; }; done
-cargo build --release -q -p whereabouts-api
+cargo build --release -q -p whereabouts-api -p whereabouts-demo
 BIN="$CARGO_TARGET_DIR/release/whereabouts"
 PG="${WHEREABOUTS_TEST_DATABASE_URL:-postgres://postgres@localhost:5432}"
 DB="whereabouts_bench_supervision_$$"
@@ -39,7 +39,7 @@ peak_kb() { awk '/VmHWM/ {print $2}' "/proc/$SERVER/status"; }
 
 echo "== demo district with $FILINGS extra filings and 10 days of attendance"
 start=$(date +%s)
-"$BIN" demo --filings "$FILINGS" --evidence-days 10 | tail -n 20 | sed 's/^/   /'
+"$CARGO_TARGET_DIR/release/whereabouts-demo" --filings "$FILINGS" --evidence-days 10 | tail -n 20 | sed 's/^/   /'
 echo "   built in $(( $(date +%s) - start ))s: $(psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM filings') filings, $(psql "$DATABASE_URL" -Atc 'SELECT count(*) FROM evidence') evidence rows"
 DISTRICT=$(psql "$DATABASE_URL" -Atc "SELECT id FROM units WHERE parent_id IS NULL")
 

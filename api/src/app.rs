@@ -4,8 +4,8 @@ use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::routes::{
     accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
-    filings, health, inspections, ledger, me, notifications, policies, roster, special_periods,
-    units,
+    filings, findings, health, inspections, ledger, me, notifications, policies, roster,
+    special_periods, units,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -126,23 +126,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 )
                 .route(
                     "/inspections/{id}/findings",
-                    web::post().to(inspections::create_finding),
+                    web::post().to(findings::create_finding),
                 )
                 .route(
                     "/inspections/{id}/findings",
-                    web::get().to(inspections::list_findings),
+                    web::get().to(findings::list_findings),
                 )
                 .route(
                     "/inspections/{id}/findings/{finding_id}",
-                    web::patch().to(inspections::update_finding),
+                    web::patch().to(findings::update_finding),
                 )
                 .route(
                     "/inspections/{id}/findings/{finding_id}/rectifications",
-                    web::post().to(inspections::create_rectification),
+                    web::post().to(findings::create_rectification),
                 )
                 .route(
                     "/inspections/{id}/findings/{finding_id}/rectifications/{rectification_id}",
-                    web::patch().to(inspections::update_rectification),
+                    web::patch().to(findings::update_rectification),
                 )
                 .route("/reconciliations", web::post().to(evidence::reconcile))
                 .route("/discrepancies", web::get().to(discrepancies::list))

@@ -7,7 +7,6 @@ pub mod auth;
 pub mod config;
 pub mod csv_safe;
 pub mod db;
-pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod idempotency;

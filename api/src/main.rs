@@ -31,24 +31,6 @@ enum Command {
         #[arg(long)]
         login: String,
     },
-    /// Fill an empty database with a synthetic district (133 units, their
-    /// cadres, policies, the May Day 2026 filings and travel evidence) for
-    /// demonstrations and benchmarks. Creates and migrates the database first;
-    /// refuses a database that already has units.
-    Demo {
-        /// Cadres to create (leaders included; administrators come on top).
-        #[arg(long, default_value_t = 40_000)]
-        accounts: u32,
-        /// Historical filings over 2025-01-01..2026-04-13 besides May Day's.
-        #[arg(long, default_value_t = 0)]
-        filings: u32,
-        /// Working days of attendance `present` records per person from 2026-05-06.
-        #[arg(long, default_value_t = 0)]
-        evidence_days: u32,
-        /// The password of every demo account.
-        #[arg(long, default_value = whereabouts_api::demo::DEFAULT_PASSWORD)]
-        password: String,
-    },
     /// Print the OpenAPI document.
     Openapi,
     /// The audit chain.
@@ -169,13 +151,6 @@ fn create_admin(config: &Config, login: &str) -> Result<(), String> {
     }
 }
 
-fn demo(config: &Config, options: &whereabouts_api::demo::DemoOptions) -> Result<(), String> {
-    let summary =
-        whereabouts_api::demo::run(&config.database_url, options).map_err(|e| e.to_string())?;
-    print!("{summary}");
-    Ok(())
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
@@ -196,20 +171,6 @@ fn main() -> ExitCode {
             prepare_database(&config).map(|()| println!("database is up to date"))
         }
         Some(Command::CreateAdmin { login }) => create_admin(&config, &login),
-        Some(Command::Demo {
-            accounts,
-            filings,
-            evidence_days,
-            password,
-        }) => demo(
-            &config,
-            &whereabouts_api::demo::DemoOptions {
-                accounts,
-                filings,
-                evidence_days,
-                password,
-            },
-        ),
         Some(Command::Audit {
             command: AuditCommand::Verify,
         }) => verify_audit(&config),

@@ -3,8 +3,8 @@
 use crate::error::Problem;
 use crate::routes::{
     accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
-    filings, health, inspections, ledger, me, notifications, policies, roster, special_periods,
-    units,
+    filings, findings, health, inspections, ledger, me, notifications, policies, roster,
+    special_periods, units,
 };
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
@@ -67,8 +67,8 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
         ledger::ledger, ledger::export_ledger_csv, ledger::export_ledger_xlsx,
         documents::create, documents::list, documents::get, documents::checkout, documents::return_,
         inspections::create, inspections::list, inspections::get, inspections::get_report,
-        inspections::create_finding, inspections::list_findings, inspections::update_finding,
-        inspections::create_rectification, inspections::update_rectification,
+        findings::create_finding, findings::list_findings, findings::update_finding,
+        findings::create_rectification, findings::update_rectification,
         evidence::import, evidence::reconcile, discrepancies::list, discrepancies::explain, discrepancies::confirm,
         discrepancies::mine, discrepancies::get, discrepancies::events, discrepancies::clear,
         notifications::feed, notifications::read, notifications::create_webhook, notifications::list_webhooks,

@@ -1,7 +1,7 @@
 //! Test support: a database per test, copied from a migrated template.
 //!
 //! The template is migrated once per set of migrations (its name carries a hash
-//! of their names) under an advisory lock, so test processes running in
+//! of their names and their SQL) under an advisory lock, so test processes running in
 //! parallel share it safely. Each [`TestDatabase`] is a fresh copy, dropped
 //! with everything in it when the value is dropped.
 #![allow(clippy::expect_used, reason = "test support fails loudly by design")]
@@ -24,12 +24,14 @@ pub fn server_url() -> String {
 fn template_name() -> String {
     let mut hasher = Sha256::new();
     let migrations = MigrationSource::<Pg>::migrations(&MIGRATIONS).expect("embedded migrations");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
     for migration in migrations {
-        hasher.update(migration.name().to_string().as_bytes());
+        let name = migration.name().to_string();
+        hasher.update(name.as_bytes());
+        // A migration edited in place (same name, new SQL) makes a new template.
+        let up = std::fs::read(dir.join(&name).join("up.sql")).expect("a migration's up.sql");
+        hasher.update(&up);
     }
-    hasher.update(include_bytes!(
-        "../../migrations/2026-11-27-000001_foundation/up.sql"
-    ));
     format!(
         "whereabouts_template_{}",
         &hex::encode(hasher.finalize())[..16]

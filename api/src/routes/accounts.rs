@@ -10,10 +10,9 @@ use crate::store::accounts::{
     MAX_CSV_BYTES, PasswordReset, ResetPassword, RoleGrantBody, UpdateAccount, grants_body, hash,
     insert_account, load_account, to_account,
 };
-use crate::tx::Claim;
+use crate::tx::{Claim, Tx};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
@@ -242,19 +241,19 @@ pub async fn list(
 }
 
 fn set_status(
-    conn: &mut PgConnection,
-    audit: &mut crate::audit::Entries,
+    tx: &mut Tx<'_>,
     who: &Principal,
     id: Uuid,
     status: &str,
     if_match: &IfMatch,
 ) -> Result<Account, ApiError> {
+    let conn = &mut *tx.conn;
     let current = policy::managed_account(conn, who, Action::ManageAccount, id)?;
     if_match.check(current.version)?;
     store::set_status(conn, &current, status)?;
     crate::sessions::end_all(conn, id, None)?;
     let account = load_account(conn, id)?;
-    audit.record(
+    tx.audit.record(
         Some(who.account_id),
         "account",
         Some(id),
@@ -290,7 +289,7 @@ pub async fn suspend(
     let account = state
         .db
         .transaction(claim, move |tx| {
-            set_status(tx.conn, &mut tx.audit, &who, id, "suspended", &if_match)
+            set_status(tx, &who, id, "suspended", &if_match)
         })
         .await?;
     Ok(versioned(StatusCode::OK, account.version, &account))
@@ -321,7 +320,7 @@ pub async fn reactivate(
     let account = state
         .db
         .transaction(claim, move |tx| {
-            set_status(tx.conn, &mut tx.audit, &who, id, "active", &if_match)
+            set_status(tx, &who, id, "active", &if_match)
         })
         .await?;
     Ok(versioned(StatusCode::OK, account.version, &account))

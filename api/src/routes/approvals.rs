@@ -167,8 +167,8 @@ pub async fn pending(
 ) -> Result<web::Json<FilingPage>, ApiError> {
     let st = state.clone();
     // The inbox is read often: the caller, the page and its steps come over
-    // one connection checkout, and the page's query has one shape (a first
-    // page reads after the nil id), so diesel prepares it once per connection.
+    // one connection checkout (the page's query is prepared once per
+    // connection, see `awaiting`).
     let page = state
         .db
         .run(move |conn| {

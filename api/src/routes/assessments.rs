@@ -4,9 +4,8 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal, RequestLang};
 use crate::policy::{self, Action};
-use crate::schema::accounts;
+use crate::store::accounts::unit_of;
 use actix_web::web;
-use diesel::prelude::*;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -74,11 +73,7 @@ pub async fn create(
         .run(move |conn| {
             if target != who.account_id {
                 policy::require(&who, Action::Supervise)?;
-                let unit: Option<Uuid> = accounts::table
-                    .find(target)
-                    .select(accounts::unit_id)
-                    .first(conn)?;
-                match unit {
+                match unit_of(conn, target)? {
                     Some(unit) => policy::authorize(conn, &who, Action::Supervise, unit)?,
                     None => return Err(ApiError::NotFound),
                 }

@@ -11,15 +11,13 @@
 use crate::auth::{self, DUMMY_HASH};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, client_address};
-use crate::schema::{accounts, refresh_tokens, sessions};
 use crate::sessions::{Origin, Tokens, issue_tokens};
+use crate::store::sessions as store;
 use crate::throttle::{self, LoginBuckets};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use chrono::Utc;
 use serde::Deserialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 /// Credentials.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -36,18 +34,6 @@ pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
     pub refresh_token: String,
 }
-
-/// A stored refresh token: id, session, account, expiry, spent, revoked, and
-/// when its session ended.
-type RefreshRow = (
-    Uuid,
-    Uuid,
-    Uuid,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
 
 /// Log in with login and password
 ///
@@ -84,18 +70,9 @@ pub async fn login(
             if let Some(wait) = throttle::wait(conn, &buckets.limits(&config), window)? {
                 return Err(ApiError::RateLimited(wait));
             }
-            let account: Option<(Uuid, String, String, DateTime<Utc>)> = accounts::table
-                .filter(accounts::login.eq(&login))
-                .select((
-                    accounts::id,
-                    accounts::password_hash,
-                    accounts::status,
-                    accounts::credentials_changed_at,
-                ))
-                .first(conn)
-                .optional()?;
+            let account = store::credentials(conn, &login)?;
             let verified = match &account {
-                Some((_, hash, _, _)) => auth::verify_password(&body.password, hash),
+                Some(account) => auth::verify_password(&body.password, &account.password_hash),
                 None => {
                     // Spend the same time as for a real account.
                     auth::verify_password(&body.password, &DUMMY_HASH);
@@ -103,13 +80,20 @@ pub async fn login(
                 }
             };
             match account {
-                Some((id, _, status, changed)) if verified && status == "active" => {
+                Some(account) if verified && account.status == "active" => {
                     // The login's own count over all addresses stays: an
                     // attack in progress elsewhere stays slowed down.
                     throttle::clear(conn, &[&buckets.pair])?;
-                    conn.transaction(|conn| {
-                        let session = crate::sessions::start(conn, id, &origin)?;
-                        issue_tokens(conn, &st, id, changed, session)
+                    crate::tx::run(conn, None, |tx| {
+                        let conn = &mut *tx.conn;
+                        let session = crate::sessions::start(conn, account.id, &origin)?;
+                        issue_tokens(
+                            conn,
+                            &st,
+                            account.id,
+                            account.credentials_changed_at,
+                            session,
+                        )
                     })
                 }
                 _ => {
@@ -149,49 +133,39 @@ pub async fn refresh(
         .db
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
-            let row: Option<RefreshRow> = refresh_tokens::table
-                .inner_join(sessions::table)
-                .filter(refresh_tokens::token_hash.eq(&hash))
-                .select((
-                    refresh_tokens::id,
-                    refresh_tokens::family_id,
-                    refresh_tokens::account_id,
-                    refresh_tokens::expires_at,
-                    refresh_tokens::spent_at,
-                    refresh_tokens::revoked_at,
-                    sessions::ended_at,
-                ))
-                .for_update()
-                .first(conn)
-                .optional()?;
-            let Some((id, session, account_id, expires_at, spent_at, revoked_at, ended_at)) = row
-            else {
+            let Some(token) = store::refresh_token(conn, &hash)? else {
                 return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
             };
-            if spent_at.is_some() {
+            let (session, account_id) = (token.session_id, token.account_id);
+            if token.spent_at.is_some() {
                 // Reuse: somebody holds a copy. End the session and commit that.
                 crate::sessions::end(conn, session)?;
                 tracing::warn!(%account_id, "refresh token reused; session ended");
                 return Ok(Err(ApiError::Unauthorized(ProblemCode::RefreshTokenReused)));
             }
-            if revoked_at.is_some() || ended_at.is_some() || expires_at <= Utc::now() {
+            if token.revoked_at.is_some()
+                || token.session_ended_at.is_some()
+                || token.expires_at <= Utc::now()
+            {
                 return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
             }
-            let (status, changed): (String, DateTime<Utc>) = accounts::table
-                .find(account_id)
-                .select((accounts::status, accounts::credentials_changed_at))
-                .first(conn)?;
-            if status != "active" {
+            let standing = store::standing(conn, account_id)?;
+            if standing.status != "active" {
                 // Answered as a token nobody issued: the holder learns
                 // nothing about the account.
                 crate::sessions::end(conn, session)?;
                 return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
             }
-            diesel::update(refresh_tokens::table.find(id))
-                .set(refresh_tokens::spent_at.eq(diesel::dsl::now))
-                .execute(conn)?;
+            store::spend_refresh_token(conn, token.id)?;
             crate::sessions::touch(conn, session)?;
-            issue_tokens(conn, &st, account_id, changed, session).map(Ok)
+            issue_tokens(
+                conn,
+                &st,
+                account_id,
+                standing.credentials_changed_at,
+                session,
+            )
+            .map(Ok)
         })
         .await?;
     outcome.map(web::Json)
@@ -215,12 +189,7 @@ pub async fn logout(
         .db
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
-            let session: Option<Uuid> = refresh_tokens::table
-                .filter(refresh_tokens::token_hash.eq(&hash))
-                .select(refresh_tokens::family_id)
-                .first(conn)
-                .optional()?;
-            if let Some(session) = session {
+            if let Some(session) = store::session_of_refresh_token(conn, &hash)? {
                 crate::sessions::end(conn, session)?;
             }
             Ok(())

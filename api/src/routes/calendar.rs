@@ -4,15 +4,13 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
 use crate::policy::{self, Action};
-use crate::schema::{calendar_days, calendar_years};
-use crate::store::calendar::custom_years;
+use crate::store::calendar as store;
 use actix_web::web;
 use chrono::Datelike;
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
-use whereabouts_core::calendar::{self, CalendarDay, DayKind};
+use whereabouts_core::calendar::{self, CalendarDay};
 use whereabouts_core::{Issue, IssueCode};
 
 /// Where a year's entries come from.
@@ -45,13 +43,14 @@ pub struct PutCalendarYear {
     pub days: Vec<CalendarDay>,
 }
 
-fn year_body(conn: &mut PgConnection, year: i32) -> Result<CalendarYearBody, ApiError> {
-    let custom = custom_years(conn)?;
-    Ok(match custom.years.into_iter().find(|y| y.year == year) {
-        Some(y) => CalendarYearBody {
+/// A year as answered: the days saved for it (`custom`), if any, else the
+/// shipped ones.
+fn year_body(year: i32, custom: Option<Vec<CalendarDay>>) -> CalendarYearBody {
+    match custom {
+        Some(days) => CalendarYearBody {
             year,
             source: CalendarSource::Custom,
-            days: y.days,
+            days,
         },
         None if calendar::shipped_years().contains(&year) => CalendarYearBody {
             year,
@@ -63,7 +62,7 @@ fn year_body(conn: &mut PgConnection, year: i32) -> Result<CalendarYearBody, Api
             source: CalendarSource::None,
             days: vec![],
         },
-    })
+    }
 }
 
 fn check_year(year: i32) -> Result<(), ApiError> {
@@ -96,7 +95,10 @@ pub async fn get(
     let year = year.into_inner();
     check_year(year)?;
     Ok(web::Json(
-        state.db.run(move |conn| year_body(conn, year)).await?,
+        state
+            .db
+            .run(move |conn| Ok(year_body(year, store::custom_year(conn, year)?)))
+            .await?,
     ))
 }
 
@@ -174,29 +176,8 @@ pub async fn put(
         .db
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
-            diesel::insert_into(calendar_years::table)
-                .values(calendar_years::year.eq(year))
-                .on_conflict(calendar_years::year)
-                .do_update()
-                .set(calendar_years::updated_at.eq(diesel::dsl::now))
-                .execute(conn)?;
-            diesel::delete(calendar_days::table.filter(calendar_days::year.eq(year)))
-                .execute(conn)?;
-            for day in &days {
-                diesel::insert_into(calendar_days::table)
-                    .values((
-                        calendar_days::date.eq(day.date),
-                        calendar_days::year.eq(year),
-                        calendar_days::kind.eq(if day.kind == DayKind::Holiday {
-                            "holiday"
-                        } else {
-                            "workday"
-                        }),
-                        calendar_days::name.eq(day.name.trim()),
-                    ))
-                    .execute(conn)?;
-            }
-            let saved = year_body(conn, year)?;
+            store::replace_year(conn, year, &days)?;
+            let saved = year_body(year, store::custom_year(conn, year)?);
             tx.audit.record(
                 Some(who.account_id),
                 "calendar",

@@ -9,16 +9,14 @@ use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
-use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
 use crate::store::Within;
 use crate::store::documents::{
-    self as store, Document, DocumentInput, Listed, Row, audit_state, load_row, one, seal,
-    to_documents,
+    self as store, Document, DocumentInput, Listed, NewDocument, Row, TripFiling, audit_state,
+    load_row, one, seal, to_documents,
 };
 use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
 use chrono::{Duration, NaiveDate};
-use diesel::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -87,13 +85,7 @@ pub async fn create(
         .db
         .transaction(claim, move |tx| {
             let conn = &mut *tx.conn;
-            let holder: Option<(Option<Uuid>, Option<Vec<Uuid>>)> = accounts::table
-                .left_join(units::table)
-                .filter(accounts::id.eq(input.account_id))
-                .select((accounts::unit_id, units::path.nullable()))
-                .first(conn)
-                .optional()?;
-            let Some((Some(unit), Some(path))) = holder else {
+            let Some((unit, path)) = store::holder_node(conn, input.account_id)? else {
                 return Err(ApiError::invalid(
                     IssueCode::UnknownPerson,
                     "account_id",
@@ -109,20 +101,21 @@ pub async fn create(
             }
             let id = Uuid::new_v4();
             let (sealed, nonce) = seal(&st.config.document_key, id, &number)?;
-            diesel::insert_into(travel_documents::table)
-                .values((
-                    travel_documents::id.eq(id),
-                    travel_documents::account_id.eq(input.account_id),
-                    travel_documents::unit_path.eq(&path),
-                    travel_documents::kind.eq(crate::store::enums::enum_name(&input.kind)),
-                    travel_documents::number_sealed.eq(&sealed),
-                    travel_documents::number_nonce.eq(&nonce),
-                    travel_documents::issued_on.eq(input.issued_on),
-                    travel_documents::expires_on.eq(input.expires_on),
-                    travel_documents::in_custody.eq(input.in_custody.unwrap_or(true)),
-                    travel_documents::registered_by.eq(who.account_id),
-                ))
-                .execute(conn)?;
+            store::register(
+                conn,
+                &NewDocument {
+                    id,
+                    account_id: input.account_id,
+                    unit_path: &path,
+                    kind: input.kind,
+                    number_sealed: &sealed,
+                    number_nonce: &nonce,
+                    issued_on: input.issued_on,
+                    expires_on: input.expires_on,
+                    in_custody: input.in_custody.unwrap_or(true),
+                    registered_by: who.account_id,
+                },
+            )?;
             let document = one(conn, &st, &who, id)?;
             tx.audit.record(
                 Some(who.account_id),
@@ -293,13 +286,9 @@ pub struct CheckoutInput {
     pub filing_id: Uuid,
 }
 
-/// Loads a document for a unit administrator of its holder, locked.
-fn administered(conn: &mut PgConnection, who: &Principal, id: Uuid) -> Result<Row, ApiError> {
-    let row: Row = travel_documents::table
-        .find(id)
-        .select(Row::as_select())
-        .for_update()
-        .first(conn)?;
+/// Keeps a document's row for a unit administrator of its holder; anyone
+/// else gets 404.
+fn administered(who: &Principal, row: Row) -> Result<Row, ApiError> {
     let admin = policy::scope(who, Action::KeepDocuments).holds(&row.unit_path);
     if !admin {
         return Err(ApiError::NotFound);
@@ -341,30 +330,20 @@ pub async fn checkout(
         .db
         .transaction(claim, move |tx| {
             let conn = &mut *tx.conn;
-            let row = administered(conn, &who, id)?;
+            let row = administered(&who, store::lock_row(conn, id)?)?;
             if !row.in_custody {
                 return Err(ApiError::Conflict(ProblemCode::NotInCustody));
             }
-            let out: bool = diesel::select(diesel::dsl::exists(
-                document_checkouts::table
-                    .filter(document_checkouts::document_id.eq(id))
-                    .filter(document_checkouts::returned_at.is_null()),
-            ))
-            .get_result(conn)?;
-            if out {
+            if store::is_checked_out(conn, id)? {
                 return Err(ApiError::Conflict(ProblemCode::AlreadyCheckedOut));
             }
-            let filing: Option<(Uuid, String, Option<String>, Option<NaiveDate>)> = filings::table
-                .find(filing_id)
-                .select((
-                    filings::account_id,
-                    filings::status,
-                    filings::kind,
-                    filings::return_on,
-                ))
-                .first(conn)
-                .optional()?;
-            let Some((holder, status, kind, return_on)) = filing else {
+            let Some(TripFiling {
+                account_id: holder,
+                status,
+                kind,
+                return_on,
+            }) = store::trip_filing(conn, filing_id)?
+            else {
                 return Err(ApiError::invalid(
                     IssueCode::Invalid,
                     "filing_id",
@@ -396,23 +375,14 @@ pub async fn checkout(
             }
             let return_on = return_on
                 .ok_or_else(|| ApiError::broken("the return day of an approved filing"))?;
-            diesel::insert_into(document_checkouts::table)
-                .values((
-                    document_checkouts::id.eq(Uuid::new_v4()),
-                    document_checkouts::document_id.eq(id),
-                    document_checkouts::filing_id.eq(filing_id),
-                    document_checkouts::checked_out_by.eq(who.account_id),
-                    document_checkouts::checked_out_at.eq(st.config.now()),
-                    document_checkouts::due_on
-                        .eq(return_on + Duration::days(st.config.document_return_days)),
-                ))
-                .execute(conn)?;
-            diesel::update(travel_documents::table.find(id))
-                .set((
-                    travel_documents::version.eq(row.version + 1),
-                    travel_documents::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)?;
+            store::check_out(
+                conn,
+                &row,
+                filing_id,
+                who.account_id,
+                st.config.now(),
+                return_on + Duration::days(st.config.document_return_days),
+            )?;
             let document = one(conn, &st, &who, id)?;
             tx.audit.record(
                 Some(who.account_id),
@@ -452,26 +422,10 @@ pub async fn return_(
         .db
         .transaction(claim, move |tx| {
             let conn = &mut *tx.conn;
-            let row = administered(conn, &who, id)?;
-            let returned = diesel::update(
-                document_checkouts::table
-                    .filter(document_checkouts::document_id.eq(id))
-                    .filter(document_checkouts::returned_at.is_null()),
-            )
-            .set((
-                document_checkouts::returned_by.eq(who.account_id),
-                document_checkouts::returned_at.eq(st.config.now()),
-            ))
-            .execute(conn)?;
-            if returned == 0 {
+            let row = administered(&who, store::lock_row(conn, id)?)?;
+            if !store::take_back(conn, &row, who.account_id, st.config.now())? {
                 return Err(ApiError::Conflict(ProblemCode::NotCheckedOut));
             }
-            diesel::update(travel_documents::table.find(id))
-                .set((
-                    travel_documents::version.eq(row.version + 1),
-                    travel_documents::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)?;
             let document = one(conn, &st, &who, id)?;
             tx.audit.record(
                 Some(who.account_id),

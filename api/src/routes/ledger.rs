@@ -8,7 +8,6 @@ use crate::error::ApiError;
 use crate::extract::{AppState, Principal, RequestLang};
 use crate::page::{PageParams, cursor_after};
 use crate::policy::{self, Action};
-use crate::schema::units;
 use crate::store::flags::FlagSql;
 use crate::store::ledger::{
     self as store, EXPORT_BATCH, Filter, LedgerCounts, LedgerEntry, LedgerParams, Row, batch,
@@ -17,8 +16,6 @@ use crate::store::ledger::{
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
-use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -136,15 +133,7 @@ async fn select(
             }
             match roots {
                 None => Ok(None),
-                Some(roots) => Ok(Some(
-                    units::table
-                        .filter(
-                            diesel::dsl::sql::<Bool>("units.path && ")
-                                .bind::<Array<SqlUuid>, _>(roots),
-                        )
-                        .select(units::id)
-                        .load::<Uuid>(conn)?,
-                )),
+                Some(roots) => Ok(Some(store::nodes_under(conn, roots)?)),
             }
         })
         .await?;

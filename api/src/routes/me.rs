@@ -4,15 +4,13 @@
 use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal};
-use crate::schema::{accounts, units};
 use crate::sessions::{Tokens, issue_tokens};
-use crate::store::accounts::{Account, load_account};
-use crate::store::units::{Unit, UnitRow, to_units};
+use crate::store::accounts::{self as store, Account, load_account};
+use crate::store::units::{Unit, load_unit};
 use crate::throttle::{self, Limit};
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -43,13 +41,7 @@ pub async fn get(state: web::Data<AppState>, who: Principal) -> Result<web::Json
         .run(move |conn| {
             let account = load_account(conn, who.account_id)?;
             let unit = match account.unit_id {
-                Some(id) => {
-                    let row = units::table
-                        .find(id)
-                        .select(UnitRow::as_select())
-                        .first(conn)?;
-                    to_units(conn, vec![row])?.pop()
-                }
+                Some(id) => Some(load_unit(conn, id)?),
                 None => None,
             };
             Ok(Me { account, unit })
@@ -106,11 +98,7 @@ pub async fn change_password(
             let conn = &mut *tx.conn;
             // The account's row lock orders concurrent attempts, so the
             // throttle counts every one of them.
-            let stored: String = accounts::table
-                .find(who.account_id)
-                .select(accounts::password_hash)
-                .for_update()
-                .first(conn)?;
+            let stored = store::locked_password_hash(conn, who.account_id)?;
             let bucket = throttle::password_bucket(who.account_id);
             let window = st.config.login_window_seconds;
             let limit = Limit::Lock {
@@ -129,14 +117,7 @@ pub async fn change_password(
                 )));
             }
             throttle::clear(conn, &[&bucket])?;
-            let changed: DateTime<Utc> = diesel::update(accounts::table.find(who.account_id))
-                .set((
-                    accounts::password_hash.eq(new_hash),
-                    accounts::credentials_changed_at.eq(diesel::dsl::now),
-                    accounts::updated_at.eq(diesel::dsl::now),
-                ))
-                .returning(accounts::credentials_changed_at)
-                .get_result(conn)?;
+            let changed = store::change_password(conn, who.account_id, &new_hash)?;
             crate::sessions::end_all(conn, who.account_id, Some(who.session_id))?;
             tx.audit.record(
                 Some(who.account_id),

@@ -10,6 +10,7 @@ pub mod discrepancies;
 pub mod documents;
 pub mod evidence;
 pub mod filings;
+pub mod findings;
 pub mod health;
 pub mod inspections;
 pub mod ledger;

@@ -5,39 +5,17 @@ use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, Principal};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action, Scope};
-use crate::schema::{notifications, units, webhooks};
+use crate::store::Within;
+use crate::store::notifications::{self as store, Notification};
 use crate::tx::Claim;
 use crate::webhook_target;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use whereabouts_core::IssueCode;
-
-/// One notification.
-#[derive(Debug, Serialize, Deserialize, ToSchema, Queryable, Selectable)]
-#[diesel(table_name = notifications)]
-pub struct Notification {
-    /// Id.
-    pub id: Uuid,
-    /// What it is about; `data` is shaped by it.
-    #[schema(value_type = crate::notify::Kind)]
-    pub kind: String,
-    /// The filing it is about.
-    pub filing_id: Option<Uuid>,
-    /// Details, shaped by `kind`.
-    #[schema(value_type = crate::notify::NotificationData)]
-    pub data: serde_json::Value,
-    /// When.
-    pub created_at: DateTime<Utc>,
-    /// When the account read it.
-    pub read_at: Option<DateTime<Utc>>,
-}
 
 /// Filters for the feed.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -79,35 +57,14 @@ pub async fn feed(
     let page = state
         .db
         .run(move |conn| {
-            let mut query = notifications::table
-                .filter(notifications::account_id.eq(who.account_id))
-                .select(Notification::as_select())
-                .into_boxed();
-            if filter.unread == Some(true) {
-                query = query.filter(notifications::read_at.is_null());
-            }
-            if let Some(after) = after {
-                let (at, id) = after
-                    .split_once('|')
-                    .and_then(|(at, id)| {
-                        Some((
-                            DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
-                            id.parse::<Uuid>().ok()?,
-                        ))
-                    })
-                    .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
-                query = query.filter(
-                    notifications::created_at
-                        .lt(at)
-                        .or(notifications::created_at
-                            .eq(at)
-                            .and(notifications::id.lt(id))),
-                );
-            }
-            let rows: Vec<Notification> = query
-                .order((notifications::created_at.desc(), notifications::id.desc()))
-                .limit(limit + 1)
-                .load(conn)?;
+            let after = after.as_deref().map(cursor_key).transpose()?;
+            let rows = store::feed(
+                conn,
+                who.account_id,
+                filter.unread == Some(true),
+                after,
+                limit + 1,
+            )?;
             let (items, next_cursor) = paginate(rows, limit, |n| {
                 format!(
                     "{}|{}",
@@ -120,6 +77,20 @@ pub async fn feed(
         })
         .await?;
     Ok(web::Json(page))
+}
+
+/// The creation time and id of the last notification of the page before, as
+/// a feed cursor names them (422 when it names none).
+fn cursor_key(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    cursor
+        .split_once('|')
+        .and_then(|(at, id)| {
+            Some((
+                DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
+                id.parse::<Uuid>().ok()?,
+            ))
+        })
+        .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))
 }
 
 /// Mark one of the caller's notifications read
@@ -138,15 +109,7 @@ pub async fn read(
     let id = id.into_inner();
     let note = state
         .db
-        .run(move |conn| {
-            let target = notifications::table
-                .filter(notifications::id.eq(id))
-                .filter(notifications::account_id.eq(who.account_id));
-            diesel::update(target.filter(notifications::read_at.is_null()))
-                .set(notifications::read_at.eq(diesel::dsl::now))
-                .execute(conn)?;
-            Ok(target.select(Notification::as_select()).first(conn)?)
-        })
+        .run(move |conn| store::mark_read(conn, who.account_id, id))
         .await?;
     Ok(web::Json(note))
 }
@@ -279,17 +242,15 @@ pub async fn create_webhook(
                 }
             };
             let id = Uuid::new_v4();
-            let created_at: DateTime<Utc> = diesel::insert_into(webhooks::table)
-                .values((
-                    webhooks::id.eq(id),
-                    webhooks::url.eq(&url),
-                    webhooks::secret.eq(&secret),
-                    webhooks::events.eq(&body.events),
-                    webhooks::created_by.eq(who.account_id),
-                    webhooks::unit_id.eq(unit_id),
-                ))
-                .returning(webhooks::created_at)
-                .get_result(conn)?;
+            let created_at = store::create_webhook(
+                conn,
+                id,
+                &url,
+                &secret,
+                &body.events,
+                who.account_id,
+                unit_id,
+            )?;
             tx.audit.record(
                 Some(who.account_id),
                 "webhook",
@@ -327,25 +288,16 @@ pub async fn list_webhooks(
     let list = state
         .db
         .run(move |conn| {
-            let rows: Vec<WebhookRow> = in_scope(&who)
-                .order(webhooks::created_at)
-                .select((
-                    webhooks::id,
-                    webhooks::url,
-                    webhooks::events,
-                    webhooks::unit_id,
-                    webhooks::created_at,
-                ))
-                .load(conn)?;
+            let rows = store::webhooks(conn, &webhook_scope(&who))?;
             Ok(rows
                 .into_iter()
-                .map(|(id, url, events, unit_id, created_at)| Webhook {
-                    id,
-                    url,
-                    events,
-                    unit_id,
+                .map(|row| Webhook {
+                    id: row.id,
+                    url: row.url,
+                    events: row.events,
+                    unit_id: row.unit_id,
                     secret: None,
-                    created_at,
+                    created_at: row.created_at,
                 })
                 .collect())
         })
@@ -353,23 +305,11 @@ pub async fn list_webhooks(
     Ok(web::Json(list))
 }
 
-/// A webhook as listed: id, target, events, scope and creation time.
-type WebhookRow = (Uuid, String, Vec<String>, Option<Uuid>, DateTime<Utc>);
-
-/// The live webhooks inside the caller's webhook scope.
-fn in_scope(who: &Principal) -> webhooks::BoxedQuery<'static, diesel::pg::Pg> {
-    let live = webhooks::table
-        .filter(webhooks::deleted_at.is_null())
-        .into_boxed();
+/// The part of the tree whose webhooks the caller manages.
+fn webhook_scope(who: &Principal) -> Within {
     match policy::scope(who, Action::ManageWebhooks).roots() {
-        None => live,
-        Some(roots) => live.filter(
-            webhooks::unit_id.eq_any(
-                units::table
-                    .filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots))
-                    .select(units::id.nullable()),
-            ),
-        ),
+        Some(roots) => Within::Roots(roots),
+        None => Within::All,
     }
 }
 
@@ -392,21 +332,10 @@ pub async fn delete_webhook(
         .db
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
-            let visible: bool = diesel::select(diesel::dsl::exists(
-                in_scope(&who).filter(webhooks::id.eq(id)),
-            ))
-            .get_result(conn)?;
-            if !visible {
+            if !store::webhook_visible(conn, &webhook_scope(&who), id)? {
                 return Err(ApiError::NotFound);
             }
-            let removed = diesel::update(
-                webhooks::table
-                    .find(id)
-                    .filter(webhooks::deleted_at.is_null()),
-            )
-            .set(webhooks::deleted_at.eq(diesel::dsl::now))
-            .execute(conn)?;
-            if removed == 0 {
+            if !store::remove_webhook(conn, id)? {
                 return Err(ApiError::NotFound);
             }
             tx.audit.record(

@@ -4,31 +4,15 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::policy::{self, Action};
-use crate::schema::{accounts, policies, units};
-use crate::store::policies::{PolicyCoverage, decode, effective, subtree_coverage};
+use crate::store::policies::{
+    self as store, PolicyCoverage, PolicyVersion, effective, latest, subtree_coverage,
+};
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
-use whereabouts_core::{ApproverRule, FiledWith, IssueCode, Policy};
-
-/// A stored policy version.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct PolicyVersion {
-    /// The unit the policy belongs to.
-    pub unit_id: Uuid,
-    /// Version, from 1; also the `ETag`.
-    pub version: i32,
-    /// The rules.
-    pub policy: Policy,
-    /// Who saved it.
-    pub created_by: Option<Uuid>,
-    /// When.
-    pub created_at: DateTime<Utc>,
-}
+use whereabouts_core::{Issue, IssueCode, Policy};
 
 /// The policy in force for a unit.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -41,77 +25,13 @@ pub struct EffectivePolicyBody {
     pub version: Option<i32>,
 }
 
-/// The newest policy of a unit, if it has one.
-pub fn latest(conn: &mut PgConnection, unit_id: Uuid) -> Result<Option<PolicyVersion>, ApiError> {
-    let row: Option<(i32, serde_json::Value, Option<Uuid>, DateTime<Utc>)> = policies::table
-        .filter(policies::unit_id.eq(unit_id))
-        .order(policies::version.desc())
-        .select((
-            policies::version,
-            policies::rules,
-            policies::created_by,
-            policies::created_at,
-        ))
-        .first(conn)
-        .optional()?;
-    row.map(|(version, rules, created_by, created_at)| {
-        Ok(PolicyVersion {
-            unit_id,
-            version,
-            policy: decode(rules)?,
-            created_by,
-            created_at,
-        })
-    })
-    .transpose()
-}
-
-/// Checks a policy: well formed (core) and every account and unit it names exists.
-fn check(conn: &mut PgConnection, policy: &Policy) -> Result<(), ApiError> {
+/// Checks a policy: well formed (core), naming no account or unit that does
+/// not exist (`unknown`, the issues of those it names), and at most 200 rules.
+fn check(policy: &Policy, unknown: Vec<Issue>) -> Result<(), ApiError> {
     let mut issues = policy.check();
-    for (i, rule) in policy.rules.iter().enumerate() {
-        for (j, approver) in rule.approvers.iter().enumerate() {
-            let exists: bool = match approver {
-                ApproverRule::Account { account_id } => {
-                    diesel::select(diesel::dsl::exists(accounts::table.find(account_id)))
-                        .get_result(conn)?
-                }
-                ApproverRule::Role { unit_id, .. } => {
-                    diesel::select(diesel::dsl::exists(units::table.find(unit_id)))
-                        .get_result(conn)?
-                }
-                _ => true,
-            };
-            if !exists {
-                issues.push(whereabouts_core::Issue::new(
-                    IssueCode::Invalid,
-                    Some(format!("rules[{i}].approvers[{j}]")),
-                    json!({"reason": "unknown_reference"}),
-                ));
-            }
-        }
-        for (j, filed) in rule.filed_with.iter().enumerate() {
-            let exists: bool = match filed {
-                FiledWith::Account { account_id } => {
-                    diesel::select(diesel::dsl::exists(accounts::table.find(account_id)))
-                        .get_result(conn)?
-                }
-                FiledWith::Unit { unit_id } => {
-                    diesel::select(diesel::dsl::exists(units::table.find(unit_id)))
-                        .get_result(conn)?
-                }
-            };
-            if !exists {
-                issues.push(whereabouts_core::Issue::new(
-                    IssueCode::Invalid,
-                    Some(format!("rules[{i}].filed_with[{j}]")),
-                    json!({"reason": "unknown_reference"}),
-                ));
-            }
-        }
-    }
+    issues.extend(unknown);
     if policy.rules.len() > 200 {
-        issues.push(whereabouts_core::Issue::new(
+        issues.push(Issue::new(
             IssueCode::TooLong,
             Some("rules".into()),
             json!({"max": 200}),
@@ -201,24 +121,11 @@ pub async fn put(
             let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
             // Serialise concurrent saves of the same unit's policy.
-            units::table
-                .find(id)
-                .select(units::id)
-                .for_update()
-                .first::<Uuid>(conn)?;
+            store::lock_unit(conn, id)?;
             let current = latest(conn, id)?.map_or(0, |p| p.version);
             if_match.check(current)?;
-            check(conn, &policy)?;
-            let rules = serde_json::to_value(&policy.rules)
-                .map_err(ApiError::internal("serialising a policy's rules"))?;
-            diesel::insert_into(policies::table)
-                .values((
-                    policies::unit_id.eq(id),
-                    policies::version.eq(current + 1),
-                    policies::rules.eq(rules),
-                    policies::created_by.eq(who.account_id),
-                ))
-                .execute(conn)?;
+            check(&policy, store::unknown_references(conn, &policy)?)?;
+            store::save(conn, id, current + 1, &policy, who.account_id)?;
             let saved =
                 latest(conn, id)?.ok_or_else(|| ApiError::broken("the policy just saved"))?;
             tx.audit.record(

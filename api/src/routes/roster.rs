@@ -4,12 +4,9 @@
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal};
 use crate::policy;
-use crate::schema::{accounts, filings, units};
+use crate::store::roster as store;
 use actix_web::web;
 use chrono::NaiveDate;
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::{Bool, Date};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -79,17 +76,6 @@ fn coarse(code: &str) -> Option<CoarseDestination> {
     })
 }
 
-/// A filing's id, filer, node, status, dates and draft.
-type FilingSlice = (
-    Uuid,
-    Uuid,
-    Uuid,
-    String,
-    NaiveDate,
-    NaiveDate,
-    serde_json::Value,
-);
-
 /// List who in a node and below is away on a day
 ///
 /// Readable by the members of the unit that holds the node: an account
@@ -128,53 +114,21 @@ pub async fn roster(
         .db
         .run(move |conn| {
             policy::read_roster(conn, &who, id)?;
-            // The nodes of the subtree, then the trips of their members over
-            // the day (by the index over node and trip days; the status list
-            // is spelled out so the index's predicate matches) and people
-            // still away past their planned return (overdue), then the names
-            // of filers and substitutes by primary key.
-            let subtree: Vec<Uuid> = units::table
-                .filter(units::path.contains(vec![id]))
-                .select(units::id)
-                .load(conn)?;
-            let rows: Vec<FilingSlice> = filings::table
-                .filter(filings::unit_id.eq_any(&subtree))
-                .filter(
-                    sql::<Bool>(
-                        "((filings.status IN ('pending', 'approved', 'recorded', 'away', 'returned') \
-                         AND daterange(filings.depart_on, filings.return_on, '[]') @> ",
-                    )
-                    .bind::<Date, _>(on)
-                    .sql(") OR (filings.status = 'away' AND filings.depart_on <= ")
-                    .bind::<Date, _>(on)
-                    .sql("))"),
-                )
-                .select((
-                    filings::id,
-                    filings::account_id,
-                    filings::unit_id,
-                    filings::status,
-                    filings::depart_on.assume_not_null(),
-                    filings::return_on.assume_not_null(),
-                    filings::draft,
-                ))
-                .load(conn)?;
+            // The filings over the day, then the names of their filers and
+            // substitutes.
+            let rows = store::away_on(conn, id, on)?;
             let drafts: Vec<TripDraft> = rows
                 .iter()
-                .map(|r| serde_json::from_value(r.6.clone()).map_err(ApiError::internal("decoding a stored filing's draft")))
+                .map(|r| {
+                    serde_json::from_value(r.draft.clone())
+                        .map_err(ApiError::internal("decoding a stored filing's draft"))
+                })
                 .collect::<Result<_, _>>()?;
-            let mut people: Vec<Uuid> = rows.iter().map(|r| r.1).collect();
+            let mut people: Vec<Uuid> = rows.iter().map(|r| r.account_id).collect();
             people.extend(drafts.iter().filter_map(|d| d.substitute_id));
-            let names: std::collections::HashMap<Uuid, String> = accounts::table
-                .filter(accounts::id.eq_any(&people))
-                .select((accounts::id, accounts::display_name))
-                .load::<(Uuid, String)>(conn)?
-                .into_iter()
-                .collect();
+            let names = store::names(conn, &people)?;
             let mut items = Vec::new();
-            for ((filing_id, account_id, unit_id, status, depart_on, return_on, _), draft) in
-                rows.into_iter().zip(drafts)
-            {
+            for (away, draft) in rows.into_iter().zip(drafts) {
                 let mut destinations: Vec<CoarseDestination> = Vec::new();
                 for d in draft
                     .destinations
@@ -185,17 +139,17 @@ pub async fn roster(
                         destinations.push(d);
                     }
                 }
-                let display_name = names.get(&account_id).cloned().unwrap_or_default();
+                let display_name = names.get(&away.account_id).cloned().unwrap_or_default();
                 let substitute_name = draft.substitute_id.and_then(|sub| names.get(&sub).cloned());
                 items.push(RosterEntry {
-                    filing_id,
-                    account_id,
+                    filing_id: away.filing_id,
+                    account_id: away.account_id,
                     display_name,
-                    unit_id,
-                    status: crate::store::enums::parse_enum(&status)?,
+                    unit_id: away.unit_id,
+                    status: crate::store::enums::parse_enum(&away.status)?,
                     destinations,
-                    depart_on,
-                    return_on,
+                    depart_on: away.depart_on,
+                    return_on: away.return_on,
                     substitute_id: draft.substitute_id,
                     substitute_name,
                 });

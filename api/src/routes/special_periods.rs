@@ -4,15 +4,12 @@ use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
-use crate::schema::{special_periods, units};
-use crate::store::special_periods::{Row, SpecialPeriodBody, decode};
+use crate::store::Within;
+use crate::store::special_periods::{self as store, SpecialPeriodBody, SpecialPeriodInput, decode};
 use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::NaiveDate;
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -20,30 +17,6 @@ use uuid::Uuid;
 use whereabouts_core::{
     ApproverRule, DestinationRestriction, Issue, IssueCode, Requirement, TripKind, regions,
 };
-
-/// A new special period, or the whole of a replaced one.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct SpecialPeriodInput {
-    /// Name, 1 to 200 characters.
-    pub name: String,
-    /// Root of the subtree it covers.
-    pub unit_id: Uuid,
-    /// First day.
-    pub starts_on: NaiveDate,
-    /// Last day, inclusive.
-    pub ends_on: NaiveDate,
-    /// Trip kinds it applies to (empty: every kind).
-    #[serde(default)]
-    pub trip_kinds: Vec<TripKind>,
-    /// Requirement floor.
-    pub min_requirement: Requirement,
-    /// Approvers when it raises a trip to approval and the rule names none.
-    #[serde(default)]
-    pub approvers: Vec<ApproverRule>,
-    /// Restricted destinations.
-    #[serde(default)]
-    pub restricted_destinations: Vec<DestinationRestriction>,
-}
 
 /// Changes to a special period; absent fields stay as they are.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -108,62 +81,6 @@ fn check(input: &SpecialPeriodInput) -> Result<(), ApiError> {
     }
 }
 
-fn store(
-    conn: &mut PgConnection,
-    id: Uuid,
-    input: &SpecialPeriodInput,
-    version: i32,
-) -> Result<(), ApiError> {
-    let kinds: Vec<String> = input
-        .trip_kinds
-        .iter()
-        .map(|k| k.as_str().to_owned())
-        .collect();
-    let approvers = serde_json::to_value(&input.approvers).map_err(ApiError::internal(
-        "serialising a special period's approvers",
-    ))?;
-    let restricted = serde_json::to_value(&input.restricted_destinations).map_err(
-        ApiError::internal("serialising a special period's restricted destinations"),
-    )?;
-    diesel::insert_into(special_periods::table)
-        .values((
-            special_periods::id.eq(id),
-            special_periods::name.eq(input.name.trim()),
-            special_periods::unit_id.eq(input.unit_id),
-            special_periods::starts_on.eq(input.starts_on),
-            special_periods::ends_on.eq(input.ends_on),
-            special_periods::trip_kinds.eq(&kinds),
-            special_periods::min_requirement.eq(input.min_requirement.as_str()),
-            special_periods::approvers.eq(&approvers),
-            special_periods::restricted_destinations.eq(&restricted),
-            special_periods::version.eq(version),
-        ))
-        .on_conflict(special_periods::id)
-        .do_update()
-        .set((
-            special_periods::name.eq(input.name.trim()),
-            special_periods::starts_on.eq(input.starts_on),
-            special_periods::ends_on.eq(input.ends_on),
-            special_periods::trip_kinds.eq(&kinds),
-            special_periods::min_requirement.eq(input.min_requirement.as_str()),
-            special_periods::approvers.eq(&approvers),
-            special_periods::restricted_destinations.eq(&restricted),
-            special_periods::version.eq(version),
-            special_periods::updated_at.eq(diesel::dsl::now),
-        ))
-        .execute(conn)?;
-    Ok(())
-}
-
-fn load(conn: &mut PgConnection, id: Uuid) -> Result<SpecialPeriodBody, ApiError> {
-    decode(
-        special_periods::table
-            .find(id)
-            .select(Row::as_select())
-            .first(conn)?,
-    )
-}
-
 fn respond(body: &SpecialPeriodBody, status: StatusCode) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header(("ETag", etag(body.version)))
@@ -216,8 +133,8 @@ pub async fn create(
             let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, input.unit_id)?;
             let id = Uuid::new_v4();
-            store(conn, id, &input, 1)?;
-            let period = load(conn, id)?;
+            store::save(conn, id, &input, 1)?;
+            let period = store::load(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
                 "special_period",
@@ -229,18 +146,6 @@ pub async fn create(
         })
         .await?;
     Ok(respond(&created, StatusCode::CREATED))
-}
-
-fn authorize_period(
-    conn: &mut PgConnection,
-    who: &Principal,
-    action: Action,
-    id: Uuid,
-) -> Result<SpecialPeriodBody, ApiError> {
-    policy::require(who, action)?;
-    let period = load(conn, id)?;
-    policy::authorize(conn, who, action, period.unit_id)?;
-    Ok(period)
 }
 
 /// Read a special period
@@ -260,7 +165,12 @@ pub async fn get(
     let id = id.into_inner();
     let period = state
         .db
-        .run(move |conn| authorize_period(conn, &who, Action::ReadOrganisation, id))
+        .run(move |conn| {
+            policy::require(&who, Action::ReadOrganisation)?;
+            let period = store::load(conn, id)?;
+            policy::authorize(conn, &who, Action::ReadOrganisation, period.unit_id)?;
+            Ok(period)
+        })
         .await?;
     Ok(respond(&period, StatusCode::OK))
 }
@@ -296,7 +206,9 @@ pub async fn update(
         .db
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
-            let current = authorize_period(conn, &who, Action::ManageOrganisation, id)?;
+            policy::require(&who, Action::ManageOrganisation)?;
+            let current = store::load(conn, id)?;
+            policy::authorize(conn, &who, Action::ManageOrganisation, current.unit_id)?;
             if_match.check(current.version)?;
             let input = SpecialPeriodInput {
                 name: patch.name.unwrap_or(current.name),
@@ -311,8 +223,8 @@ pub async fn update(
                     .unwrap_or(current.restricted_destinations),
             };
             check(&input)?;
-            store(conn, id, &input, current.version + 1)?;
-            let period = load(conn, id)?;
+            store::save(conn, id, &input, current.version + 1)?;
+            let period = store::load(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
                 "special_period",
@@ -369,34 +281,25 @@ pub async fn list(
     let page = state
         .db
         .run(move |conn| {
-            let mut query = special_periods::table
-                .inner_join(units::table)
-                .select(Row::as_select())
-                .into_boxed();
-            if let Some(roots) = policy::scope(&who, Action::ReadOrganisation).roots() {
-                query =
-                    query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
-            }
-            if let Some(unit) = filter.unit_id {
-                policy::authorize(conn, &who, Action::ReadOrganisation, unit)?;
-                query = query
-                    .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![unit]));
-            }
-            if let Some(day) = filter.active_on {
-                query = query
-                    .filter(special_periods::starts_on.le(day))
-                    .filter(special_periods::ends_on.ge(day));
-            }
-            if let Some(after) = after {
-                let id: Uuid = after
-                    .parse()
-                    .map_err(|_| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))?;
-                query = query.filter(special_periods::id.gt(id));
-            }
-            let rows: Vec<Row> = query
-                .order(special_periods::id.asc())
-                .limit(limit + 1)
-                .load(conn)?;
+            let scope = match policy::scope(&who, Action::ReadOrganisation).roots() {
+                Some(roots) => Within::Roots(roots),
+                None => Within::All,
+            };
+            let asked = match filter.unit_id {
+                Some(unit) => {
+                    policy::authorize(conn, &who, Action::ReadOrganisation, unit)?;
+                    Within::Subtree(unit)
+                }
+                None => Within::All,
+            };
+            let after = after
+                .map(|after| {
+                    after
+                        .parse::<Uuid>()
+                        .map_err(|_| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))
+                })
+                .transpose()?;
+            let rows = store::page(conn, [&scope, &asked], filter.active_on, after, limit + 1)?;
             let (rows, next_cursor) = paginate(rows, limit, |r| r.id.to_string());
             Ok(SpecialPeriodPage {
                 items: rows.into_iter().map(decode).collect::<Result<_, _>>()?,

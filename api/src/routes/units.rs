@@ -5,30 +5,15 @@ use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, versioned};
 use crate::page::{PageParams, paginate};
 use crate::policy::{self, Action};
-use crate::schema::units;
-use crate::store::units::{self as store, Leaders, Unit, UnitRow, to_units};
+use crate::store::Within;
+use crate::store::units::{self as store, Leaders, NewUnit, Unit, to_units};
 use crate::tx::Claim;
 use actix_web::{HttpResponse, web};
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use whereabouts_core::{IssueCode, UnitKind};
-
-/// A new unit row.
-#[derive(Insertable)]
-#[diesel(table_name = units)]
-struct UnitInsertForm<'a> {
-    id: Uuid,
-    code: &'a str,
-    name: &'a str,
-    kind: &'a str,
-    parent_id: Option<Uuid>,
-    path: Vec<Uuid>,
-}
 
 /// A new unit.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -104,25 +89,23 @@ pub async fn create(
                 }
                 Some(parent) => {
                     policy::authorize(conn, &who, Action::ManageOrganisation, parent)?;
-                    units::table
-                        .find(parent)
-                        .select(units::path)
-                        .first::<Vec<Uuid>>(conn)?
+                    store::path(conn, parent)?
                 }
             };
             let id = Uuid::new_v4();
             let mut path = path;
             path.push(id);
-            diesel::insert_into(units::table)
-                .values(UnitInsertForm {
+            store::insert(
+                conn,
+                NewUnit {
                     id,
                     code: body.code.trim(),
                     name: body.name.trim(),
                     kind: body.kind.as_str(),
                     parent_id: body.parent_id,
                     path,
-                })
-                .execute(conn)?;
+                },
+            )?;
             let unit = store::load_unit(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
@@ -218,21 +201,15 @@ pub async fn update(
         .transaction(None, move |tx| {
             let conn = &mut *tx.conn;
             policy::authorize(conn, &who, Action::ManageOrganisation, id)?;
-            let current: UnitRow = units::table
-                .find(id)
-                .select(UnitRow::as_select())
-                .for_update()
-                .first(conn)?;
+            let current = store::lock(conn, id)?;
             if_match.check(current.version)?;
-            diesel::update(units::table.find(id))
-                .set((
-                    units::code.eq(body.code.as_deref().map(str::trim).unwrap_or(&current.code)),
-                    units::name.eq(body.name.as_deref().map(str::trim).unwrap_or(&current.name)),
-                    units::kind.eq(body.kind.map(UnitKind::as_str).unwrap_or(&current.kind)),
-                    units::version.eq(current.version + 1),
-                    units::updated_at.eq(diesel::dsl::now),
-                ))
-                .execute(conn)?;
+            store::update(
+                conn,
+                &current,
+                body.code.as_deref().map(str::trim).unwrap_or(&current.code),
+                body.name.as_deref().map(str::trim).unwrap_or(&current.name),
+                body.kind.map(UnitKind::as_str).unwrap_or(&current.kind),
+            )?;
             let unit = store::load_unit(conn, id)?;
             tx.audit.record(
                 Some(who.account_id),
@@ -259,24 +236,6 @@ crate::page_schema!(
     "Cursor of the next page."
 );
 
-fn page_of(
-    conn: &mut PgConnection,
-    query: units::BoxedQuery<'static, diesel::pg::Pg>,
-    params: &PageParams,
-) -> Result<UnitPage, ApiError> {
-    let limit = params.limit()?;
-    let mut query = query.order(units::code.asc()).limit(limit + 1);
-    if let Some(after) = params.after()? {
-        query = query.filter(units::code.gt(after));
-    }
-    let rows: Vec<UnitRow> = query.select(UnitRow::as_select()).load(conn)?;
-    let (rows, next_cursor) = paginate(rows, limit, |r| r.code.clone());
-    Ok(UnitPage {
-        items: to_units(conn, rows)?,
-        next_cursor,
-    })
-}
-
 /// List the direct children of a node
 ///
 /// System administrators, unit admins and inspectors whose scope holds the
@@ -298,11 +257,14 @@ pub async fn children(
         .db
         .run(move |conn| {
             policy::authorize(conn, &who, Action::ReadOrganisation, id)?;
-            page_of(
-                conn,
-                units::table.filter(units::parent_id.eq(id)).into_boxed(),
-                &params,
-            )
+            let limit = params.limit()?;
+            let after = params.after()?;
+            let rows = store::children(conn, id, after.as_deref(), limit + 1)?;
+            let (rows, next_cursor) = paginate(rows, limit, |r| r.code.clone());
+            Ok(UnitPage {
+                items: to_units(conn, rows)?,
+                next_cursor,
+            })
         })
         .await?;
     Ok(web::Json(page))
@@ -336,24 +298,24 @@ pub async fn list(
     let page = state
         .db
         .run(move |conn| {
-            let mut query = units::table.into_boxed();
-            if let Some(roots) = policy::scope(&who, Action::ReadOrganisation).roots() {
-                query = query.filter(sql::<Bool>("path && ").bind::<Array<SqlUuid>, _>(roots));
-            }
-            if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-                let pattern = format!(
-                    "%{}%",
-                    q.replace('\\', "\\\\")
-                        .replace('%', "\\%")
-                        .replace('_', "\\_")
-                );
-                query = query.filter(
-                    units::code
-                        .ilike(pattern.clone())
-                        .or(units::name.ilike(pattern)),
-                );
-            }
-            page_of(conn, query, &params)
+            let scope = match policy::scope(&who, Action::ReadOrganisation).roots() {
+                Some(roots) => Within::Roots(roots),
+                None => Within::All,
+            };
+            let limit = params.limit()?;
+            let after = params.after()?;
+            let rows = store::page(
+                conn,
+                &scope,
+                filter.q.as_deref(),
+                after.as_deref(),
+                limit + 1,
+            )?;
+            let (rows, next_cursor) = paginate(rows, limit, |r| r.code.clone());
+            Ok(UnitPage {
+                items: to_units(conn, rows)?,
+                next_cursor,
+            })
         })
         .await?;
     Ok(web::Json(page))

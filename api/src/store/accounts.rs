@@ -574,6 +574,43 @@ pub fn lock(conn: &mut PgConnection, id: Uuid) -> Result<AccountRow, ApiError> {
         .first(conn)?)
 }
 
+/// An account's password hash, its row locked for the rest of the
+/// transaction (404 for an unknown account).
+pub fn locked_password_hash(conn: &mut PgConnection, id: Uuid) -> Result<String, ApiError> {
+    Ok(accounts::table
+        .find(id)
+        .select(accounts::password_hash)
+        .for_update()
+        .first(conn)?)
+}
+
+/// Sets an account's password (its hash), for the account itself: its
+/// tokens stop at once, its version stays. Answers when its credentials
+/// changed.
+pub fn change_password(
+    conn: &mut PgConnection,
+    id: Uuid,
+    password_hash: &str,
+) -> Result<DateTime<Utc>, ApiError> {
+    Ok(diesel::update(accounts::table.find(id))
+        .set((
+            accounts::password_hash.eq(password_hash),
+            accounts::credentials_changed_at.eq(diesel::dsl::now),
+            accounts::updated_at.eq(diesel::dsl::now),
+        ))
+        .returning(accounts::credentials_changed_at)
+        .get_result(conn)?)
+}
+
+/// The node an account belongs to, `None` for an account of no unit (404
+/// for an unknown account).
+pub fn unit_of(conn: &mut PgConnection, id: Uuid) -> Result<Option<Uuid>, ApiError> {
+    Ok(accounts::table
+        .find(id)
+        .select(accounts::unit_id)
+        .first(conn)?)
+}
+
 /// Writes the changes of `body` over the locked row `current`; fields left
 /// out keep their values.
 pub fn update(

@@ -1,4 +1,5 @@
-//! The calendar years administrators saved, which replace the shipped ones.
+//! The calendar years administrators saved, which replace the shipped ones:
+//! reading them, and saving one.
 
 use crate::error::ApiError;
 use crate::schema::{calendar_days, calendar_years};
@@ -42,4 +43,46 @@ pub fn custom_years(conn: &mut PgConnection) -> Result<Calendar, ApiError> {
         })
         .collect();
     Ok(Calendar { years })
+}
+
+/// The days an administrator saved for `year`, if they replaced it.
+pub fn custom_year(
+    conn: &mut PgConnection,
+    year: i32,
+) -> Result<Option<Vec<CalendarDay>>, ApiError> {
+    Ok(custom_years(conn)?
+        .years
+        .into_iter()
+        .find(|y| y.year == year)
+        .map(|y| y.days))
+}
+
+/// Replaces every entry of `year` with `days`, the year stamped as updated.
+pub fn replace_year(
+    conn: &mut PgConnection,
+    year: i32,
+    days: &[CalendarDay],
+) -> Result<(), ApiError> {
+    diesel::insert_into(calendar_years::table)
+        .values(calendar_years::year.eq(year))
+        .on_conflict(calendar_years::year)
+        .do_update()
+        .set(calendar_years::updated_at.eq(diesel::dsl::now))
+        .execute(conn)?;
+    diesel::delete(calendar_days::table.filter(calendar_days::year.eq(year))).execute(conn)?;
+    for day in days {
+        diesel::insert_into(calendar_days::table)
+            .values((
+                calendar_days::date.eq(day.date),
+                calendar_days::year.eq(year),
+                calendar_days::kind.eq(if day.kind == DayKind::Holiday {
+                    "holiday"
+                } else {
+                    "workday"
+                }),
+                calendar_days::name.eq(day.name.trim()),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
 }

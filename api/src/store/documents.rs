@@ -1,9 +1,11 @@
-//! Travel documents as stored: numbers sealed at rest and masked in answers, rows, checkouts, and the documents built from them.
+//! Travel documents as stored: numbers sealed at rest and masked in answers,
+//! rows, checkouts, and the documents built from them; registering a
+//! document, checking it out and taking it back.
 
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal};
 use crate::policy::{self, Action};
-use crate::schema::{accounts, document_checkouts, travel_documents};
+use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
 use crate::store::Within;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
@@ -26,6 +28,7 @@ pub fn seal(key: &[u8; 32], id: Uuid, number: &str) -> Result<(Vec<u8>, Vec<u8>)
     Ok((body.to_vec(), nonce.to_vec()))
 }
 
+/// Opens a number sealed with [`seal`].
 pub fn open(key: &[u8; 32], id: Uuid, sealed: &[u8], nonce: &[u8]) -> Result<String, ApiError> {
     let mut whole = nonce.to_vec();
     whole.extend_from_slice(sealed);
@@ -129,6 +132,7 @@ pub struct Document {
     pub created_at: DateTime<Utc>,
 }
 
+/// A document as stored.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = travel_documents)]
 pub struct Row {
@@ -145,6 +149,7 @@ pub struct Row {
     pub created_at: DateTime<Utc>,
 }
 
+/// A checkout as stored.
 #[derive(Queryable, Selectable)]
 #[diesel(table_name = document_checkouts)]
 pub struct CheckoutRow {
@@ -226,6 +231,7 @@ pub fn to_documents(
     Ok(out)
 }
 
+/// A document's row (not found answers 404).
 pub fn load_row(conn: &mut PgConnection, id: Uuid) -> Result<Row, ApiError> {
     Ok(travel_documents::table
         .find(id)
@@ -233,6 +239,17 @@ pub fn load_row(conn: &mut PgConnection, id: Uuid) -> Result<Row, ApiError> {
         .first(conn)?)
 }
 
+/// A document's row, locked for the rest of the transaction (not found
+/// answers 404).
+pub fn lock_row(conn: &mut PgConnection, id: Uuid) -> Result<Row, ApiError> {
+    Ok(travel_documents::table
+        .find(id)
+        .select(Row::as_select())
+        .for_update()
+        .first(conn)?)
+}
+
+/// A document as the caller may read it.
 pub fn one(
     conn: &mut PgConnection,
     state: &AppState,
@@ -348,4 +365,161 @@ pub fn page(
         .order((travel_documents::expires_on, travel_documents::id))
         .limit(limit)
         .load(conn)
+}
+
+/// The node of a would-be holder and that node's path: `None` for an
+/// account unknown or of no unit.
+pub fn holder_node(
+    conn: &mut PgConnection,
+    account: Uuid,
+) -> Result<Option<(Uuid, Vec<Uuid>)>, ApiError> {
+    let holder: Option<(Option<Uuid>, Option<Vec<Uuid>>)> = accounts::table
+        .left_join(units::table)
+        .filter(accounts::id.eq(account))
+        .select((accounts::unit_id, units::path.nullable()))
+        .first(conn)
+        .optional()?;
+    Ok(match holder {
+        Some((Some(unit), Some(path))) => Some((unit, path)),
+        _ => None,
+    })
+}
+
+/// A document to store, its number sealed.
+pub struct NewDocument<'a> {
+    /// Its id, bound into the sealed number.
+    pub id: Uuid,
+    /// The holder.
+    pub account_id: Uuid,
+    /// The path of the holder's node.
+    pub unit_path: &'a [Uuid],
+    /// Its kind.
+    pub kind: DocumentKind,
+    /// The sealed number.
+    pub number_sealed: &'a [u8],
+    /// The nonce it was sealed with.
+    pub number_nonce: &'a [u8],
+    /// Issued on.
+    pub issued_on: NaiveDate,
+    /// Expires on.
+    pub expires_on: NaiveDate,
+    /// Whether the unit keeps it.
+    pub in_custody: bool,
+    /// Who registers it.
+    pub registered_by: Uuid,
+}
+
+/// Stores a newly registered document.
+pub fn register(conn: &mut PgConnection, new: &NewDocument) -> Result<(), ApiError> {
+    diesel::insert_into(travel_documents::table)
+        .values((
+            travel_documents::id.eq(new.id),
+            travel_documents::account_id.eq(new.account_id),
+            travel_documents::unit_path.eq(new.unit_path),
+            travel_documents::kind.eq(crate::store::enums::enum_name(&new.kind)),
+            travel_documents::number_sealed.eq(new.number_sealed),
+            travel_documents::number_nonce.eq(new.number_nonce),
+            travel_documents::issued_on.eq(new.issued_on),
+            travel_documents::expires_on.eq(new.expires_on),
+            travel_documents::in_custody.eq(new.in_custody),
+            travel_documents::registered_by.eq(new.registered_by),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Whether a document is checked out now (a checkout not yet returned).
+pub fn is_checked_out(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        document_checkouts::table
+            .filter(document_checkouts::document_id.eq(id))
+            .filter(document_checkouts::returned_at.is_null()),
+    ))
+    .get_result(conn)?)
+}
+
+/// What a checkout needs of the filing it is asked for.
+#[derive(Queryable)]
+pub struct TripFiling {
+    /// The filer.
+    pub account_id: Uuid,
+    /// Its status, as stored.
+    pub status: String,
+    /// Its kind of trip, as stored.
+    pub kind: Option<String>,
+    /// Its return day.
+    pub return_on: Option<NaiveDate>,
+}
+
+/// The filer, status, kind and return day of a filing, if there is one.
+pub fn trip_filing(conn: &mut PgConnection, id: Uuid) -> Result<Option<TripFiling>, ApiError> {
+    Ok(filings::table
+        .find(id)
+        .select((
+            filings::account_id,
+            filings::status,
+            filings::kind,
+            filings::return_on,
+        ))
+        .first(conn)
+        .optional()?)
+}
+
+/// Checks a document out against a filing, due back on `due_on`, and moves
+/// the document one version on.
+pub fn check_out(
+    conn: &mut PgConnection,
+    document: &Row,
+    filing_id: Uuid,
+    by: Uuid,
+    at: DateTime<Utc>,
+    due_on: NaiveDate,
+) -> Result<(), ApiError> {
+    diesel::insert_into(document_checkouts::table)
+        .values((
+            document_checkouts::id.eq(Uuid::new_v4()),
+            document_checkouts::document_id.eq(document.id),
+            document_checkouts::filing_id.eq(filing_id),
+            document_checkouts::checked_out_by.eq(by),
+            document_checkouts::checked_out_at.eq(at),
+            document_checkouts::due_on.eq(due_on),
+        ))
+        .execute(conn)?;
+    next_version(conn, document)
+}
+
+/// Ends a document's current checkout and moves the document one version
+/// on; answers `false`, changing nothing, when it is not checked out.
+pub fn take_back(
+    conn: &mut PgConnection,
+    document: &Row,
+    by: Uuid,
+    at: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let returned = diesel::update(
+        document_checkouts::table
+            .filter(document_checkouts::document_id.eq(document.id))
+            .filter(document_checkouts::returned_at.is_null()),
+    )
+    .set((
+        document_checkouts::returned_by.eq(by),
+        document_checkouts::returned_at.eq(at),
+    ))
+    .execute(conn)?;
+    if returned == 0 {
+        return Ok(false);
+    }
+    next_version(conn, document)?;
+    Ok(true)
+}
+
+/// Moves a document one version on, stamped as updated now.
+fn next_version(conn: &mut PgConnection, document: &Row) -> Result<(), ApiError> {
+    diesel::update(travel_documents::table.find(document.id))
+        .set((
+            travel_documents::version.eq(document.version + 1),
+            travel_documents::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -81,6 +81,51 @@ impl From<InspectionRow> for Inspection {
     }
 }
 
+/// Opens a campaign, by `by`.
+pub fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    name: &str,
+    input: &InspectionInput,
+    by: Uuid,
+) -> Result<(), ApiError> {
+    diesel::insert_into(inspections::table)
+        .values((
+            inspections::id.eq(id),
+            inspections::name.eq(name),
+            inspections::unit_id.eq(input.unit_id),
+            inspections::from_on.eq(input.from),
+            inspections::to_on.eq(input.to),
+            inspections::opened_by.eq(by),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A page of campaigns over the subtrees of `roots` (all with none), in
+/// descending order of their ids, before the id `after`: at most `limit`.
+pub fn page(
+    conn: &mut PgConnection,
+    roots: Option<Vec<Uuid>>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<InspectionRow>, ApiError> {
+    let mut query = inspections::table
+        .inner_join(units::table)
+        .select(InspectionRow::as_select())
+        .into_boxed();
+    if let Some(roots) = roots {
+        query = query.filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots));
+    }
+    if let Some(after) = after {
+        query = query.filter(inspections::id.lt(after));
+    }
+    Ok(query
+        .order(inspections::id.desc())
+        .limit(limit)
+        .load(conn)?)
+}
+
 pub fn load(conn: &mut PgConnection, id: Uuid) -> Result<Inspection, ApiError> {
     Ok(inspections::table
         .find(id)

@@ -3,6 +3,7 @@
 //! rows and counts, and the headings and cells of its CSV and XLSX exports.
 
 use crate::error::ApiError;
+use crate::schema::units;
 use crate::store::enums::{enum_name, parse_enum};
 use crate::store::flags::FlagSql;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -105,6 +106,7 @@ pub struct LedgerCounts {
     pub by_status: BTreeMap<String, i64>,
 }
 
+/// A ledger row as read.
 #[derive(QueryableByName)]
 pub struct Row {
     #[diesel(sql_type = SqlUuid)]
@@ -151,6 +153,7 @@ pub struct Row {
     pub departed_before_approval: bool,
 }
 
+/// The counts of one status as read.
 #[derive(QueryableByName)]
 pub struct CountRow {
     #[diesel(sql_type = Text)]
@@ -166,6 +169,7 @@ pub struct CountRow {
 }
 
 impl Row {
+    /// The row as answered.
     pub fn entry(self) -> Result<LedgerEntry, ApiError> {
         let destinations = self
             .destinations
@@ -245,6 +249,14 @@ impl Filter {
     }
 }
 
+/// Every node in the subtrees of `roots`, by the tree's path index.
+pub fn nodes_under(conn: &mut PgConnection, roots: Vec<Uuid>) -> Result<Vec<Uuid>, ApiError> {
+    Ok(units::table
+        .filter(diesel::dsl::sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots))
+        .select(units::id)
+        .load::<Uuid>(conn)?)
+}
+
 /// The filter: `scope` is every node the caller may read here (`None`: all).
 pub fn build_filter(params: &LedgerParams, scope: Option<Vec<Uuid>>, flags: &FlagSql) -> Filter {
     let mut f = Filter {
@@ -305,6 +317,8 @@ pub fn build_filter(params: &LedgerParams, scope: Option<Vec<Uuid>>, flags: &Fla
     f
 }
 
+/// The SELECT of ledger rows under `filter` and `extra`, latest departure
+/// first, at most `limit`.
 pub fn select_sql(flags: &FlagSql, filter: &str, extra: &str, limit: i64) -> String {
     format!(
         "SELECT f.id, f.account_id, a.display_name, a.employee_no, a.rank, a.position, f.unit_id, u.name AS unit_name,
@@ -328,6 +342,7 @@ pub fn after_clause(filter: &mut Filter, day: NaiveDate, id: Uuid) -> String {
     format!(" AND (f.depart_on, f.id) < (${d}, ${i})")
 }
 
+/// The keyset position (departure day, id) a cursor names.
 pub fn parse_cursor(after: &str) -> Result<(NaiveDate, Uuid), ApiError> {
     after
         .split_once('|')
@@ -361,6 +376,7 @@ pub fn headings(lang: Lang) -> [&'static str; 20] {
     ]
 }
 
+/// An entry's cells, in the order of [`headings`].
 pub fn cells(e: &LedgerEntry, lang: Lang) -> [String; 20] {
     let time = |t: Option<DateTime<Utc>>| t.map(|t| t.to_rfc3339()).unwrap_or_default();
     let date = |d: Option<NaiveDate>| d.map(|d| d.to_string()).unwrap_or_default();
@@ -423,12 +439,14 @@ pub fn batch(
     rows.into_iter().map(Row::entry).collect()
 }
 
+/// The keyset position after the last of `entries`.
 pub fn position_of(entries: &[LedgerEntry]) -> Option<(NaiveDate, Uuid)> {
     entries
         .last()
         .and_then(|e| e.depart_on.map(|d| (d, e.filing_id)))
 }
 
+/// Rows written as CSV.
 pub fn csv_bytes(rows: &[[String; 20]]) -> Result<Vec<u8>, ApiError> {
     let mut writer = crate::csv_safe::Writer::from_writer(Vec::new());
     for row in rows {

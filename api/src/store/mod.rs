@@ -10,6 +10,7 @@ pub mod documents;
 pub mod enums;
 pub mod evidence;
 pub mod filings;
+pub mod findings;
 pub mod flags;
 pub mod inspections;
 pub mod ledger;

@@ -1,9 +1,10 @@
-//! Policies as stored: the effective policy of a node, by inheritance down
-//! the tree, and the coverage of a subtree.
+//! Policies as stored: a node's versions, the effective policy of a node, by
+//! inheritance down the tree, and the coverage of a subtree.
 
 use crate::error::ApiError;
-use crate::schema::{policies, units};
+use crate::schema::{accounts, policies, units};
 use crate::store::enums::parse_enum;
+use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
@@ -12,7 +13,9 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use whereabouts_core::coverage::{CoverageGap, policy_gaps};
-use whereabouts_core::{EffectivePolicy, Policy, UnitKind};
+use whereabouts_core::{
+    ApproverRule, EffectivePolicy, FiledWith, Issue, IssueCode, Policy, UnitKind,
+};
 
 /// Decodes a stored policy's rules.
 pub fn decode(rules: serde_json::Value) -> Result<Policy, ApiError> {
@@ -20,6 +23,128 @@ pub fn decode(rules: serde_json::Value) -> Result<Policy, ApiError> {
         tracing::error!(error = %e, "stored policy does not parse");
         ApiError::Internal
     })
+}
+
+/// A stored policy version.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PolicyVersion {
+    /// The unit the policy belongs to.
+    pub unit_id: Uuid,
+    /// Version, from 1; also the `ETag`.
+    pub version: i32,
+    /// The rules.
+    pub policy: Policy,
+    /// Who saved it.
+    pub created_by: Option<Uuid>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// The newest policy of a unit, if it has one.
+pub fn latest(conn: &mut PgConnection, unit_id: Uuid) -> Result<Option<PolicyVersion>, ApiError> {
+    let row: Option<(i32, serde_json::Value, Option<Uuid>, DateTime<Utc>)> = policies::table
+        .filter(policies::unit_id.eq(unit_id))
+        .order(policies::version.desc())
+        .select((
+            policies::version,
+            policies::rules,
+            policies::created_by,
+            policies::created_at,
+        ))
+        .first(conn)
+        .optional()?;
+    row.map(|(version, rules, created_by, created_at)| {
+        Ok(PolicyVersion {
+            unit_id,
+            version,
+            policy: decode(rules)?,
+            created_by,
+            created_at,
+        })
+    })
+    .transpose()
+}
+
+/// Locks a node's row for the rest of the transaction, so that saves of its
+/// policy take turns (404 for an unknown node).
+pub fn lock_unit(conn: &mut PgConnection, unit_id: Uuid) -> Result<(), ApiError> {
+    units::table
+        .find(unit_id)
+        .select(units::id)
+        .for_update()
+        .first::<Uuid>(conn)?;
+    Ok(())
+}
+
+/// Whether an account exists.
+fn account_exists(conn: &mut PgConnection, id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(accounts::table.find(id))).get_result(conn)
+}
+
+/// Whether a node exists.
+fn unit_exists(conn: &mut PgConnection, id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(units::table.find(id))).get_result(conn)
+}
+
+/// The accounts and nodes a policy names that do not exist: one issue
+/// (`unknown_reference`) per approver or `filed_with` entry naming one, rule
+/// by rule, the approvers of a rule before its `filed_with`.
+pub fn unknown_references(
+    conn: &mut PgConnection,
+    policy: &Policy,
+) -> Result<Vec<Issue>, ApiError> {
+    let mut issues = Vec::new();
+    for (i, rule) in policy.rules.iter().enumerate() {
+        for (j, approver) in rule.approvers.iter().enumerate() {
+            let exists = match approver {
+                ApproverRule::Account { account_id } => account_exists(conn, *account_id)?,
+                ApproverRule::Role { unit_id, .. } => unit_exists(conn, *unit_id)?,
+                _ => true,
+            };
+            if !exists {
+                issues.push(Issue::new(
+                    IssueCode::Invalid,
+                    Some(format!("rules[{i}].approvers[{j}]")),
+                    json!({"reason": "unknown_reference"}),
+                ));
+            }
+        }
+        for (j, filed) in rule.filed_with.iter().enumerate() {
+            let exists = match filed {
+                FiledWith::Account { account_id } => account_exists(conn, *account_id)?,
+                FiledWith::Unit { unit_id } => unit_exists(conn, *unit_id)?,
+            };
+            if !exists {
+                issues.push(Issue::new(
+                    IssueCode::Invalid,
+                    Some(format!("rules[{i}].filed_with[{j}]")),
+                    json!({"reason": "unknown_reference"}),
+                ));
+            }
+        }
+    }
+    Ok(issues)
+}
+
+/// Saves `policy` as version `version` of a node's policy, by `created_by`.
+pub fn save(
+    conn: &mut PgConnection,
+    unit_id: Uuid,
+    version: i32,
+    policy: &Policy,
+    created_by: Uuid,
+) -> Result<(), ApiError> {
+    let rules = serde_json::to_value(&policy.rules)
+        .map_err(ApiError::internal("serialising a policy's rules"))?;
+    diesel::insert_into(policies::table)
+        .values((
+            policies::unit_id.eq(unit_id),
+            policies::version.eq(version),
+            policies::rules.eq(rules),
+            policies::created_by.eq(created_by),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// The effective policy of a node: its own newest, or its nearest ancestor's.

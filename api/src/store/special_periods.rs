@@ -1,9 +1,13 @@
-//! Special periods as stored, and those over a node.
+//! Special periods as stored: saving, reading and listing them, and those
+//! over a node.
 
 use crate::error::ApiError;
-use crate::schema::special_periods;
+use crate::schema::{special_periods, units};
+use crate::store::Within;
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -28,6 +32,30 @@ pub struct Row {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A new special period, or the whole of a replaced one.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SpecialPeriodInput {
+    /// Name, 1 to 200 characters.
+    pub name: String,
+    /// Root of the subtree it covers.
+    pub unit_id: Uuid,
+    /// First day.
+    pub starts_on: NaiveDate,
+    /// Last day, inclusive.
+    pub ends_on: NaiveDate,
+    /// Trip kinds it applies to (empty: every kind).
+    #[serde(default)]
+    pub trip_kinds: Vec<TripKind>,
+    /// Requirement floor.
+    pub min_requirement: Requirement,
+    /// Approvers when it raises a trip to approval and the rule names none.
+    #[serde(default)]
+    pub approvers: Vec<ApproverRule>,
+    /// Restricted destinations.
+    #[serde(default)]
+    pub restricted_destinations: Vec<DestinationRestriction>,
 }
 
 /// A special period as stored.
@@ -108,4 +136,104 @@ pub fn in_scope_of(conn: &mut PgConnection, path: &[Uuid]) -> Result<Vec<Special
     rows.into_iter()
         .map(|r| decode(r).map(SpecialPeriod::from))
         .collect()
+}
+
+/// Creates the special period `id` from `input`, or replaces the whole of
+/// it, as version `version`.
+pub fn save(
+    conn: &mut PgConnection,
+    id: Uuid,
+    input: &SpecialPeriodInput,
+    version: i32,
+) -> Result<(), ApiError> {
+    let kinds: Vec<String> = input
+        .trip_kinds
+        .iter()
+        .map(|k| k.as_str().to_owned())
+        .collect();
+    let approvers = serde_json::to_value(&input.approvers).map_err(ApiError::internal(
+        "serialising a special period's approvers",
+    ))?;
+    let restricted = serde_json::to_value(&input.restricted_destinations).map_err(
+        ApiError::internal("serialising a special period's restricted destinations"),
+    )?;
+    diesel::insert_into(special_periods::table)
+        .values((
+            special_periods::id.eq(id),
+            special_periods::name.eq(input.name.trim()),
+            special_periods::unit_id.eq(input.unit_id),
+            special_periods::starts_on.eq(input.starts_on),
+            special_periods::ends_on.eq(input.ends_on),
+            special_periods::trip_kinds.eq(&kinds),
+            special_periods::min_requirement.eq(input.min_requirement.as_str()),
+            special_periods::approvers.eq(&approvers),
+            special_periods::restricted_destinations.eq(&restricted),
+            special_periods::version.eq(version),
+        ))
+        .on_conflict(special_periods::id)
+        .do_update()
+        .set((
+            special_periods::name.eq(input.name.trim()),
+            special_periods::starts_on.eq(input.starts_on),
+            special_periods::ends_on.eq(input.ends_on),
+            special_periods::trip_kinds.eq(&kinds),
+            special_periods::min_requirement.eq(input.min_requirement.as_str()),
+            special_periods::approvers.eq(&approvers),
+            special_periods::restricted_destinations.eq(&restricted),
+            special_periods::version.eq(version),
+            special_periods::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// A special period (404 when there is none).
+pub fn load(conn: &mut PgConnection, id: Uuid) -> Result<SpecialPeriodBody, ApiError> {
+    decode(
+        special_periods::table
+            .find(id)
+            .select(Row::as_select())
+            .first(conn)?,
+    )
+}
+
+/// Up to `limit` special periods over nodes within every part of the tree in
+/// `within`, that include the day `active_on`, after the id `after`, in the
+/// order of their ids.
+pub fn page(
+    conn: &mut PgConnection,
+    within: [&Within; 2],
+    active_on: Option<NaiveDate>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> Result<Vec<Row>, ApiError> {
+    let mut query = special_periods::table
+        .inner_join(units::table)
+        .select(Row::as_select())
+        .into_boxed();
+    for part in within {
+        match part {
+            Within::Subtree(unit) => {
+                query = query
+                    .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![*unit]));
+            }
+            Within::Roots(roots) => {
+                query = query
+                    .filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots.clone()));
+            }
+            Within::All => {}
+        }
+    }
+    if let Some(day) = active_on {
+        query = query
+            .filter(special_periods::starts_on.le(day))
+            .filter(special_periods::ends_on.ge(day));
+    }
+    if let Some(id) = after {
+        query = query.filter(special_periods::id.gt(id));
+    }
+    Ok(query
+        .order(special_periods::id.asc())
+        .limit(limit)
+        .load(conn)?)
 }

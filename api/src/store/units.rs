@@ -1,11 +1,13 @@
-//! Nodes of the unit tree as answered: a row, its deputies, and the `Unit`
-//! built from them.
+//! Nodes of the unit tree as stored and answered: a row, its deputies, and
+//! the `Unit` built from them; creating, changing and listing nodes.
 
 use crate::error::ApiError;
 use crate::schema::{accounts, unit_deputies, units};
+use crate::store::Within;
 use crate::store::enums::parse_enum;
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
@@ -140,6 +142,126 @@ pub fn lock(conn: &mut PgConnection, id: Uuid) -> Result<UnitRow, ApiError> {
         .select(UnitRow::as_select())
         .for_update()
         .first(conn)?)
+}
+
+/// A node's path: its ancestors from the root down to it (404 for an
+/// unknown node).
+pub fn path(conn: &mut PgConnection, id: Uuid) -> Result<Vec<Uuid>, ApiError> {
+    Ok(units::table
+        .find(id)
+        .select(units::path)
+        .first::<Vec<Uuid>>(conn)?)
+}
+
+/// A new node, as inserted.
+#[derive(Insertable)]
+#[diesel(table_name = units)]
+pub struct NewUnit<'a> {
+    /// Id.
+    pub id: Uuid,
+    /// Unique code.
+    pub code: &'a str,
+    /// Name.
+    pub name: &'a str,
+    /// Kind of node.
+    pub kind: &'a str,
+    /// Parent node.
+    pub parent_id: Option<Uuid>,
+    /// Ancestors from the root down to the node itself.
+    pub path: Vec<Uuid>,
+}
+
+/// Inserts a new node (409 `duplicate` when its code is taken).
+pub fn insert(conn: &mut PgConnection, unit: NewUnit<'_>) -> Result<(), ApiError> {
+    diesel::insert_into(units::table)
+        .values(unit)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets the code, name and kind of the node `current` (locked), as its next
+/// version (409 `duplicate` when the code is taken).
+pub fn update(
+    conn: &mut PgConnection,
+    current: &UnitRow,
+    code: &str,
+    name: &str,
+    kind: &str,
+) -> Result<(), ApiError> {
+    diesel::update(units::table.find(current.id))
+        .set((
+            units::code.eq(code),
+            units::name.eq(name),
+            units::kind.eq(kind),
+            units::version.eq(current.version + 1),
+            units::updated_at.eq(diesel::dsl::now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Up to `limit` direct children of a node, by code, after the code `after`.
+pub fn children(
+    conn: &mut PgConnection,
+    id: Uuid,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UnitRow>, ApiError> {
+    by_code(
+        conn,
+        units::table.filter(units::parent_id.eq(id)).into_boxed(),
+        after,
+        limit,
+    )
+}
+
+/// Up to `limit` nodes within `within` whose code or name contains `q`
+/// (ignoring case), by code, after the code `after`.
+pub fn page(
+    conn: &mut PgConnection,
+    within: &Within,
+    q: Option<&str>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UnitRow>, ApiError> {
+    let mut query = units::table.into_boxed();
+    match within {
+        Within::Subtree(unit) => {
+            query = query.filter(sql::<Bool>("path @> ").bind::<Array<SqlUuid>, _>(vec![*unit]));
+        }
+        Within::Roots(roots) => {
+            query = query.filter(sql::<Bool>("path && ").bind::<Array<SqlUuid>, _>(roots.clone()));
+        }
+        Within::All => {}
+    }
+    if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        query = query.filter(
+            units::code
+                .ilike(pattern.clone())
+                .or(units::name.ilike(pattern)),
+        );
+    }
+    by_code(conn, query, after, limit)
+}
+
+/// Up to `limit` of the nodes `query` keeps, by code, after the code `after`.
+fn by_code(
+    conn: &mut PgConnection,
+    query: units::BoxedQuery<'static, Pg>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UnitRow>, ApiError> {
+    let mut query = query.order(units::code.asc()).limit(limit);
+    if let Some(after) = after {
+        query = query.filter(units::code.gt(after.to_owned()));
+    }
+    Ok(query.select(UnitRow::as_select()).load(conn)?)
 }
 
 /// Whether an account belongs to the subtree of `unit`.

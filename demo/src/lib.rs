@@ -1,7 +1,8 @@
-//! `whereabouts demo`: fills an empty database with a synthetic district the
-//! size of the one in the report that started this project — 133 units, tens
-//! of thousands of cadres, the May Day holiday's filings and travel evidence —
-//! as the product's demo and as the base for benchmarks.
+//! The demo district (`whereabouts-demo`): fills an empty database with a
+//! synthetic district the size of the one in the report that started this
+//! project — 133 units, tens of thousands of cadres, the May Day holiday's
+//! filings and travel evidence — as the product's demo and as the base for
+//! benchmarks.
 //!
 //! Everything is derived from md5 hashes of fixed strings and modular
 //! arithmetic inside PostgreSQL (set-based `INSERT … SELECT` over
@@ -25,7 +26,6 @@
 //!   people left Beijing without filing, and some returned late, went
 //!   elsewhere than filed, left before approval or were absent.
 
-use crate::db::{self, SetupError};
 use chrono::{Duration, NaiveDate};
 use diesel::connection::SimpleConnection;
 use diesel::dsl::sql;
@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 use std::fmt;
 use std::time::Instant;
 use uuid::Uuid;
+use whereabouts_api::db::{self, SetupError};
 use whereabouts_core::{Calendar, Policy, policy_gaps};
 
 /// The password every demo account gets unless `--password` says otherwise.
@@ -80,7 +81,7 @@ impl Default for DemoOptions {
 pub enum DemoError {
     /// The database already holds units: the demo fills only an empty one.
     #[error(
-        "the database already has {0} units; `whereabouts demo` fills only an empty database (drop it, or point DATABASE_URL at a new one)"
+        "the database already has {0} units; `whereabouts-demo` fills only an empty database (drop it, or point DATABASE_URL at a new one)"
     )]
     NotEmpty(i64),
     /// The options cannot make a district.
@@ -260,7 +261,7 @@ pub fn run(database_url: &str, options: &DemoOptions) -> Result<DemoSummary, Dem
 /// Generates the demo district into an empty, migrated database, in one
 /// transaction, then vacuums and analyzes the tables.
 pub fn generate(conn: &mut PgConnection, options: &DemoOptions) -> Result<DemoSummary, DemoError> {
-    if let Some(problem) = crate::auth::password_problem(&options.password) {
+    if let Some(problem) = whereabouts_api::auth::password_problem(&options.password) {
         return Err(DemoError::Invalid(format!(
             "the password does not meet the password rules ({problem}): at least 10 characters, letters and digits"
         )));
@@ -274,7 +275,7 @@ pub fn generate(conn: &mut PgConnection, options: &DemoOptions) -> Result<DemoSu
     check_destinations()?;
     let started = Instant::now();
     // Hash once: argon2 is slow on purpose, and every account shares it.
-    let password_hash = crate::auth::hash_password(&options.password)
+    let password_hash = whereabouts_api::auth::hash_password(&options.password)
         .map_err(|e| DemoError::Inconsistent(format!("hashing the password: {e}")))?;
     let summary = conn.transaction::<_, DemoError, _>(|conn| {
         Generator {
@@ -658,7 +659,7 @@ impl Generator<'_> {
         self.evidence()?;
         let admin: Uuid = diesel::select(sql::<diesel::sql_types::Uuid>("md5('demo:admin')::uuid"))
             .get_result(self.conn)?;
-        crate::audit::append(
+        whereabouts_api::audit::append(
             self.conn,
             Some(admin),
             "demo",

@@ -6,9 +6,9 @@
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Jsonb, Text};
-use whereabouts_api::demo::{self, DemoError, DemoOptions};
 use whereabouts_api::testing::TestDatabase;
 use whereabouts_core::TripDraft;
+use whereabouts_demo::{self as demo, DemoError, DemoOptions};
 
 fn scalar(conn: &mut PgConnection, query: &str) -> i64 {
     diesel::select(sql::<BigInt>(&format!("({query})")))
