@@ -7,12 +7,10 @@ use crate::error::ApiError;
 use crate::extract::{Grant, Principal, load_grants};
 use crate::policy::{self, AccountChange, Action};
 use crate::schema::{accounts, role_grants, units};
-use crate::store::Within;
 use crate::store::enums::parse_enum;
+use crate::store::{Within, like_pattern};
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -816,25 +814,12 @@ pub fn page(
         .select(AccountRow::as_select())
         .into_boxed();
     for part in within {
-        match part {
-            Within::Subtree(unit) => {
-                query = query
-                    .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![*unit]));
-            }
-            Within::Roots(roots) => {
-                query = query
-                    .filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots.clone()));
-            }
-            Within::All => {}
+        if let Some(condition) = part.condition("units.path") {
+            query = query.filter(condition);
         }
     }
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = like_pattern(q);
         query = query.filter(
             accounts::login
                 .ilike(pattern.clone())

@@ -527,12 +527,10 @@ pub fn page(
         .into_boxed();
     query = match listed {
         Listed::Person(account) => query.filter(discrepancies::account_id.eq(account)),
-        Listed::Within(Within::Subtree(unit)) => query.filter(
-            sql::<Bool>("discrepancies.unit_path @> ").bind::<Array<SqlUuid>, _>(vec![unit]),
-        ),
-        Listed::Within(Within::Roots(roots)) => query
-            .filter(sql::<Bool>("discrepancies.unit_path && ").bind::<Array<SqlUuid>, _>(roots)),
-        Listed::Within(Within::All) => query,
+        Listed::Within(within) => match within.condition("discrepancies.unit_path") {
+            Some(condition) => query.filter(condition),
+            None => query,
+        },
     };
     if let Some(status) = filter.status {
         query = query.filter(discrepancies::status.eq(status.as_str()));

@@ -8,9 +8,7 @@ use crate::policy::{self, Action};
 use crate::schema::{accounts, document_checkouts, filings, travel_documents, units};
 use crate::store::Within;
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -320,20 +318,8 @@ pub fn page(
     let mut query = travel_documents::table
         .select(Row::as_select())
         .into_boxed();
-    match &listed.within {
-        Within::Subtree(unit) => {
-            query = query.filter(
-                sql::<Bool>("travel_documents.unit_path @> ")
-                    .bind::<Array<SqlUuid>, _>(vec![*unit]),
-            );
-        }
-        Within::Roots(roots) => {
-            query = query.filter(
-                sql::<Bool>("travel_documents.unit_path && ")
-                    .bind::<Array<SqlUuid>, _>(roots.clone()),
-            );
-        }
-        Within::All => {}
+    if let Some(condition) = listed.within.condition("travel_documents.unit_path") {
+        query = query.filter(condition);
     }
     if let Some(account) = listed.account_id {
         query = query.filter(travel_documents::account_id.eq(account));

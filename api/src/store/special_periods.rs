@@ -5,9 +5,7 @@ use crate::error::ApiError;
 use crate::schema::{special_periods, units};
 use crate::store::Within;
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Uuid as SqlUuid};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -212,16 +210,8 @@ pub fn page(
         .select(Row::as_select())
         .into_boxed();
     for part in within {
-        match part {
-            Within::Subtree(unit) => {
-                query = query
-                    .filter(sql::<Bool>("units.path @> ").bind::<Array<SqlUuid>, _>(vec![*unit]));
-            }
-            Within::Roots(roots) => {
-                query = query
-                    .filter(sql::<Bool>("units.path && ").bind::<Array<SqlUuid>, _>(roots.clone()));
-            }
-            Within::All => {}
+        if let Some(condition) = part.condition("units.path") {
+            query = query.filter(condition);
         }
     }
     if let Some(day) = active_on {

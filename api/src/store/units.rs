@@ -3,8 +3,8 @@
 
 use crate::error::ApiError;
 use crate::schema::{accounts, unit_deputies, units};
-use crate::store::Within;
 use crate::store::enums::parse_enum;
+use crate::store::{Within, like_pattern};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::pg::Pg;
@@ -225,22 +225,11 @@ pub fn page(
     limit: i64,
 ) -> Result<Vec<UnitRow>, ApiError> {
     let mut query = units::table.into_boxed();
-    match within {
-        Within::Subtree(unit) => {
-            query = query.filter(sql::<Bool>("path @> ").bind::<Array<SqlUuid>, _>(vec![*unit]));
-        }
-        Within::Roots(roots) => {
-            query = query.filter(sql::<Bool>("path && ").bind::<Array<SqlUuid>, _>(roots.clone()));
-        }
-        Within::All => {}
+    if let Some(condition) = within.condition("path") {
+        query = query.filter(condition);
     }
     if let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            q.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = like_pattern(q);
         query = query.filter(
             units::code
                 .ilike(pattern.clone())
