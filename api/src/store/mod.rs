@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod approvals;
+pub mod audit;
 pub mod calendar;
 pub mod context;
 pub mod discrepancies;
@@ -12,13 +13,17 @@ pub mod evidence;
 pub mod filings;
 pub mod findings;
 pub mod flags;
+pub mod idempotency;
 pub mod inspections;
 pub mod ledger;
 pub mod notifications;
+pub mod outbox;
 pub mod policies;
 pub mod roster;
 pub mod sessions;
 pub mod special_periods;
+pub mod targets;
+pub mod throttle;
 pub mod transitions;
 pub mod units;
 

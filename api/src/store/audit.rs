@@ -1,0 +1,1 @@
+//! The audit chain as stored: entries appended inside transactions, sealed in order, and read back to verify.
