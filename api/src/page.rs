@@ -3,8 +3,10 @@
 use crate::error::ApiError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
+use uuid::Uuid;
 use whereabouts_core::IssueCode;
 
 /// One page of a list: its items and the cursor of the next page. Each list
@@ -111,6 +113,24 @@ impl PageParams {
 /// The cursor for the page after the one ending at `key`.
 pub fn cursor_after(key: &str) -> String {
     URL_SAFE_NO_PAD.encode(key.as_bytes())
+}
+
+/// The key of a row in a list ordered newest first: its creation time (to the
+/// microsecond) and its id.
+pub fn time_key(at: DateTime<Utc>, id: Uuid) -> String {
+    format!("{}|{id}", at.to_rfc3339_opts(SecondsFormat::Micros, true))
+}
+
+/// Reads a [`time_key`] back (422 `invalid` on `cursor` when it is none).
+pub fn parse_time_key(key: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    key.split_once('|')
+        .and_then(|(at, id)| {
+            Some((
+                DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
+                id.parse::<Uuid>().ok()?,
+            ))
+        })
+        .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", serde_json::json!({})))
 }
 
 /// Splits `limit + 1` loaded rows into a page and the next cursor.

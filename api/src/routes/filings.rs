@@ -6,7 +6,7 @@
 
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, optional_json};
-use crate::page::{PageParams, paginate};
+use crate::page::{PageParams, paginate, parse_time_key, time_key};
 use crate::policy::{self, Action as Access};
 use crate::store::filings::{
     CreateFiling, Filing, FilingEvent, FilingPage, Listed, acting_as, build, can_read, events_of,
@@ -16,7 +16,7 @@ use crate::store::transitions::{self, Asked, Payload};
 use crate::tx::Claim;
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, NaiveDate};
+use chrono::NaiveDate;
 use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -161,19 +161,7 @@ pub async fn list(
     if !mine {
         policy::require(&who, Access::Supervise)?;
     }
-    let after = after
-        .map(|after| {
-            after
-                .split_once('|')
-                .and_then(|(at, id)| {
-                    Some((
-                        DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
-                        id.parse::<Uuid>().ok()?,
-                    ))
-                })
-                .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))
-        })
-        .transpose()?;
+    let after = after.as_deref().map(parse_time_key).transpose()?;
     let listed = if mine {
         Listed::Filer(who.account_id)
     } else {
@@ -187,14 +175,7 @@ pub async fn list(
         .db
         .run(move |conn| {
             let rows = crate::store::filings::list(conn, listed, filter.status, after, limit + 1)?;
-            let (rows, next_cursor) = paginate(rows, limit, |r| {
-                format!(
-                    "{}|{}",
-                    r.created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    r.id
-                )
-            });
+            let (rows, next_cursor) = paginate(rows, limit, |r| time_key(r.created_at, r.id));
             let items = to_filings(conn, &st, rows)?;
             Ok(FilingPage { items, next_cursor })
         })

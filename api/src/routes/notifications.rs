@@ -3,7 +3,7 @@
 use crate::auth::random_token;
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, Principal};
-use crate::page::{PageParams, paginate};
+use crate::page::{PageParams, paginate, parse_time_key, time_key};
 use crate::policy::{self, Action, Scope};
 use crate::store::Within;
 use crate::store::notifications::{self as store, Notification};
@@ -57,7 +57,7 @@ pub async fn feed(
     let page = state
         .db
         .run(move |conn| {
-            let after = after.as_deref().map(cursor_key).transpose()?;
+            let after = after.as_deref().map(parse_time_key).transpose()?;
             let rows = store::feed(
                 conn,
                 who.account_id,
@@ -65,32 +65,11 @@ pub async fn feed(
                 after,
                 limit + 1,
             )?;
-            let (items, next_cursor) = paginate(rows, limit, |n| {
-                format!(
-                    "{}|{}",
-                    n.created_at
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-                    n.id
-                )
-            });
+            let (items, next_cursor) = paginate(rows, limit, |n| time_key(n.created_at, n.id));
             Ok(NotificationPage { items, next_cursor })
         })
         .await?;
     Ok(web::Json(page))
-}
-
-/// The creation time and id of the last notification of the page before, as
-/// a feed cursor names them (422 when it names none).
-fn cursor_key(cursor: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    cursor
-        .split_once('|')
-        .and_then(|(at, id)| {
-            Some((
-                DateTime::parse_from_rfc3339(at).ok()?.to_utc(),
-                id.parse::<Uuid>().ok()?,
-            ))
-        })
-        .ok_or_else(|| ApiError::invalid(IssueCode::Invalid, "cursor", json!({})))
 }
 
 /// Mark one of the caller's notifications read
