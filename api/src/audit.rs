@@ -11,16 +11,15 @@
 //! So concurrent filings never wait for one another on the chain.
 
 use crate::error::ApiError;
-use crate::schema::audit_log;
-use chrono::{DateTime, SubsecRound, Utc};
-use diesel::prelude::*;
+use crate::store::audit::{self as store, AuditRow, NewEntry};
+use chrono::{SubsecRound, Utc};
+use diesel::{Connection, PgConnection, QueryResult};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-const LOCK: i64 = 7_172_027;
 /// The `prev_hash` of the first row.
 pub const GENESIS: [u8; 32] = [0; 32];
 
@@ -63,33 +62,11 @@ fn row_hash(prev: &[u8], seq: i64, row: &AuditRow) -> Vec<u8> {
     hasher.finalize().to_vec()
 }
 
-/// A row as hashed.
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = audit_log)]
-struct AuditRow {
-    id: i64,
-    at: DateTime<Utc>,
-    actor_id: Option<Uuid>,
-    entity: String,
-    entity_id: Option<Uuid>,
-    action: String,
-    data: Value,
-}
-
-/// An entry waiting for the end of its transaction.
-struct Pending {
-    actor: Option<Uuid>,
-    entity: String,
-    entity_id: Option<Uuid>,
-    action: String,
-    data: Value,
-}
-
 /// The audit entries of one transaction, held until its work succeeds and then
 /// written together (see [`Tx`](crate::tx::Tx)). The chain's rows are then the
 /// last ones a transaction writes.
 #[derive(Default)]
-pub struct Entries(Vec<Pending>);
+pub struct Entries(Vec<NewEntry>);
 
 impl Entries {
     /// Records one entry: who did `action` on which entity, with its data.
@@ -101,7 +78,7 @@ impl Entries {
         action: &str,
         data: Value,
     ) {
-        self.0.push(Pending {
+        self.0.push(NewEntry {
             actor,
             entity: entity.to_owned(),
             entity_id,
@@ -117,25 +94,7 @@ impl Entries {
         }
         // PostgreSQL keeps microseconds: hash what will be read back.
         let at = Utc::now().trunc_subsecs(6);
-        let rows: Vec<_> = self
-            .0
-            .iter()
-            .map(|entry| {
-                (
-                    audit_log::at.eq(at),
-                    audit_log::actor_id.eq(entry.actor),
-                    audit_log::entity.eq(&entry.entity),
-                    audit_log::entity_id.eq(entry.entity_id),
-                    audit_log::action.eq(&entry.action),
-                    audit_log::data.eq(&entry.data),
-                )
-            })
-            .collect();
-        // Ids come from the sequence in the order of the rows.
-        diesel::insert_into(audit_log::table)
-            .values(rows)
-            .execute(conn)?;
-        Ok(())
+        store::append_all(conn, at, &self.0)
     }
 }
 
@@ -162,17 +121,7 @@ fn write(
 ) -> Result<(), ApiError> {
     // PostgreSQL keeps microseconds: hash what will be read back.
     let at = Utc::now().trunc_subsecs(6);
-    diesel::insert_into(audit_log::table)
-        .values((
-            audit_log::at.eq(at),
-            audit_log::actor_id.eq(actor),
-            audit_log::entity.eq(entity),
-            audit_log::entity_id.eq(entity_id),
-            audit_log::action.eq(action),
-            audit_log::data.eq(&data),
-        ))
-        .execute(conn)?;
-    Ok(())
+    store::append_one(conn, at, actor, entity, entity_id, action, &data)
 }
 
 /// Links the rows of finished transactions into the chain, oldest transaction
@@ -180,40 +129,14 @@ fn write(
 /// transactions still running wait for a later call.
 pub fn seal(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
     conn.transaction(|conn| {
-        diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(&format!(
-            "pg_advisory_xact_lock({LOCK}) IS NOT NULL"
-        )))
-        .execute(conn)?;
-        let last: Option<(Option<i64>, Option<Vec<u8>>)> = audit_log::table
-            .filter(audit_log::seq.is_not_null())
-            .order(audit_log::seq.desc())
-            .select((audit_log::seq, audit_log::hash))
-            .first(conn)
-            .optional()?;
-        let (mut seq, mut prev) = match last {
-            Some((Some(seq), Some(hash))) => (seq, hash),
-            _ => (0, GENESIS.to_vec()),
-        };
-        // Every transaction older than the oldest one still running has ended.
-        let rows: Vec<AuditRow> = audit_log::table
-            .filter(audit_log::seq.is_null())
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "xid < pg_snapshot_xmin(pg_current_snapshot())",
-            ))
-            .order((audit_log::xid, audit_log::id))
-            .limit(limit)
-            .select(AuditRow::as_select())
-            .load(conn)?;
+        store::lock_for_sealing(conn)?;
+        let (mut seq, mut prev) =
+            store::last_sealed(conn)?.unwrap_or_else(|| (0, GENESIS.to_vec()));
+        let rows = store::unsealed_finished(conn, limit)?;
         for row in &rows {
             seq += 1;
             let hash = row_hash(&prev, seq, row);
-            diesel::update(audit_log::table.find(row.id))
-                .set((
-                    audit_log::seq.eq(seq),
-                    audit_log::prev_hash.eq(&prev),
-                    audit_log::hash.eq(&hash),
-                ))
-                .execute(conn)?;
+            store::seal_row(conn, row.id, seq, &prev, &hash)?;
             prev = hash;
         }
         Ok(rows.len())
@@ -248,9 +171,6 @@ pub struct Verification {
     pub first_bad_id: Option<i64>,
 }
 
-/// A sealed row: its chain position, the hash before it, its hash, and the row.
-type SealedRow = (Option<i64>, Option<Vec<u8>>, Option<Vec<u8>>, AuditRow);
-
 /// Seals everything already written, waiting up to `patience` for the
 /// transactions still running (on this database or, since transaction ids
 /// are shared, on the same server) to end. Answers how many rows are still
@@ -259,10 +179,7 @@ pub fn seal_written(conn: &mut PgConnection, patience: std::time::Duration) -> Q
     let started = std::time::Instant::now();
     loop {
         seal_all(conn)?;
-        let unsealed: i64 = audit_log::table
-            .filter(audit_log::seq.is_null())
-            .count()
-            .get_result(conn)?;
+        let unsealed = store::unsealed_count(conn)?;
         if unsealed == 0 || started.elapsed() >= patience {
             return Ok(unsealed);
         }
@@ -278,17 +195,7 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
     let mut expected_seq = 1;
     let mut checked = 0;
     loop {
-        let batch: Vec<SealedRow> = audit_log::table
-            .filter(audit_log::seq.ge(expected_seq))
-            .order(audit_log::seq)
-            .limit(1000)
-            .select((
-                audit_log::seq,
-                audit_log::prev_hash,
-                audit_log::hash,
-                AuditRow::as_select(),
-            ))
-            .load(conn)?;
+        let batch = store::sealed_from(conn, expected_seq, 1000)?;
         if batch.is_empty() {
             return Ok(Verification {
                 ok: true,

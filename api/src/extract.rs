@@ -12,13 +12,11 @@ use crate::auth::{Claims, Keys, TokenError};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ApiError, ProblemCode};
-use crate::schema::{accounts, role_grants, sessions};
 use actix_web::dev::Payload;
 use actix_web::error::PayloadError;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
-use chrono::{DateTime, Utc};
-use diesel::prelude::*;
+use diesel::PgConnection;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use futures_util::{Stream, StreamExt};
 use serde::de::DeserializeOwned;
@@ -343,34 +341,10 @@ fn bearer(req: &HttpRequest) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-/// Loads the grants of an account.
-pub fn load_grants(conn: &mut PgConnection, account_id: Uuid) -> QueryResult<Vec<Grant>> {
-    let rows: Vec<(String, Option<Uuid>)> = role_grants::table
-        .filter(role_grants::account_id.eq(account_id))
-        .select((role_grants::role, role_grants::unit_id))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(role, unit_id)| grant(role, unit_id))
-        .collect())
+/// Loads the grants of an account (see [`crate::store::accounts::grants`]).
+pub fn load_grants(conn: &mut PgConnection, account_id: Uuid) -> Result<Vec<Grant>, ApiError> {
+    crate::store::accounts::grants(conn, account_id)
 }
-
-fn grant(role: String, unit_id: Option<Uuid>) -> Option<Grant> {
-    serde_json::from_value::<Role>(serde_json::Value::String(role))
-        .ok()
-        .map(|role| Grant { role, unit_id })
-}
-
-/// An account's unit, status and credential change, whether the token's
-/// session is live, and one of its grants.
-type AccountGrant = (
-    Option<Uuid>,
-    String,
-    DateTime<Utc>,
-    bool,
-    Option<String>,
-    Option<Uuid>,
-);
 
 /// A caller whose bearer token verifies. The account behind it is not read
 /// yet: [`Authenticated::load`] reads it on the handler's own connection, so a
@@ -391,44 +365,23 @@ impl Authenticated {
     /// when the token is older than the account's last credential change, or
     /// when its session has ended.
     pub fn load(&self, conn: &mut PgConnection) -> Result<Principal, ApiError> {
-        let session_live = diesel::dsl::exists(
-            sessions::table
-                .filter(sessions::id.eq(self.claims.sid))
-                .filter(sessions::account_id.eq(self.claims.sub))
-                .filter(sessions::ended_at.is_null()),
-        );
-        // The account, its session and its grants in one query: one row per
-        // grant, or one row with no grant.
-        let rows: Vec<AccountGrant> = accounts::table
-            .left_join(role_grants::table)
-            .filter(accounts::id.eq(self.claims.sub))
-            .select((
-                accounts::unit_id,
-                accounts::status,
-                accounts::credentials_changed_at,
-                session_live,
-                role_grants::role.nullable(),
-                role_grants::unit_id.nullable(),
-            ))
-            .load(conn)?;
-        let Some((unit_id, status, credentials_changed_at, live, _, _)) = rows.first() else {
+        let Some(caller) = crate::store::sessions::caller(conn, self.claims.sub, self.claims.sid)?
+        else {
             return Err(ApiError::Unauthorized(ProblemCode::InvalidToken));
         };
-        if status != "active" {
+        if caller.status != "active" {
             return Err(ApiError::Unauthorized(ProblemCode::AccountSuspended));
         }
-        if credentials_changed_at.timestamp_micros() != self.claims.cv || !live {
+        if caller.credentials_changed_at.timestamp_micros() != self.claims.cv
+            || !caller.session_live
+        {
             return Err(ApiError::Unauthorized(ProblemCode::TokenRevoked));
         }
-        let unit_id = *unit_id;
         Ok(Principal {
             account_id: self.claims.sub,
             session_id: self.claims.sid,
-            unit_id,
-            grants: rows
-                .into_iter()
-                .filter_map(|(_, _, _, _, role, grant_unit)| grant(role?, grant_unit))
-                .collect(),
+            unit_id: caller.unit_id,
+            grants: caller.grants,
         })
     }
 }

@@ -23,14 +23,14 @@
 
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::AppState;
-use crate::schema::idempotency_keys;
+use crate::store::idempotency as store;
 use crate::tx::Claim;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_TYPE, ETAG, HeaderValue};
 use actix_web::{Error, HttpMessage, HttpResponse, web};
-use diesel::prelude::*;
+use diesel::PgConnection;
 use futures_util::future::{LocalBoxFuture, Ready, ready};
 use sha2::{Digest, Sha256};
 use std::rc::Rc;
@@ -74,14 +74,6 @@ enum Stored {
     Unanswered,
 }
 
-type StoredRow = (
-    Vec<u8>,
-    Option<i32>,
-    Option<String>,
-    Option<String>,
-    Option<Vec<u8>>,
-);
-
 fn lookup(
     conn: &mut PgConnection,
     seal_key: &[u8; 32],
@@ -89,18 +81,14 @@ fn lookup(
     key: &str,
     hash: &[u8],
 ) -> Result<Stored, ApiError> {
-    let row: Option<StoredRow> = idempotency_keys::table
-        .find((account, key))
-        .select((
-            idempotency_keys::request_hash,
-            idempotency_keys::status,
-            idempotency_keys::content_type,
-            idempotency_keys::etag,
-            idempotency_keys::body,
-        ))
-        .first(conn)
-        .optional()?;
-    let Some((stored_hash, status, content_type, etag, body)) = row else {
+    let Some(store::StoredKey {
+        request_hash: stored_hash,
+        status,
+        content_type,
+        etag,
+        body,
+    }) = store::stored(conn, account, key)?
+    else {
         return Ok(Stored::Nothing);
     };
     if stored_hash != hash {
@@ -302,28 +290,18 @@ where
             let outcome = state
                 .db
                 .run(move |conn| {
-                    let answer = (
-                        idempotency_keys::status.eq(i32::from(status.as_u16())),
-                        idempotency_keys::content_type.eq(content_type),
-                        idempotency_keys::etag.eq(etag),
-                        idempotency_keys::body.eq(stored),
-                    );
+                    let answer = store::Answer {
+                        status: i32::from(status.as_u16()),
+                        content_type,
+                        etag,
+                        body: stored,
+                    };
                     if claimed {
-                        diesel::update(idempotency_keys::table.find((account, &key)))
-                            .set(answer)
-                            .execute(conn)?;
+                        store::keep_answer(conn, account, &key, answer)?;
                     } else {
                         // The handler changed nothing in a claiming transaction
                         // (or wrote outside one): keep its answer all the same.
-                        diesel::insert_into(idempotency_keys::table)
-                            .values((
-                                idempotency_keys::account_id.eq(account),
-                                idempotency_keys::key.eq(&key),
-                                idempotency_keys::request_hash.eq(&hash),
-                                answer,
-                            ))
-                            .on_conflict_do_nothing()
-                            .execute(conn)?;
+                        store::keep_unclaimed_answer(conn, account, &key, &hash, answer)?;
                     }
                     Ok(())
                 })

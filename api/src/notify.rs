@@ -4,11 +4,9 @@
 //! is delivered by the worker even if the process dies right after.
 
 use crate::error::ApiError;
-use crate::schema::{delegations, notifications, outbox, webhooks};
+use crate::store::outbox as store;
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::{Bool, Uuid as SqlUuid};
+use diesel::{PgConnection, QueryResult};
 use serde_json::Value;
 use uuid::Uuid;
 use whereabouts_core::Decision;
@@ -104,12 +102,7 @@ pub fn active_delegates(
     accounts: &[Uuid],
     now: DateTime<Utc>,
 ) -> QueryResult<Vec<Uuid>> {
-    delegations::table
-        .filter(delegations::account_id.eq_any(accounts))
-        .filter(delegations::starts_at.le(now))
-        .filter(delegations::ends_at.gt(now))
-        .select(delegations::delegate_id)
-        .load(conn)
+    store::active_delegates(conn, accounts, now)
 }
 
 /// Adds a notification to the feed of each account. With a dedupe key, an
@@ -133,17 +126,14 @@ pub fn notify(
             continue;
         }
         seen.push(*account);
-        written += diesel::insert_into(notifications::table)
-            .values((
-                notifications::id.eq(Uuid::new_v4()),
-                notifications::account_id.eq(account),
-                notifications::kind.eq(kind.as_str()),
-                notifications::filing_id.eq(filing),
-                notifications::data.eq(&data),
-                notifications::dedupe_key.eq(dedupe.map(|d| format!("{d}:{account}"))),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)?;
+        written += store::add_notification(
+            conn,
+            *account,
+            kind.as_str(),
+            filing,
+            &data,
+            dedupe.map(|d| format!("{d}:{account}")),
+        )?;
     }
     Ok(written)
 }
@@ -171,23 +161,12 @@ pub fn notify_each(conn: &mut PgConnection, kind: Kind, notes: &[Note]) -> Resul
                 tracing::error!(%error, "a notification's data does not serialise");
                 ApiError::Internal
             })?;
-        let values: Vec<_> = chunk
+        let batch: Vec<(Uuid, &Value, &str)> = chunk
             .iter()
             .zip(&data)
-            .map(|(n, data)| {
-                (
-                    notifications::id.eq(Uuid::new_v4()),
-                    notifications::account_id.eq(n.account),
-                    notifications::kind.eq(kind.as_str()),
-                    notifications::data.eq(data),
-                    notifications::dedupe_key.eq(&n.dedupe),
-                )
-            })
+            .map(|(n, data)| (n.account, data, n.dedupe.as_str()))
             .collect();
-        written += diesel::insert_into(notifications::table)
-            .values(values)
-            .on_conflict_do_nothing()
-            .execute(conn)?;
+        written += store::add_notifications(conn, kind.as_str(), &batch)?;
     }
     Ok(written)
 }
@@ -200,28 +179,11 @@ pub fn publish(
     event: &str,
     payload: &Value,
 ) -> Result<usize, ApiError> {
-    let targets: Vec<(Uuid, Vec<String>)> = webhooks::table
-        .filter(webhooks::deleted_at.is_null())
-        .filter(
-            webhooks::unit_id.is_null().or(sql::<Bool>(
-                "webhooks.unit_id = ANY (SELECT unnest(u.path) FROM filings f \
-                 JOIN units u ON u.id = f.unit_id WHERE f.id = ",
-            )
-            .bind::<SqlUuid, _>(filing)
-            .sql(")")),
-        )
-        .select((webhooks::id, webhooks::events))
-        .load(conn)?;
+    let targets = store::webhooks_for_filing(conn, filing)?;
     let mut queued = 0;
     for (webhook, events) in targets {
         if events.is_empty() || events.iter().any(|e| e == event) {
-            queued += diesel::insert_into(outbox::table)
-                .values((
-                    outbox::webhook_id.eq(webhook),
-                    outbox::event.eq(event),
-                    outbox::payload.eq(payload),
-                ))
-                .execute(conn)?;
+            queued += store::queue_event(conn, webhook, event, payload)?;
         }
     }
     Ok(queued)

@@ -24,11 +24,9 @@
 
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::Principal;
-use crate::schema::{accounts, units};
 use crate::store::accounts::{self as store, AccountRow};
-use diesel::dsl::sql;
-use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Nullable, Text, Uuid as SqlUuid};
+use crate::store::targets;
+use diesel::{PgConnection, QueryResult};
 use uuid::Uuid;
 use whereabouts_core::org::unit_in_path;
 use whereabouts_core::{Role, UnitKind};
@@ -185,14 +183,10 @@ pub fn covers(
     action: Action,
     unit_id: Uuid,
 ) -> QueryResult<bool> {
-    let query = units::table.filter(units::id.eq(unit_id));
     match scope(who, action) {
-        Scope::Tree => diesel::select(diesel::dsl::exists(query)).get_result(conn),
+        Scope::Tree => targets::unit_exists(conn, unit_id),
         Scope::Subtrees(roots) if roots.is_empty() => Ok(false),
-        Scope::Subtrees(roots) => diesel::select(diesel::dsl::exists(
-            query.filter(sql::<Bool>("path && ").bind::<Array<SqlUuid>, _>(roots)),
-        ))
-        .get_result(conn),
+        Scope::Subtrees(roots) => targets::unit_under(conn, unit_id, roots),
     }
 }
 
@@ -238,37 +232,10 @@ pub struct AccountTarget {
     pub leads: Vec<Vec<Uuid>>,
 }
 
-#[derive(QueryableByName)]
-struct TargetFact {
-    #[diesel(sql_type = Text)]
-    fact: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    role: Option<String>,
-    #[diesel(sql_type = Nullable<SqlUuid>)]
-    unit_id: Option<Uuid>,
-    #[diesel(sql_type = Array<SqlUuid>)]
-    path: Vec<Uuid>,
-}
-
-/// The facts about an account the policy needs, in one query.
-const TARGET_FACTS: &str = "\
-SELECT 'home' AS fact, NULL::text AS role, a.unit_id, COALESCE(u.path, '{}') AS path \
-  FROM accounts a LEFT JOIN units u ON u.id = a.unit_id WHERE a.id = $1 \
-UNION ALL \
-SELECT 'grant', g.role, g.unit_id, COALESCE(u.path, '{}') \
-  FROM role_grants g LEFT JOIN units u ON u.id = g.unit_id WHERE g.account_id = $1 \
-UNION ALL \
-SELECT 'leads', NULL, u.id, u.path FROM units u WHERE u.principal_id = $1 \
-UNION ALL \
-SELECT 'leads', NULL, u.id, u.path \
-  FROM unit_deputies d JOIN units u ON u.id = d.unit_id WHERE d.account_id = $1";
-
 impl AccountTarget {
     /// Loads an account's home, grants and leadership; 404 when it does not exist.
     pub fn load(conn: &mut PgConnection, id: Uuid) -> Result<Self, ApiError> {
-        let facts: Vec<TargetFact> = diesel::sql_query(TARGET_FACTS)
-            .bind::<SqlUuid, _>(id)
-            .load(conn)?;
+        let facts = targets::account_facts(conn, id)?;
         let mut target = AccountTarget {
             id,
             home: Vec::new(),
@@ -408,17 +375,7 @@ pub fn forbid_own_standing(who: &Principal, account: Uuid) -> Result<(), ApiErro
 /// the jurisdiction. `None` for an account of no unit.
 fn own_unit_path(conn: &mut PgConnection, account: Uuid) -> QueryResult<Option<Vec<Uuid>>> {
     // Every node on the account's home path, with its kind and path.
-    let mut nodes: Vec<(Uuid, String, Vec<Uuid>)> = units::table
-        .filter(
-            sql::<Bool>(
-                "units.id = ANY ((SELECT h.path FROM accounts a \
-                 JOIN units h ON h.id = a.unit_id WHERE a.id = ",
-            )
-            .bind::<SqlUuid, _>(account)
-            .sql(")::uuid[])"),
-        )
-        .select((units::id, units::kind, units::path))
-        .load(conn)?;
+    let mut nodes = targets::home_path_nodes(conn, account)?;
     // Nearest first: the deepest node has the longest path.
     nodes.sort_by_key(|(_, _, path)| std::cmp::Reverse(path.len()));
     let kinds: Vec<(Uuid, UnitKind)> = nodes
@@ -441,27 +398,8 @@ fn own_unit_path(conn: &mut PgConnection, account: Uuid) -> QueryResult<Option<V
 /// it), leads a node above or at it, or holds `Supervise` over it. Everyone
 /// else gets 404.
 pub fn read_roster(conn: &mut PgConnection, who: &Principal, unit: Uuid) -> Result<(), ApiError> {
-    #[derive(QueryableByName)]
-    struct Node {
-        #[diesel(sql_type = Array<SqlUuid>)]
-        path: Vec<Uuid>,
-        #[diesel(sql_type = Bool)]
-        led: bool,
-    }
     // The node's path, and whether the caller leads it or a node above it.
-    let node: Option<Node> = diesel::sql_query(
-        "SELECT u.path, EXISTS ( \
-             SELECT 1 FROM units led WHERE led.id = ANY(u.path) \
-                AND (led.principal_id = $2 OR EXISTS ( \
-                     SELECT 1 FROM unit_deputies d \
-                      WHERE d.unit_id = led.id AND d.account_id = $2))) AS led \
-           FROM units u WHERE u.id = $1",
-    )
-    .bind::<SqlUuid, _>(unit)
-    .bind::<SqlUuid, _>(who.account_id)
-    .get_result(conn)
-    .optional()?;
-    let Some(node) = node else {
+    let Some(node) = targets::node_led_by(conn, unit, who.account_id)? else {
         return Err(ApiError::NotFound);
     };
     let member = match own_unit_path(conn, who.account_id)? {
@@ -519,12 +457,7 @@ pub fn delegate_to(
     delegate: Uuid,
 ) -> Result<(), ApiError> {
     let own = own_unit_path(conn, delegator.account_id)?;
-    let home: Option<Vec<Uuid>> = accounts::table
-        .inner_join(units::table)
-        .filter(accounts::id.eq(delegate))
-        .select(units::path)
-        .first(conn)
-        .optional()?;
+    let home = targets::home_path(conn, delegate)?;
     let within = match (own, home) {
         (Some(own), Some(home)) => match (own.last(), home.last()) {
             // Inside the delegator's unit, or on its path above.

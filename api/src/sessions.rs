@@ -11,11 +11,11 @@
 use crate::auth;
 use crate::error::ApiError;
 use crate::extract::{AppState, client_address};
-use crate::schema::{refresh_tokens, sessions};
+use crate::store::sessions as store;
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use chrono::{DateTime, Duration, Utc};
-use diesel::prelude::*;
+use diesel::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -55,65 +55,35 @@ impl Origin {
 }
 
 /// Starts a session for an account; answers its id.
-pub fn start(conn: &mut PgConnection, account_id: Uuid, origin: &Origin) -> QueryResult<Uuid> {
-    diesel::insert_into(sessions::table)
-        .values((
-            sessions::id.eq(Uuid::new_v4()),
-            sessions::account_id.eq(account_id),
-            sessions::user_agent.eq(&origin.user_agent),
-            sessions::address.eq(&origin.address),
-        ))
-        .returning(sessions::id)
-        .get_result(conn)
+pub fn start(conn: &mut PgConnection, account_id: Uuid, origin: &Origin) -> Result<Uuid, ApiError> {
+    store::start_session(
+        conn,
+        account_id,
+        origin.user_agent.as_deref(),
+        origin.address.as_deref(),
+    )
 }
 
 /// Records that a session was used (a refresh).
-pub fn touch(conn: &mut PgConnection, session_id: Uuid) -> QueryResult<usize> {
-    diesel::update(sessions::table.find(session_id))
-        .set(sessions::last_used_at.eq(diesel::dsl::now))
-        .execute(conn)
+pub fn touch(conn: &mut PgConnection, session_id: Uuid) -> Result<(), ApiError> {
+    store::touch_session(conn, session_id)
 }
 
 /// Ends a session: its access tokens stop at once and its refresh tokens are
 /// revoked.
-pub fn end(conn: &mut PgConnection, session_id: Uuid) -> QueryResult<()> {
-    diesel::update(
-        sessions::table
-            .find(session_id)
-            .filter(sessions::ended_at.is_null()),
-    )
-    .set(sessions::ended_at.eq(diesel::dsl::now))
-    .execute(conn)?;
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::family_id.eq(session_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
-    .execute(conn)?;
-    Ok(())
+pub fn end(conn: &mut PgConnection, session_id: Uuid) -> Result<(), ApiError> {
+    store::end_session(conn, session_id)
 }
 
 /// Ends every session of an account but `keep` (suspension, password
 /// changes), and revokes every refresh token of the account, `keep`'s too:
 /// the caller issues that session a new one.
-pub fn end_all(conn: &mut PgConnection, account_id: Uuid, keep: Option<Uuid>) -> QueryResult<()> {
-    diesel::update(
-        sessions::table
-            .filter(sessions::account_id.eq(account_id))
-            .filter(sessions::ended_at.is_null())
-            .filter(sessions::id.ne(keep.unwrap_or_default())),
-    )
-    .set(sessions::ended_at.eq(diesel::dsl::now))
-    .execute(conn)?;
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::account_id.eq(account_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
-    .execute(conn)?;
-    Ok(())
+pub fn end_all(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<(), ApiError> {
+    store::end_sessions_of(conn, account_id, keep)
 }
 
 /// A token pair.
@@ -153,15 +123,13 @@ pub fn issue_tokens(
             ApiError::Internal
         })?;
     let refresh_token = auth::random_token(32);
-    diesel::insert_into(refresh_tokens::table)
-        .values((
-            refresh_tokens::id.eq(Uuid::new_v4()),
-            refresh_tokens::family_id.eq(session_id),
-            refresh_tokens::account_id.eq(account_id),
-            refresh_tokens::token_hash.eq(auth::token_hash(&refresh_token)),
-            refresh_tokens::expires_at.eq(now + Duration::days(config.refresh_ttl_days)),
-        ))
-        .execute(conn)?;
+    store::add_refresh_token(
+        conn,
+        session_id,
+        account_id,
+        &auth::token_hash(&refresh_token),
+        now + Duration::days(config.refresh_ttl_days),
+    )?;
     Ok(Tokens {
         access_token,
         refresh_token,

@@ -11,8 +11,9 @@
 //! locks anyone out for good.
 
 use crate::config::Config;
-use diesel::prelude::*;
-use diesel::sql_types::{Array, Double, Integer, Text};
+use crate::error::ApiError;
+use crate::store::throttle as store;
+use diesel::PgConnection;
 use uuid::Uuid;
 
 /// Longest part of a login kept in a bucket name: no account's login is
@@ -128,32 +129,15 @@ impl Limit {
     }
 }
 
-/// A bucket's stored count.
-#[derive(QueryableByName)]
-struct Row {
-    #[diesel(sql_type = Text)]
-    bucket: String,
-    #[diesel(sql_type = Integer)]
-    failures: i32,
-    #[diesel(sql_type = Double)]
-    elapsed: f64,
-}
-
 /// The longest any of these buckets makes an attempt wait, in whole seconds
 /// (at least 1), or `None` when none of them holds it back. One query.
 pub fn wait(
     conn: &mut PgConnection,
     buckets: &[(&str, Limit)],
     window: i64,
-) -> QueryResult<Option<u64>> {
+) -> Result<Option<u64>, ApiError> {
     let names: Vec<&str> = buckets.iter().map(|(name, _)| *name).collect();
-    let rows: Vec<Row> = diesel::sql_query(
-        "SELECT bucket, failures, extract(epoch FROM now() - last_failure_at)::float8 AS elapsed
-         FROM login_throttle WHERE bucket = ANY($1)",
-    )
-    .bind::<Array<Text>, _>(&names)
-    .load(conn)?;
-    let longest = rows
+    let longest = store::failures(conn, &names)?
         .iter()
         .filter_map(|row| {
             let (_, limit) = buckets.iter().find(|(name, _)| *name == row.bucket)?;
@@ -171,29 +155,13 @@ pub fn record_failure(
     conn: &mut PgConnection,
     buckets: &[&str],
     window: i64,
-) -> QueryResult<usize> {
-    // A fixed order, so concurrent requests lock the rows in the same order.
-    let mut names = buckets.to_vec();
-    names.sort_unstable();
-    names.dedup();
-    diesel::sql_query(
-        "INSERT INTO login_throttle (bucket, last_failure_at, failures)
-         SELECT bucket, now(), 1 FROM unnest($1::text[]) AS bucket
-         ON CONFLICT (bucket) DO UPDATE SET
-           failures = CASE WHEN login_throttle.last_failure_at + make_interval(secs => $2) <= now()
-                           THEN 1 ELSE login_throttle.failures + 1 END,
-           last_failure_at = now()",
-    )
-    .bind::<Array<Text>, _>(&names)
-    .bind::<Double, _>(window as f64)
-    .execute(conn)
+) -> Result<(), ApiError> {
+    store::record_failure(conn, buckets, window)
 }
 
 /// Forgets the failures of these buckets (after a success).
-pub fn clear(conn: &mut PgConnection, buckets: &[&str]) -> QueryResult<usize> {
-    use crate::schema::login_throttle;
-    diesel::delete(login_throttle::table.filter(login_throttle::bucket.eq_any(buckets)))
-        .execute(conn)
+pub fn clear(conn: &mut PgConnection, buckets: &[&str]) -> Result<(), ApiError> {
+    store::clear(conn, buckets)
 }
 
 #[cfg(test)]

@@ -8,8 +8,7 @@
 //! entry is given the `Tx` it records it in.
 
 use crate::audit::Entries;
-use crate::error::{ApiError, ProblemCode};
-use crate::schema::idempotency_keys;
+use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use diesel::prelude::*;
@@ -89,20 +88,7 @@ impl Claim {
         if self.committed() {
             return Ok(());
         }
-        diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::account_id.eq(self.account),
-                idempotency_keys::key.eq(&self.key),
-                idempotency_keys::request_hash.eq(&self.hash),
-            ))
-            .execute(conn)
-            .map_err(|e| match e {
-                diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::UniqueViolation,
-                    _,
-                ) => ApiError::Conflict(ProblemCode::IdempotencyKeyInProgress),
-                other => ApiError::from(other),
-            })?;
+        crate::store::idempotency::claim(conn, self.account, &self.key, &self.hash)?;
         Ok(())
     }
 }

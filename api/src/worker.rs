@@ -10,16 +10,15 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::ApiError;
 use crate::notify::{self, Kind};
-use crate::schema::{filings, outbox, webhooks};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
-use diesel::prelude::*;
+use crate::store::outbox as store;
+use chrono::{DateTime, Duration, Utc};
+use diesel::{Connection, PgConnection};
 use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use uuid::Uuid;
 
 /// The header carrying `sha256=<hex HMAC of the body>`.
 pub const SIGNATURE_HEADER: &str = "x-whereabouts-signature";
@@ -115,62 +114,53 @@ pub fn deliver_due(
     now: DateTime<Utc>,
 ) -> Result<usize, ApiError> {
     conn.transaction(|conn| {
-        let due: Vec<(i64, Uuid, String, serde_json::Value, i32, DateTime<Utc>)> = outbox::table
-            .filter(outbox::delivered_at.is_null())
-            .filter(outbox::next_attempt_at.le(now))
-            .order(outbox::id)
-            .limit(BATCH)
-            .select((outbox::id, outbox::webhook_id, outbox::event, outbox::payload, outbox::attempts, outbox::created_at))
-            .for_update()
-            .skip_locked()
-            .load(conn)?;
-        for (id, webhook, event, payload, attempts, created_at) in &due {
-            let target: Option<(String, String)> = webhooks::table
-                .find(webhook)
-                .filter(webhooks::deleted_at.is_null())
-                .select((webhooks::url, webhooks::secret))
-                .first(conn)
-                .optional()?;
-            let Some((url, secret)) = target else {
-                diesel::update(outbox::table.find(id)).set(outbox::last_error.eq("webhook deleted")).execute(conn)?;
-                diesel::update(outbox::table.find(id)).set(outbox::delivered_at.eq(now)).execute(conn)?;
+        let due = store::claim_due(conn, now, BATCH)?;
+        for delivery in &due {
+            let id = delivery.id;
+            let Some(endpoint) = store::live_endpoint(conn, delivery.webhook_id)? else {
+                store::abandon_delivery(conn, id, now)?;
                 continue;
             };
-            let body = serde_json::to_vec(&json!({"delivery_id": id, "event": event, "created_at": created_at, "data": payload}))
-                .map_err(ApiError::internal("serialising a webhook delivery"))?;
-            let delivery = id.to_string();
-            let signed = signature(&secret, &body);
+            let body = serde_json::to_vec(&json!({
+                "delivery_id": id,
+                "event": delivery.event,
+                "created_at": delivery.created_at,
+                "data": delivery.payload,
+            }))
+            .map_err(ApiError::internal("serialising a webhook delivery"))?;
+            let delivery_id = id.to_string();
+            let signed = signature(&endpoint.secret, &body);
             let result = client.post(
-                &url,
+                &endpoint.url,
                 &[
                     ("content-type", "application/json"),
-                    ("x-whereabouts-event", event.as_str()),
-                    ("x-whereabouts-delivery", delivery.as_str()),
+                    ("x-whereabouts-event", delivery.event.as_str()),
+                    ("x-whereabouts-delivery", delivery_id.as_str()),
                     (SIGNATURE_HEADER, signed.as_str()),
                 ],
                 &body,
             );
             match result {
                 Ok(status) if (200..300).contains(&status) => {
-                    diesel::update(outbox::table.find(id))
-                        .set((outbox::delivered_at.eq(now), outbox::attempts.eq(attempts + 1)))
-                        .execute(conn)?;
+                    store::mark_delivered(conn, id, now, delivery.attempts + 1)?;
                 }
                 outcome => {
                     let error = match outcome {
                         Ok(status) => format!("status {status}"),
                         Err(e) => e,
                     };
-                    let attempts = attempts + 1;
-                    let backoff = 2_i64.saturating_pow(u32::try_from(attempts).unwrap_or(31)).min(MAX_BACKOFF_SECONDS);
-                    tracing::info!(delivery = id, attempts, %error, "webhook delivery failed; will retry");
-                    diesel::update(outbox::table.find(id))
-                        .set((
-                            outbox::attempts.eq(attempts),
-                            outbox::next_attempt_at.eq(now + Duration::seconds(backoff)),
-                            outbox::last_error.eq(error),
-                        ))
-                        .execute(conn)?;
+                    let attempts = delivery.attempts + 1;
+                    let backoff = 2_i64
+                        .saturating_pow(u32::try_from(attempts).unwrap_or(31))
+                        .min(MAX_BACKOFF_SECONDS);
+                    tracing::info!(
+                        delivery = id,
+                        attempts,
+                        %error,
+                        "webhook delivery failed; will retry"
+                    );
+                    let retry_at = now + Duration::seconds(backoff);
+                    store::schedule_retry(conn, id, attempts, retry_at, error)?;
                 }
             }
         }
@@ -187,17 +177,14 @@ pub fn sweep(
 ) -> Result<usize, ApiError> {
     let tz = config.time_zone;
     let today = now.with_timezone(&tz).date_naive();
-    let away: Vec<(Uuid, Uuid, NaiveDate)> = filings::table
-        .filter(filings::status.eq("away"))
-        .filter(filings::return_on.lt(today))
-        .select((
-            filings::id,
-            filings::account_id,
-            filings::return_on.assume_not_null(),
-        ))
-        .load(conn)?;
+    let away = store::away_past_return(conn, today)?;
     let mut written = 0;
-    for (filing, account, return_on) in away {
+    for store::Unreturned {
+        filing_id: filing,
+        account_id: account,
+        return_on,
+    } in away
+    {
         conn.transaction(|conn| {
             let data = notify::NotificationData::ReturnDue {
                 filing_id: filing,

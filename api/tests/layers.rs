@@ -264,3 +264,37 @@ fn route_files_run_no_sql() {
         found.join("\n")
     );
 }
+
+#[test]
+fn the_sql_lives_in_the_store() {
+    // Outside the store only the schema itself, the pool's ping and
+    // migrations (`db.rs`) and the test databases (`testing.rs`) speak SQL.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let allowed = ["schema.rs", "db.rs", "testing.rs"].map(|file| src.join(file));
+    let words = [
+        "crate::schema",
+        "sql_query",
+        "diesel::insert_into",
+        "diesel::update",
+        "diesel::delete",
+        "diesel::select",
+        "diesel::dsl",
+        "#[diesel(",
+    ];
+    let mut found = Vec::new();
+    for (path, text) in server_sources() {
+        if path.starts_with(src.join("store")) || allowed.contains(&path) {
+            continue;
+        }
+        for (n, line) in text.lines().enumerate() {
+            if words.iter().any(|word| line.contains(word)) {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "SQL outside src/store/:\n{}",
+        found.join("\n")
+    );
+}

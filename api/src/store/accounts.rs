@@ -4,7 +4,7 @@
 
 use crate::auth;
 use crate::error::ApiError;
-use crate::extract::{Grant, Principal, load_grants};
+use crate::extract::{Grant, Principal};
 use crate::policy::{self, AccountChange, Action};
 use crate::schema::{accounts, role_grants, units};
 use crate::store::enums::parse_enum;
@@ -95,6 +95,25 @@ pub struct Account {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The role grants of an account (those of a role this server knows).
+pub fn grants(conn: &mut PgConnection, account_id: Uuid) -> Result<Vec<Grant>, ApiError> {
+    let rows: Vec<(String, Option<Uuid>)> = role_grants::table
+        .filter(role_grants::account_id.eq(account_id))
+        .select((role_grants::role, role_grants::unit_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(role, unit_id)| parse_grant(role, unit_id))
+        .collect())
+}
+
+/// A stored role grant, or none for a role this server does not know.
+pub fn parse_grant(role: String, unit_id: Option<Uuid>) -> Option<Grant> {
+    serde_json::from_value::<Role>(serde_json::Value::String(role))
+        .ok()
+        .map(|role| Grant { role, unit_id })
+}
+
 /// The role grants of an account on the wire.
 pub fn grants_body(grants: Vec<Grant>) -> Vec<RoleGrantBody> {
     grants
@@ -108,7 +127,7 @@ pub fn grants_body(grants: Vec<Grant>) -> Vec<RoleGrantBody> {
 
 /// Builds the answer for an account row.
 pub fn to_account(conn: &mut PgConnection, row: AccountRow) -> Result<Account, ApiError> {
-    let roles = grants_body(load_grants(conn, row.id)?);
+    let roles = grants_body(grants(conn, row.id)?);
     Ok(Account {
         rank: parse_enum(&row.rank)?,
         position: parse_enum(&row.position)?,

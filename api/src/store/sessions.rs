@@ -1,7 +1,10 @@
-//! Sign-in as stored: the account a login names, refresh tokens and the sessions they belong to.
+//! Sign-in as stored: the account a login names, refresh tokens and the sessions they belong to,
+//! and the caller an access token names.
 
 use crate::error::ApiError;
-use crate::schema::{accounts, refresh_tokens, sessions};
+use crate::extract::Grant;
+use crate::schema::{accounts, refresh_tokens, role_grants, sessions};
+use crate::store::accounts::parse_grant;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
@@ -109,4 +112,164 @@ pub fn session_of_refresh_token(
         .select(refresh_tokens::family_id)
         .first(conn)
         .optional()?)
+}
+
+/// Starts a session for an account, from where it started; answers its id.
+pub fn start_session(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    user_agent: Option<&str>,
+    address: Option<&str>,
+) -> Result<Uuid, ApiError> {
+    Ok(diesel::insert_into(sessions::table)
+        .values((
+            sessions::id.eq(Uuid::new_v4()),
+            sessions::account_id.eq(account_id),
+            sessions::user_agent.eq(user_agent),
+            sessions::address.eq(address),
+        ))
+        .returning(sessions::id)
+        .get_result(conn)?)
+}
+
+/// Records that a session was used, now.
+pub fn touch_session(conn: &mut PgConnection, session_id: Uuid) -> Result<(), ApiError> {
+    diesel::update(sessions::table.find(session_id))
+        .set(sessions::last_used_at.eq(diesel::dsl::now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Ends a session, now, if it is live, and revokes its refresh tokens not
+/// revoked yet.
+pub fn end_session(conn: &mut PgConnection, session_id: Uuid) -> Result<(), ApiError> {
+    diesel::update(
+        sessions::table
+            .find(session_id)
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(diesel::dsl::now))
+    .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family_id.eq(session_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Ends every live session of an account but `keep`, now, and revokes every
+/// refresh token of the account not revoked yet, `keep`'s too.
+pub fn end_sessions_of(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    keep: Option<Uuid>,
+) -> Result<(), ApiError> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::id.ne(keep.unwrap_or_default())),
+    )
+    .set(sessions::ended_at.eq(diesel::dsl::now))
+    .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::account_id.eq(account_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Stores a new refresh token of a session, by its hash.
+pub fn add_refresh_token(
+    conn: &mut PgConnection,
+    session_id: Uuid,
+    account_id: Uuid,
+    hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::id.eq(Uuid::new_v4()),
+            refresh_tokens::family_id.eq(session_id),
+            refresh_tokens::account_id.eq(account_id),
+            refresh_tokens::token_hash.eq(hash),
+            refresh_tokens::expires_at.eq(expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What the check of an access token reads of the account it names.
+#[derive(Debug)]
+pub struct Caller {
+    /// The account's node.
+    pub unit_id: Option<Uuid>,
+    /// `active` or `suspended`.
+    pub status: String,
+    /// When its password or status last changed; older tokens are refused.
+    pub credentials_changed_at: DateTime<Utc>,
+    /// Whether the token's session is the account's and has not ended.
+    pub session_live: bool,
+    /// The account's role grants (those of a role this server knows).
+    pub grants: Vec<Grant>,
+}
+
+/// An account's node, status and credential change, whether the token's
+/// session is live, and one of its grants.
+type CallerGrant = (
+    Option<Uuid>,
+    String,
+    DateTime<Utc>,
+    bool,
+    Option<String>,
+    Option<Uuid>,
+);
+
+/// The account `account_id` as the check of a token of its session
+/// `session_id` reads it, if there is such an account. One query: it runs on
+/// every authenticated request.
+pub fn caller(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    session_id: Uuid,
+) -> Result<Option<Caller>, ApiError> {
+    let session_live = diesel::dsl::exists(
+        sessions::table
+            .filter(sessions::id.eq(session_id))
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::ended_at.is_null()),
+    );
+    // The account, its session and its grants in one query: one row per
+    // grant, or one row with no grant.
+    let rows: Vec<CallerGrant> = accounts::table
+        .left_join(role_grants::table)
+        .filter(accounts::id.eq(account_id))
+        .select((
+            accounts::unit_id,
+            accounts::status,
+            accounts::credentials_changed_at,
+            session_live,
+            role_grants::role.nullable(),
+            role_grants::unit_id.nullable(),
+        ))
+        .load(conn)?;
+    let Some((unit_id, status, credentials_changed_at, session_live, _, _)) = rows.first() else {
+        return Ok(None);
+    };
+    Ok(Some(Caller {
+        unit_id: *unit_id,
+        status: status.clone(),
+        credentials_changed_at: *credentials_changed_at,
+        session_live: *session_live,
+        grants: rows
+            .into_iter()
+            .filter_map(|(_, _, _, _, role, unit_id)| parse_grant(role?, unit_id))
+            .collect(),
+    }))
 }
