@@ -7,8 +7,11 @@
 //! Everything is derived from md5 hashes of fixed strings and modular
 //! arithmetic inside PostgreSQL (set-based `INSERT … SELECT` over
 //! `generate_series`), so the same options give the same data (only the
-//! password hash's salt differs) and a million filings take well under a
-//! minute. It all happens in one transaction; an empty database is required.
+//! password hash's salt differs). The rules are the core's: the policies are
+//! checked by it, and each trip's requirement and deadline are what the
+//! core's assessment decides from the filer's context, as the server would
+//! (a trip it would refuse is not filed; `tests/agree.rs` holds every filing
+//! to it). It all happens in one transaction; an empty database is required.
 //!
 //! What the district holds, and what an inspection finds in it:
 //! - the district (`demo-district`), 133 units, each with 1–3 second-level
@@ -26,7 +29,7 @@
 //!   people left Beijing without filing, and some returned late, went
 //!   elsewhere than filed, left before approval or were absent.
 
-use chrono::{Duration, NaiveDate};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::dsl::sql;
 use diesel::pg::PgConnection;
@@ -37,7 +40,10 @@ use std::fmt;
 use std::time::Instant;
 use uuid::Uuid;
 use whereabouts_api::db::{self, SetupError};
-use whereabouts_core::{Calendar, Policy, policy_gaps};
+use whereabouts_api::store::context::Contexts;
+use whereabouts_core::{
+    AssessmentInput, Calendar, Lang, Policy, Settings, TripDraft, assess, policy_gaps,
+};
 
 /// The password every demo account gets unless `--password` says otherwise.
 pub const DEFAULT_PASSWORD: &str = "demo-password-1";
@@ -51,13 +57,16 @@ pub const WINDOW_TO: &str = "2026-05-07";
 const ATTENDANCE_FROM: &str = "2026-05-06";
 /// The district's time zone: the demo is a Beijing district.
 const TZ: &str = "Asia/Shanghai";
+/// The home jurisdiction: Beijing, as the server's default configuration.
+const HOME: &str = "110000";
 
 /// What to generate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoOptions {
     /// Cadres (logins `u00001`…), leaders included; administrators come on top.
     pub accounts: u32,
-    /// Historical filings (2025-01-01 to mid-April 2026) besides May Day's.
+    /// Historical trips (2025-01-01 to mid-April 2026) besides May Day's;
+    /// those the core would refuse are not filed.
     pub filings: u32,
     /// Working days of attendance `present` records per person from 2026-05-06.
     pub evidence_days: u32,
@@ -142,6 +151,10 @@ pub struct DemoSummary {
     pub may_day_filings: Vec<(String, i64)>,
     /// Historical filings.
     pub historical_filings: i64,
+    /// Trips the core would not accept (for example abroad, under a policy
+    /// that asks approval but names no approver), so never filed: May Day's
+    /// and historical ones.
+    pub refused: (i64, i64),
     /// Filings in all.
     pub filings: i64,
     /// Approval steps.
@@ -217,10 +230,12 @@ impl fmt::Display for DemoSummary {
             .collect();
         writeln!(
             f,
-            "  filings: {} (May Day {may_day}: {}; historical {}); {} approval steps, {} events",
+            "  filings: {} (May Day {may_day}: {}; historical {}; the core refused {} and {} trips); {} approval steps, {} events",
             self.filings,
             statuses.join(", "),
             self.historical_filings,
+            self.refused.0,
+            self.refused.1,
             self.filing_steps,
             self.filing_events
         )?;
@@ -282,6 +297,7 @@ pub fn generate(conn: &mut PgConnection, options: &DemoOptions) -> Result<DemoSu
             conn,
             options,
             password_hash: &password_hash,
+            refused: (0, 0),
         }
         .all()
     })?;
@@ -506,25 +522,6 @@ pub fn unit_names() -> Vec<String> {
     names
 }
 
-/// Calendar facts for every day the filings use: whether it is worked, and
-/// the first and fifth working day before it (the notice deadlines).
-fn days_values() -> Result<String, DemoError> {
-    let calendar = Calendar::default();
-    let mut day = date("2024-12-01")?;
-    let last = date("2026-06-30")?;
-    let mut rows = Vec::new();
-    while day <= last {
-        rows.push(format!(
-            "(DATE '{day}', {}, DATE '{}', DATE '{}')",
-            calendar.is_working_day(day),
-            calendar.nth_working_day_before(day, 1),
-            calendar.nth_working_day_before(day, 5)
-        ));
-        day += Duration::days(1);
-    }
-    Ok(rows.join(",\n"))
-}
-
 /// The first `n` working days from 2026-05-06.
 fn attendance_days(n: u32) -> Result<Vec<NaiveDate>, DemoError> {
     let calendar = Calendar::default();
@@ -625,6 +622,8 @@ struct Generator<'a> {
     conn: &'a mut PgConnection,
     options: &'a DemoOptions,
     password_hash: &'a str,
+    /// Trips the core refused: May Day's, historical.
+    refused: (i64, i64),
 }
 
 /// The fixed instants of the demo's history.
@@ -672,20 +671,113 @@ impl Generator<'_> {
         self.summary(district)
     }
 
-    /// A hash function, and the calendar of the days the filings use.
+    /// A hash function.
     fn helpers(&mut self) -> Result<(), DemoError> {
-        let days = days_values()?;
         self.exec(
             "helpers",
-            &format!(
-                "CREATE OR REPLACE FUNCTION pg_temp.demo_h(t text) RETURNS bigint
-                   LANGUAGE sql IMMUTABLE PARALLEL SAFE
-                   AS $$ SELECT ('x' || substr(md5(t), 1, 12))::bit(48)::bigint $$;
-                 CREATE TEMP TABLE demo_days (day date PRIMARY KEY, working boolean NOT NULL,
-                   by1 date NOT NULL, by5 date NOT NULL) ON COMMIT DROP;
-                 INSERT INTO demo_days VALUES {days};"
-            ),
+            "CREATE OR REPLACE FUNCTION pg_temp.demo_h(t text) RETURNS bigint
+               LANGUAGE sql IMMUTABLE PARALLEL SAFE
+               AS $$ SELECT ('x' || substr(md5(t), 1, 12))::bit(48)::bigint $$;",
         )
+    }
+
+    /// What the core decides of each trip in `table` (`account` names the
+    /// filer's column): its requirement, its deadline and the policy in
+    /// force, assessed from the filer's context as the server would, well
+    /// before the trip. A trip the core would refuse to file is dropped:
+    /// nobody could have filed it. Answers how many were dropped.
+    fn decide(&mut self, table: &str, account: &str) -> Result<i64, DemoError> {
+        #[derive(QueryableByName)]
+        struct Intent {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            filing_id: Uuid,
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            account_id: Uuid,
+            #[diesel(sql_type = Jsonb)]
+            draft: Value,
+            #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+            depart_start: DateTime<Utc>,
+        }
+        let conn = &mut *self.conn;
+        let started = Instant::now();
+        let settings = Settings {
+            home_code: HOME.to_owned(),
+            time_zone: chrono_tz::Asia::Shanghai,
+        };
+        // Each filer's context is read once: the trips come by filer, a page
+        // at a time, and their decisions go back a page at a time.
+        let contexts = Contexts::default();
+        diesel::sql_query(format!("CREATE INDEX ON {table} ({account}, filing_id)"))
+            .execute(conn)?;
+        let mut after = (Uuid::nil(), Uuid::nil());
+        let mut assessed = 0_usize;
+        loop {
+            let intents: Vec<Intent> = diesel::sql_query(format!(
+                "SELECT t.filing_id, t.{account} AS account_id, {draft} AS draft, t.depart_start
+                 FROM {table} t WHERE (t.{account}, t.filing_id) > ($1, $2)
+                 ORDER BY t.{account}, t.filing_id LIMIT 20000",
+                draft = draft_sql("t", "false"),
+            ))
+            .bind::<diesel::sql_types::Uuid, _>(after.0)
+            .bind::<diesel::sql_types::Uuid, _>(after.1)
+            .load(conn)?;
+            let Some(last) = intents.last() else {
+                break;
+            };
+            after = (last.account_id, last.filing_id);
+            let mut decided = Vec::with_capacity(intents.len());
+            for intent in intents {
+                let filer = contexts
+                    .of(conn, intent.account_id)
+                    .map_err(|e| DemoError::Inconsistent(format!("a filer's context: {e:?}")))?;
+                let draft: TripDraft = serde_json::from_value(intent.draft)
+                    .map_err(|e| DemoError::Inconsistent(format!("a demo draft: {e}")))?;
+                let context = filer.context.clone();
+                let assessment = assess(&AssessmentInput {
+                    now: (intent.depart_start - Duration::days(60))
+                        .with_timezone(&settings.time_zone)
+                        .fixed_offset(),
+                    settings: settings.clone(),
+                    lang: Lang::ZhCn,
+                    profile: context.profile,
+                    org: context.org,
+                    policy: context.policy,
+                    special_periods: context.special_periods,
+                    calendar: context.calendar,
+                    draft,
+                });
+                decided.push(json!({
+                    "id": intent.filing_id,
+                    "fileable": assessment.valid,
+                    "requirement": assessment.requirement,
+                    "submit_by": assessment.submit_by,
+                    "policy_unit_id": assessment.policy_unit_id,
+                    "policy_version": assessment.policy_version,
+                }));
+            }
+            assessed += decided.len();
+            diesel::sql_query(format!(
+                "UPDATE {table} t SET requirement = v.requirement, submit_by = v.submit_by,
+                                      policy_unit_id = v.policy_unit_id,
+                                      policy_version = v.policy_version
+                 FROM jsonb_to_recordset($1) AS v(id uuid, fileable boolean, requirement text,
+                                                  submit_by timestamptz, policy_unit_id uuid,
+                                                  policy_version int)
+                 WHERE t.filing_id = v.id AND v.fileable"
+            ))
+            .bind::<Jsonb, _>(Value::Array(decided))
+            .execute(conn)?;
+        }
+        tracing::info!(
+            step = format!("{table}: decided by the core").as_str(),
+            trips = assessed,
+            ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "demo"
+        );
+        let refused = step(&format!("{table}: refused"), || {
+            diesel::sql_query(format!("DELETE FROM {table} WHERE submit_by IS NULL")).execute(conn)
+        })?;
+        Ok(i64::try_from(refused).unwrap_or(i64::MAX))
     }
 
     /// The district, its units, their second-level units and departments.
@@ -1009,21 +1101,7 @@ impl Generator<'_> {
                 .execute(conn)
             })?;
         }
-        // Which policy is in force for each node, and whether it asks approval
-        // for trips abroad in normal periods (only the complete one does).
-        self.exec(
-            "effective policies",
-            "CREATE TEMP TABLE demo_eff ON COMMIT DROP AS
-             SELECT nd.id AS node_id, e.unit_id AS policy_unit_id, e.version AS policy_version,
-                    coalesce(e.rules @> '[{\"id\": \"staff_abroad\"}]', false) AS abroad_approval
-             FROM demo_nodes nd
-             LEFT JOIN LATERAL (
-               SELECT pol.unit_id, pol.version, pol.rules
-               FROM unnest(nd.path) WITH ORDINALITY AS a(unit_id, i)
-               JOIN policies pol ON pol.unit_id = a.unit_id
-               ORDER BY a.i DESC, pol.version DESC LIMIT 1) e ON true;
-             ALTER TABLE demo_eff ADD PRIMARY KEY (node_id);",
-        )
+        Ok(())
     }
 
     /// May Day 2026 over the whole district: approval for trips abroad, Hong
@@ -1052,7 +1130,7 @@ impl Generator<'_> {
         self.exec(
             "may day trips",
             &format!(
-                "CREATE TEMP TABLE demo_trips ON COMMIT DROP AS
+                "CREATE TEMP TABLE demo_intents ON COMMIT DROP AS
                  WITH a AS MATERIALIZED (
                    SELECT p.*, pg_temp.demo_h('trip:' || p.n) AS h, pg_temp.demo_h('trip2:' || p.n) AS h2
                    FROM demo_people p WHERE pg_temp.demo_h('files:' || p.n) % 1000 < 120
@@ -1073,11 +1151,29 @@ impl Generator<'_> {
                           least(b.depart_on + CASE WHEN b.kind = 'leave_jurisdiction' THEN (1 + b.h / 100000 % 4)::int
                                                    ELSE (3 + b.h / 100000 % 3)::int END,
                                 DATE '2026-05-06') AS return_on,
-                          CASE WHEN b.kind = 'leave_jurisdiction' THEN 'report' ELSE 'approval' END AS requirement,
                           (b.h / 1000000 % 100)::int AS st,
                           b.h / 100000000 % 100 < 8 AS late
                    FROM b
-                 ), d AS (
+                 )
+                 SELECT md5('demo:filing:may:' || c.n)::uuid AS filing_id, c.*,
+                        CASE WHEN c.kind <> 'leave_jurisdiction' THEN
+                               CASE WHEN c.h2 % 10 < 8 THEN 'tourism' ELSE 'visit_relatives' END
+                             ELSE (ARRAY['visit_relatives', 'visit_relatives', 'visit_relatives', 'visit_relatives',
+                                         'tourism', 'tourism', 'tourism', 'tourism', 'medical', 'personal_affairs'])
+                                  [1 + (c.h2 % 10)::int] END AS purpose,
+                        c.depart_on::timestamp AT TIME ZONE '{TZ}' AS depart_start,
+                        NULL::text AS requirement, NULL::timestamptz AS submit_by,
+                        NULL::uuid AS policy_unit_id, NULL::int AS policy_version
+                 FROM c;
+                 ALTER TABLE demo_intents ADD PRIMARY KEY (filing_id);"
+            ),
+        )?;
+        self.refused.0 = self.decide("demo_intents", "id")?;
+        self.exec(
+            "may day trips",
+            &format!(
+                "CREATE TEMP TABLE demo_trips ON COMMIT DROP AS
+                 WITH d AS (
                    SELECT c.*,
                           CASE WHEN c.requirement = 'report' THEN
                                  CASE WHEN c.st < 6 THEN 'recorded' WHEN c.st < 10 THEN 'away'
@@ -1086,16 +1182,8 @@ impl Generator<'_> {
                                  CASE WHEN c.st < 5 THEN 'pending' WHEN c.st < 10 THEN 'approved'
                                       WHEN c.st < 13 THEN 'rejected' WHEN c.st < 17 THEN 'withdrawn'
                                       WHEN c.st < 20 THEN 'cancelled' WHEN c.st < 26 THEN 'away'
-                                      ELSE 'returned' END END AS status,
-                          CASE WHEN c.kind <> 'leave_jurisdiction' THEN
-                                 CASE WHEN c.h2 % 10 < 8 THEN 'tourism' ELSE 'visit_relatives' END
-                               ELSE (ARRAY['visit_relatives', 'visit_relatives', 'visit_relatives', 'visit_relatives',
-                                           'tourism', 'tourism', 'tourism', 'tourism', 'medical', 'personal_affairs'])
-                                    [1 + (c.h2 % 10)::int] END AS purpose,
-                          ((CASE WHEN c.requirement = 'approval' THEN dd.by5 ELSE dd.by1 END)::timestamp
-                            + interval '18 hours') AT TIME ZONE '{TZ}' AS submit_by,
-                          c.depart_on::timestamp AT TIME ZONE '{TZ}' AS depart_start
-                   FROM c JOIN demo_days dd ON dd.day = c.depart_on
+                                      ELSE 'returned' END END AS status
+                   FROM demo_intents c
                  ), e AS (
                    -- The planted problems, only in the problem quarter of the units.
                    SELECT d.*,
@@ -1121,7 +1209,7 @@ impl Generator<'_> {
                           CASE WHEN e.status = 'pending' THEN (1 + e.h2 / 1000000000000 % 2)::int END AS current_step
                    FROM e
                  )
-                 SELECT md5('demo:filing:may:' || f.n)::uuid AS filing_id, f.n, f.id AS account_id, f.node_id, f.path,
+                 SELECT f.filing_id, f.n, f.id AS account_id, f.node_id, f.path, f.policy_unit_id, f.policy_version,
                         f.path[least(2, cardinality(f.path))] AS owner, f.unit_no, f.problem, f.position, f.mobile,
                         f.head_id, f.unit_principal_id, f.substitute_id, f.kind, f.dest, f.purpose, f.depart_on,
                         f.return_on, f.requirement, f.status, f.late_days, f.differs, f.approved_late, f.travelled,
@@ -1148,13 +1236,13 @@ impl Generator<'_> {
                                       submit_by, submitted_at, approved_at, departed_at, returned_at, return_report,
                                       created_at, updated_at)
                  SELECT t.filing_id, t.account_id, t.node_id, t.path, t.status, t.kind, t.depart_on, t.return_on,
-                        {draft}, t.requirement, e.policy_unit_id, e.policy_version, 0, t.current_step,
+                        {draft}, t.requirement, t.policy_unit_id, t.policy_version, 0, t.current_step,
                         CASE WHEN t.requirement = 'approval' THEN 2 ELSE 0 END,
                         t.submit_by, t.submitted_at, t.approved_at, t.departed_at, t.returned_at,
                         CASE WHEN t.returned_at IS NULL THEN NULL WHEN t.late_days > 0 THEN '因交通原因推迟返京。'
                              ELSE '已按期返京，行程顺利。' END,
                         t.submitted_at - interval '10 minutes', t.submitted_at
-                 FROM demo_trips t JOIN demo_eff e ON e.node_id = t.node_id
+                 FROM demo_trips t
                  ORDER BY t.submitted_at, t.filing_id;
                  INSERT INTO filing_steps (filing_id, round, step, rule, candidates, decision, decided_by, comment, decided_at)
                  SELECT filing_id, 0, 1, '{{\"kind\": \"department_head\"}}'::jsonb, ARRAY[head_id],
@@ -1210,7 +1298,7 @@ impl Generator<'_> {
                  FROM (SELECT filing_id, count(*)::int AS events, max(at) AS last
                        FROM filing_events GROUP BY filing_id) e
                  WHERE f.id = e.filing_id;",
-                draft = draft_sql("t"),
+                draft = draft_sql("t", "t.submitted_at >= t.depart_start"),
             ),
         )
     }
@@ -1229,9 +1317,9 @@ impl Generator<'_> {
         let (nm, nc) = (MAINLAND.len(), COUNTRIES.len());
         // 2025-01-01 + 463 days = 2026-04-09.
         self.exec(
-            "historical trips",
+            "historical trip intents",
             &format!(
-                "CREATE TEMP TABLE demo_history ON COMMIT DROP AS
+                "CREATE TEMP TABLE demo_history_intents ON COMMIT DROP AS
                  -- Materialized: an inlined CTE would hash the same text once per use of `h`.
                  WITH a AS MATERIALIZED (
                    SELECT f, m, ('x' || substr(m, 1, 12))::bit(48)::bigint AS h,
@@ -1239,8 +1327,7 @@ impl Generator<'_> {
                    FROM generate_series(1, {filings}) f, LATERAL md5('demo:filing:history:' || f) m
                  ), b AS (
                    SELECT a.f, a.m::uuid AS filing_id, a.h, a.h2, p.n, p.id AS account_id, p.node_id, p.path,
-                          p.position, p.mobile, p.head_id, p.unit_principal_id, p.substitute_id, e.policy_unit_id,
-                          e.policy_version, e.abroad_approval,
+                          p.position, p.mobile, p.head_id, p.unit_principal_id, p.substitute_id,
                           DATE '2025-01-01' + (a.h / {accounts} % 463)::int AS depart_on,
                           CASE WHEN p.position = 'staff' AND a.h2 / 100 % 100 < 14 THEN
                                  CASE WHEN a.h2 / 10000 % 100 < 60 THEN 'abroad_private'
@@ -1248,7 +1335,6 @@ impl Generator<'_> {
                                       ELSE 'taiwan_private' END
                                ELSE 'leave_jurisdiction' END AS kind
                    FROM a JOIN demo_people p ON p.n = 1 + (a.h % {accounts})::int
-                   JOIN demo_eff e ON e.node_id = p.node_id
                  ), c AS (
                    SELECT b.*,
                           CASE b.kind WHEN 'leave_jurisdiction' THEN ({mainland})[1 + (b.h2 / 1000000 % {nm})::int]
@@ -1258,26 +1344,32 @@ impl Generator<'_> {
                           least(b.depart_on + (b.h2 / 100000000 % 5)::int
                                   + CASE WHEN b.kind = 'leave_jurisdiction' THEN 0 ELSE 2 END,
                                 DATE '2026-04-13') AS return_on,
-                          -- Where the policy says nothing on trips abroad, they were only reported.
-                          CASE WHEN b.kind <> 'leave_jurisdiction' AND b.abroad_approval THEN 'approval'
-                               ELSE 'report' END AS requirement,
                           (b.h2 / 1000000000 % 100)::int AS st,
                           b.h2 / 100000000000 % 100 < 6 AS late,
                           (ARRAY['visit_relatives', 'visit_relatives', 'tourism', 'tourism', 'tourism', 'medical',
                                  'personal_affairs', 'other'])[1 + (b.h / 100000000000 % 8)::int] AS purpose
                    FROM b
-                 ), d AS (
+                 )
+                 SELECT c.*, c.depart_on::timestamp AT TIME ZONE '{TZ}' AS depart_start,
+                        NULL::text AS requirement, NULL::timestamptz AS submit_by,
+                        NULL::uuid AS policy_unit_id, NULL::int AS policy_version
+                 FROM c;
+                 ALTER TABLE demo_history_intents ADD PRIMARY KEY (filing_id);",
+            ),
+        )?;
+        self.refused.1 = self.decide("demo_history_intents", "account_id")?;
+        self.exec(
+            "historical trips",
+            "CREATE TEMP TABLE demo_history ON COMMIT DROP AS
+                 WITH d AS (
                    SELECT c.*,
                           CASE WHEN c.requirement = 'report' THEN
                                  CASE WHEN c.st < 3 THEN 'recorded' WHEN c.st < 6 THEN 'cancelled' ELSE 'returned' END
                                ELSE
                                  CASE WHEN c.st < 2 THEN 'withdrawn' WHEN c.st < 4 THEN 'rejected'
                                       WHEN c.st < 6 THEN 'cancelled' WHEN c.st < 8 THEN 'approved'
-                                      ELSE 'returned' END END AS status,
-                          ((CASE WHEN c.requirement = 'approval' THEN dd.by5 ELSE dd.by1 END)::timestamp
-                            + interval '18 hours') AT TIME ZONE '{TZ}' AS submit_by,
-                          c.depart_on::timestamp AT TIME ZONE '{TZ}' AS depart_start
-                   FROM c JOIN demo_days dd ON dd.day = c.depart_on
+                                      ELSE 'returned' END END AS status
+                   FROM demo_history_intents c
                  ), e AS (
                    SELECT d.*,
                           CASE WHEN d.late THEN d.submit_by + make_interval(hours => (1 + d.h / 10000000 % 30)::int,
@@ -1292,7 +1384,6 @@ impl Generator<'_> {
                                      greatest(e.submitted_at + interval '30 minutes', e.depart_start - interval '2 hours'))
                         END AS approved_at
                  FROM e;",
-            ),
         )?;
         // Building the secondary indexes once afterwards is several times
         // faster than maintaining them row by row; the transaction puts them
@@ -1347,7 +1438,7 @@ impl Generator<'_> {
                         CASE WHEN approved_at IS NOT NULL THEN 'approved' END,
                         CASE WHEN approved_at IS NOT NULL THEN unit_principal_id END, NULL, approved_at
                  FROM demo_history WHERE requirement = 'approval';",
-                draft = draft_sql("t"),
+                draft = draft_sql("t", "t.submitted_at >= t.depart_start"),
             ),
         )?;
         if rebuild {
@@ -1537,6 +1628,7 @@ impl Generator<'_> {
             special_periods: count(conn, "SELECT count(*) FROM special_periods")?,
             may_day_filings,
             historical_filings: filings - may_day,
+            refused: self.refused,
             filings,
             filing_steps: count(conn, "SELECT count(*) FROM filing_steps")?,
             filing_events: count(conn, "SELECT count(*) FROM filing_events")?,
@@ -1561,7 +1653,7 @@ struct Grouped {
 }
 
 /// The trip draft of a staged trip row `t`, shaped like API.md's.
-fn draft_sql(t: &str) -> String {
+fn draft_sql(t: &str, late: &str) -> String {
     format!(
         "jsonb_strip_nulls(jsonb_build_object(
            'kind', {t}.kind, 'purpose', {t}.purpose,
@@ -1572,6 +1664,6 @@ fn draft_sql(t: &str) -> String {
            'depart_on', {t}.depart_on, 'return_on', {t}.return_on,
            'contact_phone', {t}.mobile, 'substitute_id', {t}.substitute_id,
            'companions', CASE WHEN {t}.purpose = 'tourism' THEN '配偶、子女' END,
-           'late_reason', CASE WHEN {t}.submitted_at >= {t}.depart_start THEN '临时决定出行，出发后补报。' END))"
+           'late_reason', CASE WHEN {late} THEN '临时决定出行，出发后补报。' END))"
     )
 }

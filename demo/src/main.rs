@@ -18,7 +18,8 @@ struct Cli {
     /// Cadres to create (leaders included; administrators come on top).
     #[arg(long, default_value_t = 40_000)]
     accounts: u32,
-    /// Historical filings over 2025-01-01..2026-04-13 besides May Day's.
+    /// Historical trips over 2025-01-01..2026-04-13 besides May Day's; those
+    /// the core would refuse are not filed.
     #[arg(long, default_value_t = 0)]
     filings: u32,
     /// Working days of attendance `present` records per person from 2026-05-06.

@@ -2,14 +2,7 @@
 //! The demo's filings as the core would decide them: for every generated
 //! filing, the core's assessment of its draft at the moment it was submitted
 //! must give the requirement, the deadline (`submit_by`), the approver chain
-//! and the policy the demo wrote.
-//!
-//! Ignored until the demo files its trips through the core: today its SQL
-//! decides deadlines on its own (one working day's notice for every report,
-//! where the district's policy asks three and a rule without notice gives the
-//! start of the departure day), and it files trips abroad that a policy
-//! without approvers cannot accept. Run it with
-//! `cargo nextest run -p whereabouts-demo --run-ignored only`.
+//! and the policy the demo wrote, and the core must accept it.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -45,7 +38,6 @@ struct Written {
 }
 
 #[test]
-#[ignore = "the demo still decides deadlines in SQL"]
 fn every_demo_filing_is_what_the_core_decides() {
     let db = TestDatabase::new();
     let mut conn = db.connect();
