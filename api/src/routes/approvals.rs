@@ -10,10 +10,9 @@ use crate::extract::{
 use crate::page::{PageParams, paginate};
 use crate::policy;
 use crate::store::approvals::{awaiting, end_delegation, is_active, set_delegation};
-use crate::store::filings::{Filing, FilingPage, acting_as, respond, to_filings};
+use crate::store::filings::{Filing, FilingPage, acting_as, to_filings};
 use crate::store::transitions::{self, Asked, Payload};
 use crate::tx::Claim;
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -49,17 +48,6 @@ impl Comment {
     }
 }
 
-/// Runs a decision and answers the filing with its new `ETag`.
-async fn transition(
-    state: web::Data<AppState>,
-    who: Principal,
-    claim: Option<Claim>,
-    asked: Asked,
-) -> Result<HttpResponse, ApiError> {
-    let filing = transitions::run(state, who, claim, asked).await?;
-    Ok(respond(&filing, StatusCode::OK))
-}
-
 /// Approve the current step of a filing or of its extension
 ///
 /// The approvers the current step names, or an active delegate of one of
@@ -91,7 +79,7 @@ pub async fn approve(
     claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = optional_json::<Comment>(&body)?.checked()?;
-    transition(
+    transitions::run(
         state,
         who,
         claim,
@@ -133,7 +121,7 @@ pub async fn reject(
     claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let comment = body.0.checked()?;
-    transition(
+    transitions::run(
         state,
         who,
         claim,

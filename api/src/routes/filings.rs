@@ -267,17 +267,6 @@ impl ReturnReportInput {
     }
 }
 
-/// Runs a transition and answers the filing with its new `ETag`.
-async fn transition(
-    state: web::Data<AppState>,
-    who: Principal,
-    claim: Option<Claim>,
-    asked: Asked,
-) -> Result<HttpResponse, ApiError> {
-    let filing = transitions::run(state, who, claim, asked).await?;
-    Ok(respond(&filing, StatusCode::OK))
-}
-
 macro_rules! simple_transition {
     ($name:ident, $operation_id:literal, $path:literal, $action:expr, $summary:literal, $description:literal, $answer:literal) => {
         #[doc = $summary]
@@ -288,7 +277,7 @@ macro_rules! simple_transition {
             responses((status = 200, body = Filing, description = $answer), (status = 401), (status = 403, description = "Not the filer"), (status = 404), (status = 409, description = "Not possible from the current status"), (status = 412), (status = 422)),
             security(("bearer" = [])))]
         pub async fn $name(state: web::Data<AppState>, who: Principal, id: web::Path<Uuid>, if_match: IfMatch, lang: RequestLang, claim: Option<Claim>) -> Result<HttpResponse, ApiError> {
-            transition(state, who, claim, Asked { id: id.into_inner(), if_match, lang: lang.0, action: $action, payload: Payload::None }).await
+            transitions::run(state, who, claim, Asked { id: id.into_inner(), if_match, lang: lang.0, action: $action, payload: Payload::None }).await
         }
     };
 }
@@ -355,7 +344,7 @@ pub async fn return_(
     claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
     let report = optional_json::<ReturnReportInput>(&body)?.checked()?;
-    transition(
+    transitions::run(
         state,
         who,
         claim,
@@ -401,7 +390,7 @@ pub async fn extend(
     let body = body.0;
     crate::input::dates_in_range([("new_return_on", Some(body.new_return_on))])?;
     let reason = body.checked_reason()?;
-    transition(
+    transitions::run(
         state,
         who,
         claim,

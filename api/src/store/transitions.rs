@@ -11,11 +11,12 @@ use crate::store::enums::parse_enum;
 use crate::store::filings::{
     DecidedEventData, EmptyEventData, ExtensionEventData, Filing, FilingEventAction,
     FilingEventData, FilingRow, NewFiling, acting_as, assess_for, build, can_read, decode,
-    event_audit_data, file, load_row, record_events, state_of, to_filing, transition_error,
-    written_steps,
+    event_audit_data, file, load_row, record_events, respond, state_of, to_filing,
+    transition_error, written_steps,
 };
 use crate::tx::{Claim, Tx};
-use actix_web::web;
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -82,18 +83,20 @@ impl Change {
     }
 }
 
-/// Runs [`apply`] in a transaction of its own, with the request's claim.
+/// Runs [`apply`] in a transaction of its own, with the request's claim, and
+/// answers the filing with its new `ETag`.
 pub async fn run(
     state: web::Data<AppState>,
     who: Principal,
     claim: Option<Claim>,
     asked: Asked,
-) -> Result<Filing, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let st = state.clone();
-    state
+    let filing = state
         .db
         .transaction(claim, move |tx| apply(tx, &st, &who, asked))
-        .await
+        .await?;
+    Ok(respond(&filing, StatusCode::OK))
 }
 
 /// Runs one transition on a filing the caller may read: locks it, checks the
