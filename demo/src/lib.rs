@@ -4,14 +4,23 @@
 //! filings and travel evidence — as the product's demo and as the base for
 //! benchmarks.
 //!
-//! Everything is derived from md5 hashes of fixed strings and modular
-//! arithmetic inside PostgreSQL (set-based `INSERT … SELECT` over
-//! `generate_series`), so the same options give the same data (only the
-//! password hash's salt differs). The rules are the core's: the policies are
-//! checked by it, and each trip's requirement and deadline are what the
-//! core's assessment decides from the filer's context, as the server would
-//! (a trip it would refuse is not filed; `tests/agree.rs` holds every filing
-//! to it). It all happens in one transaction; an empty database is required.
+//! The district is planned inside PostgreSQL, set-based (`generate_series`,
+//! md5 hashes of fixed strings and modular arithmetic into temporary
+//! tables), so the same options give the same data (only the password
+//! hash's salt differs). It is then written as the server writes it: units,
+//! accounts, role grants, leadership, policies and special periods through
+//! the store's functions (after the checks the routes make), and each May
+//! Day trip filed by its filer through the store and the core, then taken
+//! through its approvers' decisions, its withdrawal or cancellation, its
+//! departure and its return by the same transitions the routes run, each at
+//! its own moment (the server's clock set to it). The rules are the core's:
+//! the policies are checked by it, and each trip's requirement and deadline
+//! are what its assessment decides (a trip it would refuse is not filed;
+//! `tests/agree.rs` holds every filing to it). Two bulks are written
+//! set-based from the core's decisions instead, because a row at a time
+//! they would take hours: the optional history (up to millions of filings,
+//! each decided by the core first) and the travel evidence. It all happens
+//! in one transaction; an empty database is required.
 //!
 //! What the district holds, and what an inspection finds in it:
 //! - the district (`demo-district`), 133 units, each with 1–3 second-level
@@ -34,15 +43,32 @@ use diesel::connection::SimpleConnection;
 use diesel::dsl::sql;
 use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Jsonb, Text};
+use diesel::sql_types::{Array, BigInt, Bool, Integer, Jsonb, Nullable, Text, Timestamptz};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Instant;
 use uuid::Uuid;
-use whereabouts_api::db::{self, SetupError};
+use whereabouts_api::audit::Entries;
+use whereabouts_api::config::Config;
+use whereabouts_api::db::{self, Db, SetupError};
+use whereabouts_api::error::ApiError;
+use whereabouts_api::extract::{AppState, IfMatch, Principal};
+use whereabouts_api::store;
+use whereabouts_api::store::accounts::{AccountInsertForm, RoleGrantBody};
 use whereabouts_api::store::context::Contexts;
+use whereabouts_api::store::evidence::{Batch, EvidenceRecordInput, Imported};
+use whereabouts_api::store::filings::Created;
+use whereabouts_api::store::special_periods::SpecialPeriodInput;
+use whereabouts_api::store::transitions::{self, Asked, Payload};
+use whereabouts_api::store::units::{Leaders, NewUnit};
+use whereabouts_api::tx::Tx;
+use whereabouts_core::lifecycle::Action;
+use whereabouts_core::reconcile::EvidenceSource;
 use whereabouts_core::{
-    AssessmentInput, Calendar, Lang, Policy, Settings, TripDraft, assess, policy_gaps,
+    AssessmentInput, Calendar, Lang, Policy, Role, Settings, TripDraft, UnitDeputy, assess,
+    policy_gaps,
 };
 
 /// The password every demo account gets unless `--password` says otherwise.
@@ -270,12 +296,17 @@ pub fn run(database_url: &str, options: &DemoOptions) -> Result<DemoSummary, Dem
     db::migrate(database_url)?;
     let mut conn =
         PgConnection::establish(database_url).map_err(|e| SetupError::Connection(e.to_string()))?;
-    generate(&mut conn, options)
+    generate(&mut conn, database_url, options)
 }
 
 /// Generates the demo district into an empty, migrated database, in one
-/// transaction, then vacuums and analyzes the tables.
-pub fn generate(conn: &mut PgConnection, options: &DemoOptions) -> Result<DemoSummary, DemoError> {
+/// transaction on `conn` (which must be connected to `database_url`), then
+/// vacuums and analyzes the tables.
+pub fn generate(
+    conn: &mut PgConnection,
+    database_url: &str,
+    options: &DemoOptions,
+) -> Result<DemoSummary, DemoError> {
     if let Some(problem) = whereabouts_api::auth::password_problem(&options.password) {
         return Err(DemoError::Invalid(format!(
             "the password does not meet the password rules ({problem}): at least 10 characters, letters and digits"
@@ -292,12 +323,22 @@ pub fn generate(conn: &mut PgConnection, options: &DemoOptions) -> Result<DemoSu
     // Hash once: argon2 is slow on purpose, and every account shares it.
     let password_hash = whereabouts_api::auth::hash_password(&options.password)
         .map_err(|e| DemoError::Inconsistent(format!("hashing the password: {e}")))?;
+    // The store functions run on `conn`; the server's pool is never used.
+    let mut config = Config::for_tests(database_url);
+    config.home_code = HOME.to_owned();
+    config.time_zone = chrono_tz::Asia::Shanghai;
+    let state = AppState::new(
+        config,
+        Db::heavy(database_url, 1, std::time::Duration::from_secs(1)),
+    );
     let summary = conn.transaction::<_, DemoError, _>(|conn| {
         Generator {
             conn,
             options,
             password_hash: &password_hash,
             refused: (0, 0),
+            state,
+            principals: HashMap::new(),
         }
         .all()
     })?;
@@ -319,6 +360,16 @@ fn step<T>(what: &str, work: impl FnOnce() -> QueryResult<T>) -> Result<T, DemoE
         "demo"
     );
     Ok(value)
+}
+
+/// Logs how long writing `rows` rows through the store took.
+fn logged(what: &str, rows: usize, started: Instant) {
+    tracing::info!(
+        step = what,
+        rows,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        "demo"
+    );
 }
 
 fn count(conn: &mut PgConnection, query: &str) -> QueryResult<i64> {
@@ -624,6 +675,48 @@ struct Generator<'a> {
     password_hash: &'a str,
     /// Trips the core refused: May Day's, historical.
     refused: (i64, i64),
+    /// The server whose store functions write the district, its clock set
+    /// to each step's moment by [`Generator::at`].
+    state: AppState,
+    /// Callers already loaded.
+    principals: HashMap<Uuid, Principal>,
+}
+
+/// A May Day trip as planned: who files what when, and what becomes of it.
+#[derive(QueryableByName)]
+struct Trip {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    filing_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    account_id: Uuid,
+    #[diesel(sql_type = Jsonb)]
+    draft: Value,
+    #[diesel(sql_type = Nullable<Text>)]
+    requirement: Option<String>,
+    #[diesel(sql_type = Text)]
+    status: String,
+    #[diesel(sql_type = Timestamptz)]
+    submitted_at: DateTime<Utc>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    step1_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    approved_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    departed_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    returned_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Nullable<Timestamptz>)]
+    cancelled_at: Option<DateTime<Utc>>,
+    #[diesel(sql_type = Integer)]
+    late_days: i32,
+}
+
+/// Why a department head turns a May Day trip down.
+const REJECTION: &str = "假期值班安排冲突，请调整行程。";
+
+/// A store function's refusal: the demo's plan and the server disagree.
+fn api(error: ApiError) -> DemoError {
+    DemoError::Inconsistent(format!("the store refused: {error:?}"))
 }
 
 /// The fixed instants of the demo's history.
@@ -847,10 +940,50 @@ impl Generator<'_> {
                                      FROM generate_series(1, u.departments) k) dp
                  JOIN demo_nodes p ON p.id = CASE WHEN dp.host = 0 THEN u.id
                                                   ELSE md5('demo:subunit:' || u.unit_no || ':' || dp.host)::uuid END;
-                 INSERT INTO units (id, code, name, kind, parent_id, path, created_at, updated_at)
-                 SELECT id, code, name, kind, parent_id, path, {CREATED}, {CREATED}
-                 FROM demo_nodes ORDER BY level, code;"
+"
             ),
+        )?;
+        self.write_units()
+    }
+
+    /// Each planned node through the store, parents first, as an
+    /// administrator creates them; dated in the demo's past.
+    fn write_units(&mut self) -> Result<(), DemoError> {
+        #[derive(QueryableByName)]
+        struct Node {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: Uuid,
+            #[diesel(sql_type = Text)]
+            code: String,
+            #[diesel(sql_type = Text)]
+            name: String,
+            #[diesel(sql_type = Text)]
+            kind: String,
+            #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+            parent_id: Option<Uuid>,
+            #[diesel(sql_type = Array<diesel::sql_types::Uuid>)]
+            path: Vec<Uuid>,
+        }
+        let started = Instant::now();
+        let nodes: Vec<Node> = diesel::sql_query(
+            "SELECT id, code, name, kind, parent_id, path FROM demo_nodes ORDER BY level, code",
+        )
+        .load(self.conn)?;
+        for node in &nodes {
+            let unit = NewUnit {
+                id: node.id,
+                code: &node.code,
+                name: &node.name,
+                kind: &node.kind,
+                parent_id: node.parent_id,
+                path: node.path.clone(),
+            };
+            store::units::insert(self.conn, unit).map_err(api)?;
+        }
+        logged("units, through the store", nodes.len(), started);
+        self.exec(
+            "units dated",
+            &format!("UPDATE units SET created_at = {CREATED}, updated_at = {CREATED}"),
         )
     }
 
@@ -937,14 +1070,19 @@ impl Generator<'_> {
         let surnames = sql_array(SURNAMES);
         let given = sql_array(GIVEN_NAMES);
         let (nsur, ngiv) = (SURNAMES.len(), GIVEN_NAMES.len());
+        // Planned first, then written through the store.
+        self.exec(
+            "accounts plan",
+            "CREATE TEMP TABLE demo_accounts (LIKE accounts INCLUDING DEFAULTS) ON COMMIT DROP",
+        )?;
         let conn = &mut *self.conn;
         let hash = self.password_hash;
         step("accounts", || {
             diesel::sql_query(format!(
                 // Surnames weigh towards the common ones (the list starts with them).
-                "INSERT INTO accounts (id, login, display_name, unit_id, employee_no, mobile, rank, position,
-                                       party_member, public_official, key_post, password_hash,
-                                       credentials_changed_at, created_at, updated_at)
+                "INSERT INTO demo_accounts (id, login, display_name, unit_id, employee_no, mobile, rank, position,
+                                            party_member, public_official, key_post, password_hash,
+                                            credentials_changed_at, created_at, updated_at)
                  SELECT p.id, 'u' || lpad(p.n::text, {width}, '0'),
                         ({surnames})[1 + floor({nsur} * power((pg_temp.demo_h('family:' || p.n) % 10000) / 10000.0, 1.6))::int]
                           || ({given})[1 + (pg_temp.demo_h('given:' || p.n) % {ngiv})::int],
@@ -961,9 +1099,9 @@ impl Generator<'_> {
         let conn = &mut *self.conn;
         step("administrators", || {
             diesel::sql_query(format!(
-                "INSERT INTO accounts (id, login, display_name, unit_id, rank, position, party_member,
-                                       public_official, key_post, password_hash, credentials_changed_at,
-                                       created_at, updated_at)
+                "INSERT INTO demo_accounts (id, login, display_name, unit_id, rank, position, party_member,
+                                            public_official, key_post, password_hash, credentials_changed_at,
+                                            created_at, updated_at)
                  SELECT a.id, a.login, a.name, a.unit_id, a.rank, 'staff', a.party, a.party, false, $1,
                         {CREATED}, {CREATED}, {CREATED}
                  FROM (VALUES (md5('demo:admin')::uuid, 'demo-admin', '演示系统管理员', NULL::uuid, 'clerk', false),
@@ -979,38 +1117,205 @@ impl Generator<'_> {
             .bind::<Text, _>(hash)
             .execute(conn)
         })?;
+        self.write_accounts()?;
         self.exec(
-            "leadership",
+            "leadership plan",
+            // Deputies are in charge of contiguous runs of the node's children
+            // (the district's of groups of units).
+            "CREATE TEMP TABLE demo_deputies ON COMMIT DROP AS
+             SELECT p.node_id AS unit_id, p.id AS account_id, p.ord - 1 AS ordinal,
+                    coalesce((SELECT array_agg(c.id ORDER BY c.code)
+                              FROM (SELECT c.id, c.code, row_number() OVER (ORDER BY c.code) - 1 AS i,
+                                           count(*) OVER () AS total
+                                    FROM demo_nodes c WHERE c.parent_id = p.node_id) c
+                              WHERE c.i * nd.deputies / c.total = p.ord - 1), '{}') AS in_charge_of
+             FROM demo_people p JOIN demo_nodes nd ON nd.id = p.node_id
+             WHERE p.position = 'deputy'",
+        )?;
+        self.write_grants()?;
+        self.write_leaders()?;
+        self.exec(
+            "approvers and substitutes",
+            "UPDATE demo_people p SET head_id = u.principal_id FROM units u WHERE u.id = p.node_id;
+             UPDATE demo_people p SET unit_principal_id = u.principal_id
+             FROM units u WHERE u.id = p.path[least(2, cardinality(p.path))];
+             -- Principals and deputies must name a substitute: a deputy stands in
+             -- for the principal, the principal for a deputy.
+             UPDATE demo_people p SET substitute_id = s.id
+             FROM demo_people s
+             WHERE p.ord >= 0 AND p.position <> 'department_head' AND s.node_id = p.node_id
+               AND s.ord = CASE WHEN p.ord = 0 THEN 1 ELSE 0 END;",
+        )
+    }
+
+    /// Each planned account through the store, as an administrator or an
+    /// import creates them; dated in the demo's past.
+    fn write_accounts(&mut self) -> Result<(), DemoError> {
+        #[derive(QueryableByName)]
+        struct Planned {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: Uuid,
+            #[diesel(sql_type = Text)]
+            login: String,
+            #[diesel(sql_type = Text)]
+            display_name: String,
+            #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+            unit_id: Option<Uuid>,
+            #[diesel(sql_type = Nullable<Text>)]
+            employee_no: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            mobile: Option<String>,
+            #[diesel(sql_type = Text)]
+            rank: String,
+            #[diesel(sql_type = Text)]
+            position: String,
+            #[diesel(sql_type = Bool)]
+            party_member: bool,
+            #[diesel(sql_type = Bool)]
+            public_official: bool,
+            #[diesel(sql_type = Bool)]
+            key_post: bool,
+        }
+        let started = Instant::now();
+        let planned: Vec<Planned> = diesel::sql_query(
+            "SELECT id, login, display_name, unit_id, employee_no, mobile, rank, position,
+                    party_member, public_official, key_post
+             FROM demo_accounts ORDER BY login",
+        )
+        .load(self.conn)?;
+        let mut forms = Vec::with_capacity(planned.len());
+        for account in &planned {
+            let issues = store::accounts::check_fields(
+                Some(&account.login),
+                Some(&account.display_name),
+                account.employee_no.as_deref(),
+                account.mobile.as_deref(),
+                None,
+            );
+            if !issues.is_empty() {
+                return Err(DemoError::Inconsistent(format!(
+                    "account {}: {issues:?}",
+                    account.login
+                )));
+            }
+            forms.push(AccountInsertForm {
+                id: account.id,
+                login: &account.login,
+                display_name: &account.display_name,
+                unit_id: account.unit_id,
+                employee_no: account.employee_no.as_deref(),
+                mobile: account.mobile.as_deref(),
+                rank: &account.rank,
+                position: &account.position,
+                party_member: account.party_member,
+                public_official: account.public_official,
+                key_post: account.key_post,
+                password_hash: self.password_hash,
+            });
+        }
+        for batch in forms.chunks(5_000) {
+            store::accounts::insert(self.conn, batch).map_err(api)?;
+        }
+        logged("accounts, through the store", planned.len(), started);
+        self.exec(
+            "accounts dated",
             &format!(
-                "INSERT INTO role_grants (account_id, role, unit_id, created_at)
-                 VALUES (md5('demo:admin')::uuid, 'system_admin', NULL, {CREATED}),
-                        (md5('demo:inspector')::uuid, 'inspector', md5('demo:district')::uuid, {CREATED}),
-                        (md5('demo:inspector-7')::uuid, 'inspector', md5('demo:unit:7')::uuid, {CREATED});
-                 INSERT INTO role_grants (account_id, role, unit_id, created_at)
-                 SELECT md5('demo:unit-admin:' || unit_no)::uuid, 'unit_admin', id, {CREATED} FROM demo_units;
-                 UPDATE units u SET principal_id = p.id
-                 FROM demo_people p WHERE p.node_id = u.id AND p.ord = 0;
-                 -- Deputies are in charge of contiguous runs of the node's children
-                 -- (the district's of groups of units).
-                 INSERT INTO unit_deputies (unit_id, account_id, ordinal, in_charge_of)
-                 SELECT p.node_id, p.id, p.ord - 1,
-                        coalesce((SELECT array_agg(c.id ORDER BY c.code)
-                                  FROM (SELECT c.id, c.code, row_number() OVER (ORDER BY c.code) - 1 AS i,
-                                               count(*) OVER () AS total
-                                        FROM demo_nodes c WHERE c.parent_id = p.node_id) c
-                                  WHERE c.i * nd.deputies / c.total = p.ord - 1), '{{}}')
-                 FROM demo_people p JOIN demo_nodes nd ON nd.id = p.node_id
-                 WHERE p.position = 'deputy';
-                 UPDATE demo_people p SET head_id = u.principal_id FROM units u WHERE u.id = p.node_id;
-                 UPDATE demo_people p SET unit_principal_id = u.principal_id
-                 FROM units u WHERE u.id = p.path[least(2, cardinality(p.path))];
-                 -- Principals and deputies must name a substitute: a deputy stands in
-                 -- for the principal, the principal for a deputy.
-                 UPDATE demo_people p SET substitute_id = s.id
-                 FROM demo_people s
-                 WHERE p.ord >= 0 AND p.position <> 'department_head' AND s.node_id = p.node_id
-                   AND s.ord = CASE WHEN p.ord = 0 THEN 1 ELSE 0 END;"
+                "UPDATE accounts SET credentials_changed_at = {CREATED}, created_at = {CREATED},
+                                     updated_at = {CREATED}"
             ),
+        )
+    }
+
+    /// The administrators' and inspectors' roles, through the store.
+    fn write_grants(&mut self) -> Result<(), DemoError> {
+        #[derive(QueryableByName)]
+        struct Granted {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            account_id: Uuid,
+            #[diesel(sql_type = Text)]
+            role: String,
+            #[diesel(sql_type = Nullable<diesel::sql_types::Uuid>)]
+            unit_id: Option<Uuid>,
+        }
+        let grants: Vec<Granted> = diesel::sql_query(
+            "SELECT md5('demo:admin')::uuid AS account_id, 'system_admin' AS role, NULL::uuid AS unit_id
+             UNION ALL SELECT md5('demo:inspector')::uuid, 'inspector', md5('demo:district')::uuid
+             UNION ALL SELECT md5('demo:inspector-7')::uuid, 'inspector', md5('demo:unit:7')::uuid
+             UNION ALL SELECT * FROM (SELECT md5('demo:unit-admin:' || unit_no)::uuid, 'unit_admin', id
+                                      FROM demo_units ORDER BY unit_no) u",
+        )
+        .load(self.conn)?;
+        for grant in grants {
+            let role: Role = serde_json::from_value(Value::String(grant.role))
+                .map_err(|e| DemoError::Inconsistent(format!("a role: {e}")))?;
+            let body = RoleGrantBody {
+                role,
+                unit_id: grant.unit_id,
+            };
+            let grants = store::accounts::checked_grants(vec![body]).map_err(api)?;
+            store::accounts::set_roles(self.conn, grant.account_id, &grants)?;
+        }
+        self.exec(
+            "grants dated",
+            &format!("UPDATE role_grants SET created_at = {CREATED}"),
+        )
+    }
+
+    /// Every node's principal and deputies, through the store's checks and
+    /// writes, as an administrator sets them.
+    fn write_leaders(&mut self) -> Result<(), DemoError> {
+        #[derive(QueryableByName)]
+        struct Post {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            unit_id: Uuid,
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            account_id: Uuid,
+            #[diesel(sql_type = Integer)]
+            ordinal: i32,
+            #[diesel(sql_type = Array<diesel::sql_types::Uuid>)]
+            in_charge_of: Vec<Uuid>,
+        }
+        let started = Instant::now();
+        // The principal as ordinal -1, then the deputies in order.
+        let posts: Vec<Post> = diesel::sql_query(
+            "SELECT node_id AS unit_id, id AS account_id, -1 AS ordinal, '{}'::uuid[] AS in_charge_of
+             FROM demo_people WHERE ord = 0
+             UNION ALL SELECT unit_id, account_id, ordinal, in_charge_of FROM demo_deputies
+             ORDER BY unit_id, ordinal",
+        )
+        .load(self.conn)?;
+        let mut leaders: Vec<(Uuid, Leaders)> = Vec::new();
+        for post in posts {
+            if leaders.last().is_none_or(|(unit, _)| *unit != post.unit_id) {
+                leaders.push((
+                    post.unit_id,
+                    Leaders {
+                        principal_id: None,
+                        deputies: Vec::new(),
+                    },
+                ));
+            }
+            let Some((_, of)) = leaders.last_mut() else {
+                continue;
+            };
+            if post.ordinal < 0 {
+                of.principal_id = Some(post.account_id);
+            } else {
+                of.deputies.push(UnitDeputy {
+                    account_id: post.account_id,
+                    in_charge_of: post.in_charge_of,
+                });
+            }
+        }
+        for (unit, of) in &leaders {
+            let current = store::units::lock(self.conn, *unit).map_err(api)?;
+            store::units::check_leaders(self.conn, *unit, of).map_err(api)?;
+            store::units::set_leaders(self.conn, &current, of)?;
+        }
+        logged("leadership, through the store", leaders.len(), started);
+        self.exec(
+            "leadership dated",
+            &format!("UPDATE units SET updated_at = {CREATED}"),
         )
     }
 
@@ -1089,36 +1394,90 @@ impl Generator<'_> {
                 policies::simplistic(),
             ),
         ];
-        for (select, what, rules) in inserts {
-            let conn = &mut *self.conn;
-            step(&format!("policy {what}"), || {
-                diesel::sql_query(format!(
-                    "INSERT INTO policies (unit_id, version, rules, created_at, created_by)
-                     SELECT s.unit_id, s.version, $1, s.created_at, s.created_by
-                     FROM ({select}) s(unit_id, version, created_at, created_by)"
-                ))
-                .bind::<Jsonb, _>(&rules)
-                .execute(conn)
-            })?;
+        #[derive(QueryableByName)]
+        struct Version {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            unit_id: Uuid,
+            #[diesel(sql_type = Integer)]
+            version: i32,
+            #[diesel(sql_type = Timestamptz)]
+            created_at: DateTime<Utc>,
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            created_by: Uuid,
         }
+        let started = Instant::now();
+        let mut saved = Vec::new();
+        for (select, what, rules) in inserts {
+            let policy = store::policies::decode(rules).map_err(api)?;
+            let unknown = store::policies::unknown_references(self.conn, &policy).map_err(api)?;
+            if !policy.check().is_empty() || !unknown.is_empty() {
+                return Err(DemoError::Inconsistent(format!(
+                    "policy {what} would be refused"
+                )));
+            }
+            let versions: Vec<Version> = diesel::sql_query(format!(
+                "SELECT s.unit_id, s.version, s.created_at, s.created_by
+                 FROM ({select}) s(unit_id, version, created_at, created_by)"
+            ))
+            .load(self.conn)?;
+            for v in versions {
+                store::policies::save(self.conn, v.unit_id, v.version, &policy, v.created_by)
+                    .map_err(api)?;
+                saved.push(json!({"unit_id": v.unit_id, "version": v.version,
+                                  "created_at": v.created_at}));
+            }
+        }
+        logged("policies, through the store", saved.len(), started);
+        let conn = &mut *self.conn;
+        step("policies dated", || {
+            diesel::sql_query(
+                "UPDATE policies p SET created_at = v.created_at
+                 FROM jsonb_to_recordset($1) AS v(unit_id uuid, version int, created_at timestamptz)
+                 WHERE p.unit_id = v.unit_id AND p.version = v.version",
+            )
+            .bind::<Jsonb, _>(Value::Array(saved))
+            .execute(conn)
+        })?;
         Ok(())
     }
 
     /// May Day 2026 over the whole district: approval for trips abroad, Hong
     /// Kong, Macau and Taiwan; a report for leaving Beijing.
     fn special_periods(&mut self) -> Result<(), DemoError> {
+        let district: Uuid =
+            diesel::select(sql::<diesel::sql_types::Uuid>("md5('demo:district')::uuid"))
+                .get_result(self.conn)?;
+        let periods = [
+            (
+                "demo:special:abroad",
+                json!({"name": "2026年劳动节假期因私出国（境）管控", "unit_id": district,
+                       "starts_on": "2026-05-01", "ends_on": "2026-05-05",
+                       "trip_kinds": ["abroad_private", "hk_macau_private", "taiwan_private"],
+                       "min_requirement": "approval",
+                       "approvers": [{"kind": "department_head"}, {"kind": "unit_principal"}]}),
+            ),
+            (
+                "demo:special:leave",
+                json!({"name": "2026年劳动节假期离京报备", "unit_id": district,
+                       "starts_on": "2026-05-01", "ends_on": "2026-05-05",
+                       "trip_kinds": ["leave_jurisdiction"], "min_requirement": "report"}),
+            ),
+        ];
+        for (key, input) in periods {
+            let input: SpecialPeriodInput = serde_json::from_value(input)
+                .map_err(|e| DemoError::Inconsistent(format!("a special period: {e}")))?;
+            let id: Uuid = diesel::select(
+                sql::<diesel::sql_types::Uuid>("md5(")
+                    .bind::<Text, _>(key)
+                    .sql(")::uuid"),
+            )
+            .get_result(self.conn)?;
+            store::special_periods::save(self.conn, id, &input, 1).map_err(api)?;
+        }
         self.exec(
-            "special periods",
-            "INSERT INTO special_periods (id, name, unit_id, starts_on, ends_on, trip_kinds, min_requirement,
-                                          approvers, restricted_destinations, created_at, updated_at)
-             VALUES (md5('demo:special:abroad')::uuid, '2026年劳动节假期因私出国（境）管控', md5('demo:district')::uuid,
-                     DATE '2026-05-01', DATE '2026-05-05',
-                     ARRAY['abroad_private', 'hk_macau_private', 'taiwan_private'], 'approval',
-                     '[{\"kind\": \"department_head\"}, {\"kind\": \"unit_principal\"}]', '[]',
-                     TIMESTAMPTZ '2026-04-15 10:00:00+08', TIMESTAMPTZ '2026-04-15 10:00:00+08'),
-                    (md5('demo:special:leave')::uuid, '2026年劳动节假期离京报备', md5('demo:district')::uuid,
-                     DATE '2026-05-01', DATE '2026-05-05', ARRAY['leave_jurisdiction'], 'report', '[]', '[]',
-                     TIMESTAMPTZ '2026-04-15 10:00:00+08', TIMESTAMPTZ '2026-04-15 10:00:00+08')",
+            "special periods dated",
+            "UPDATE special_periods SET created_at = TIMESTAMPTZ '2026-04-15 10:00:00+08',
+                                        updated_at = TIMESTAMPTZ '2026-04-15 10:00:00+08'",
         )
     }
 
@@ -1228,79 +1587,159 @@ impl Generator<'_> {
                  ALTER TABLE demo_trips ADD PRIMARY KEY (filing_id);"
             ),
         )?;
-        self.exec(
-            "may day filings",
-            &format!(
-                "INSERT INTO filings (id, account_id, unit_id, unit_path, status, kind, depart_on, return_on, draft,
-                                      requirement, policy_unit_id, policy_version, current_round, current_step, steps,
-                                      submit_by, submitted_at, approved_at, departed_at, returned_at, return_report,
-                                      created_at, updated_at)
-                 SELECT t.filing_id, t.account_id, t.node_id, t.path, t.status, t.kind, t.depart_on, t.return_on,
-                        {draft}, t.requirement, t.policy_unit_id, t.policy_version, 0, t.current_step,
-                        CASE WHEN t.requirement = 'approval' THEN 2 ELSE 0 END,
-                        t.submit_by, t.submitted_at, t.approved_at, t.departed_at, t.returned_at,
-                        CASE WHEN t.returned_at IS NULL THEN NULL WHEN t.late_days > 0 THEN '因交通原因推迟返京。'
-                             ELSE '已按期返京，行程顺利。' END,
-                        t.submitted_at - interval '10 minutes', t.submitted_at
-                 FROM demo_trips t
-                 ORDER BY t.submitted_at, t.filing_id;
-                 INSERT INTO filing_steps (filing_id, round, step, rule, candidates, decision, decided_by, comment, decided_at)
-                 SELECT filing_id, 0, 1, '{{\"kind\": \"department_head\"}}'::jsonb, ARRAY[head_id],
-                        CASE WHEN step1_at IS NOT NULL THEN 'approved' WHEN status = 'rejected' THEN 'rejected' END,
-                        CASE WHEN step1_at IS NOT NULL OR status = 'rejected' THEN head_id END,
-                        CASE WHEN status = 'rejected' THEN '假期值班安排冲突，请调整行程。' END,
-                        coalesce(step1_at, CASE WHEN status = 'rejected' THEN submitted_at + interval '3 hours' END)
-                 FROM demo_trips WHERE requirement = 'approval'
-                 UNION ALL
-                 SELECT filing_id, 0, 2, '{{\"kind\": \"unit_principal\"}}'::jsonb, ARRAY[unit_principal_id],
-                        CASE WHEN approved_at IS NOT NULL THEN 'approved' END,
-                        CASE WHEN approved_at IS NOT NULL THEN unit_principal_id END, NULL, approved_at
-                 FROM demo_trips WHERE requirement = 'approval';
-                 INSERT INTO filing_events (filing_id, at, actor_id, action, from_status, to_status, comment, data)
-                 SELECT filing_id, at, actor, action, from_status, to_status, comment, data FROM (
-                   SELECT filing_id, submitted_at - interval '10 minutes' AS at, account_id AS actor, 'create' AS action,
-                          NULL::text AS from_status, 'draft' AS to_status, NULL::text AS comment, '{{}}'::jsonb AS data, 1 AS o
-                   FROM demo_trips
-                   UNION ALL
-                   SELECT filing_id, submitted_at, account_id, 'submit', 'draft',
-                          CASE WHEN requirement = 'approval' THEN 'pending' ELSE 'recorded' END, NULL,
-                          jsonb_build_object('requirement', requirement, 'late', submitted_at > submit_by), 2
-                   FROM demo_trips
-                   UNION ALL
-                   SELECT filing_id, step1_at, head_id, 'approve', 'pending', 'pending', NULL, '{{\"round\": 0, \"step\": 1}}'::jsonb, 3
-                   FROM demo_trips WHERE step1_at IS NOT NULL
-                   UNION ALL
-                   SELECT filing_id, submitted_at + interval '3 hours', head_id, 'reject', 'pending', 'rejected',
-                          '假期值班安排冲突，请调整行程。', '{{\"round\": 0, \"step\": 1}}', 3
-                   FROM demo_trips WHERE status = 'rejected'
-                   UNION ALL
-                   SELECT filing_id, approved_at, unit_principal_id, 'approve', 'pending', 'approved', NULL,
-                          '{{\"round\": 0, \"step\": 2}}', 4
-                   FROM demo_trips WHERE approved_at IS NOT NULL
-                   UNION ALL
-                   SELECT filing_id, submitted_at + interval '5 hours', account_id, 'withdraw', 'pending', 'withdrawn',
-                          NULL, '{{}}', 5
-                   FROM demo_trips WHERE status = 'withdrawn'
-                   UNION ALL
-                   SELECT filing_id, cancelled_at, account_id, 'cancel',
-                          CASE WHEN requirement = 'approval' THEN 'approved' ELSE 'recorded' END, 'cancelled', NULL, '{{}}', 5
-                   FROM demo_trips WHERE status = 'cancelled'
-                   UNION ALL
-                   SELECT filing_id, departed_at, account_id, 'depart',
-                          CASE WHEN requirement = 'approval' THEN 'approved' ELSE 'recorded' END, 'away', NULL, '{{}}', 6
-                   FROM demo_trips WHERE departed_at IS NOT NULL
-                   UNION ALL
-                   SELECT filing_id, returned_at, account_id, 'return', 'away', 'returned', NULL, '{{}}', 7
-                   FROM demo_trips WHERE returned_at IS NOT NULL
-                 ) e ORDER BY at, filing_id, o;
-                 -- A filing's version counts its changes, as the server's would.
-                 UPDATE filings f SET version = e.events, updated_at = e.last
-                 FROM (SELECT filing_id, count(*)::int AS events, max(at) AS last
-                       FROM filing_events GROUP BY filing_id) e
-                 WHERE f.id = e.filing_id;",
-                draft = draft_sql("t", "t.submitted_at >= t.depart_start"),
-            ),
-        )
+        self.file_may_day()
+    }
+
+    /// The server at `now`: the store's functions read the clock from it.
+    fn at(&self, now: DateTime<Utc>) -> AppState {
+        let mut state = self.state.clone();
+        state.config = Arc::new(Config {
+            fixed_now: Some(now),
+            ..(*self.state.config).clone()
+        });
+        state
+    }
+
+    /// The caller `account` as the server would load it.
+    fn principal(&mut self, account: Uuid) -> Result<Principal, DemoError> {
+        if let Some(known) = self.principals.get(&account) {
+            return Ok(known.clone());
+        }
+        let unit_id = store::accounts::unit_of(self.conn, account).map_err(api)?;
+        let grants = store::accounts::grants(self.conn, account).map_err(api)?;
+        let principal = Principal {
+            account_id: account,
+            session_id: Uuid::nil(),
+            unit_id,
+            grants,
+        };
+        self.principals.insert(account, principal.clone());
+        Ok(principal)
+    }
+
+    /// Files each May Day trip as its filer would, through the store and the
+    /// core, at the moment the plan says, and takes it through the steps the
+    /// plan gives it: its approvers' decisions, a withdrawal or cancellation,
+    /// departure and return, each at its own moment.
+    fn file_may_day(&mut self) -> Result<(), DemoError> {
+        let started = Instant::now();
+        let trips: Vec<Trip> = diesel::sql_query(format!(
+            "SELECT t.filing_id, t.account_id, {draft} AS draft, t.requirement, t.status, t.submitted_at,
+                    t.step1_at, t.approved_at, t.departed_at, t.returned_at, t.cancelled_at, t.late_days
+             FROM demo_trips t ORDER BY t.submitted_at, t.filing_id",
+            draft = draft_sql("t", "t.submitted_at >= t.depart_start"),
+        ))
+        .load(self.conn)?;
+        for trip in &trips {
+            self.file_trip(trip)?;
+        }
+        tracing::info!(
+            step = "may day filings, through the store",
+            trips = trips.len(),
+            ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "demo"
+        );
+        Ok(())
+    }
+
+    fn file_trip(&mut self, trip: &Trip) -> Result<(), DemoError> {
+        let draft: TripDraft = serde_json::from_value(trip.draft.clone())
+            .map_err(|e| DemoError::Inconsistent(format!("a demo draft: {e}")))?;
+        let state = self.at(trip.submitted_at);
+        let mut tx = Tx {
+            conn: &mut *self.conn,
+            audit: Entries::default(),
+        };
+        let created = Created {
+            id: trip.filing_id,
+            account_id: trip.account_id,
+            draft: &draft,
+            submit: true,
+            lang: Lang::ZhCn,
+        };
+        let (row, steps) = store::filings::create(&mut tx, &state, created).map_err(api)?;
+        let Tx { conn, audit } = tx;
+        audit.write(conn).map_err(api)?;
+        if row.requirement != trip.requirement {
+            return Err(DemoError::Inconsistent(format!(
+                "filing {} is {:?} filed, {:?} planned",
+                trip.filing_id, row.requirement, trip.requirement
+            )));
+        }
+        let approver = |step: usize| {
+            steps
+                .get(step)
+                .and_then(|s| s.candidates.first().copied())
+                .ok_or_else(|| {
+                    DemoError::Inconsistent(format!("filing {} has no step {step}", trip.filing_id))
+                })
+        };
+        let filer = trip.account_id;
+        let mut moves: Vec<(DateTime<Utc>, Uuid, Action, Payload)> = Vec::new();
+        match trip.status.as_str() {
+            "rejected" => moves.push((
+                trip.submitted_at + Duration::hours(3),
+                approver(0)?,
+                Action::Reject,
+                Payload::Comment(Some(REJECTION.to_owned())),
+            )),
+            "withdrawn" => moves.push((
+                trip.submitted_at + Duration::hours(5),
+                filer,
+                Action::Withdraw,
+                Payload::None,
+            )),
+            _ => {}
+        }
+        if let Some(at) = trip.step1_at {
+            moves.push((at, approver(0)?, Action::Approve, Payload::Comment(None)));
+        }
+        if let Some(at) = trip.approved_at {
+            moves.push((at, approver(1)?, Action::Approve, Payload::Comment(None)));
+        }
+        if let Some(at) = trip.cancelled_at {
+            moves.push((at, filer, Action::Cancel, Payload::None));
+        }
+        if let Some(at) = trip.departed_at {
+            moves.push((at, filer, Action::Depart, Payload::None));
+        }
+        if let Some(at) = trip.returned_at {
+            let report = if trip.late_days > 0 {
+                "因交通原因推迟返京。"
+            } else {
+                "已按期返京，行程顺利。"
+            };
+            moves.push((
+                at,
+                filer,
+                Action::Return,
+                Payload::Return(Some(report.to_owned())),
+            ));
+        }
+        for (at, actor, action, payload) in moves {
+            let who = self.principal(actor)?;
+            let state = self.at(at);
+            let mut tx = Tx {
+                conn: &mut *self.conn,
+                audit: Entries::default(),
+            };
+            let asked = Asked {
+                id: trip.filing_id,
+                if_match: IfMatch(None),
+                lang: Lang::ZhCn,
+                action,
+                payload,
+            };
+            transitions::apply(&mut tx, &state, &who, asked).map_err(|e| {
+                DemoError::Inconsistent(format!(
+                    "filing {}: {action:?} at {at} refused: {e:?}",
+                    trip.filing_id
+                ))
+            })?;
+            let Tx { conn, audit } = tx;
+            audit.write(conn).map_err(api)?;
+        }
+        Ok(())
     }
 
     /// Historical filings over 2025-01-01..2026-04-13, mostly returned: the
@@ -1516,21 +1955,118 @@ impl Generator<'_> {
                  FROM demo_people p CROSS JOIN unnest({days}) AS d(day)
                  WHERE NOT EXISTS (SELECT 1 FROM demo_ev e
                                    WHERE e.n = p.n AND e.date = d.day AND e.source <> 'attendance');
-                 INSERT INTO evidence_imports (id, batch_key, unit_id, source, imported_by, accepted, rejected, created_at)
-                 SELECT md5('demo:import:' || e.owner || ':' || e.source)::uuid,
-                        'demo-2026-05-' || e.source || '-' || nd.code, e.owner, e.source, md5('demo:admin')::uuid,
-                        count(*), '[]', TIMESTAMPTZ '2026-05-08 10:00:00+08'
-                 FROM demo_ev e JOIN demo_nodes nd ON nd.id = e.owner
-                 GROUP BY e.owner, e.source, nd.code
-                 ORDER BY nd.code, e.source;
-                 INSERT INTO evidence (import_id, row_number, account_id, unit_path, source, date, location_code,
-                                       direction, status)
-                 SELECT md5('demo:import:' || owner || ':' || source)::uuid,
-                        row_number() OVER (PARTITION BY owner, source ORDER BY n, date, direction DESC),
-                        account_id, unit_path, source, date, location_code, direction, status
-                 FROM demo_ev
-                 ORDER BY owner, source, n, date, direction DESC;"
+                 CREATE INDEX ON demo_ev (owner, source);"
             ),
+        )?;
+        self.import_evidence()
+    }
+
+    /// The planned evidence, one import per unit and source, through the
+    /// store's checks and import as the district's administrator uploads it;
+    /// dated the day after the evidence window.
+    fn import_evidence(&mut self) -> Result<(), DemoError> {
+        #[derive(QueryableByName)]
+        struct Import {
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            id: Uuid,
+            #[diesel(sql_type = diesel::sql_types::Uuid)]
+            owner: Uuid,
+            #[diesel(sql_type = Text)]
+            code: String,
+            #[diesel(sql_type = Text)]
+            source: String,
+        }
+        #[derive(QueryableByName)]
+        struct Record {
+            #[diesel(sql_type = Nullable<Text>)]
+            employee_no: Option<String>,
+            #[diesel(sql_type = Text)]
+            date: String,
+            #[diesel(sql_type = Nullable<Text>)]
+            location_code: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            direction: Option<String>,
+            #[diesel(sql_type = Nullable<Text>)]
+            status: Option<String>,
+        }
+        let started = Instant::now();
+        let imports: Vec<Import> = diesel::sql_query(
+            "SELECT md5('demo:import:' || e.owner || ':' || e.source)::uuid AS id, e.owner, nd.code, e.source
+             FROM (SELECT DISTINCT owner, source FROM demo_ev) e JOIN demo_nodes nd ON nd.id = e.owner
+             ORDER BY nd.code, e.source",
+        )
+        .load(self.conn)?;
+        let admin: Uuid = diesel::select(sql::<diesel::sql_types::Uuid>("md5('demo:admin')::uuid"))
+            .get_result(self.conn)?;
+        let who = self.principal(admin)?;
+        let mut rows = 0;
+        for import in &imports {
+            let records: Vec<Record> = diesel::sql_query(
+                "SELECT a.employee_no, e.date::text AS date, e.location_code, e.direction, e.status
+                 FROM demo_ev e JOIN accounts a ON a.id = e.account_id
+                 WHERE e.owner = $1 AND e.source = $2
+                 ORDER BY e.n, e.date, e.direction DESC",
+            )
+            .bind::<diesel::sql_types::Uuid, _>(import.owner)
+            .bind::<Text, _>(&import.source)
+            .load(self.conn)?;
+            rows += records.len();
+            let numbered = records
+                .into_iter()
+                .zip(1..)
+                .map(|(r, row)| {
+                    let input = EvidenceRecordInput {
+                        employee_no: r.employee_no,
+                        login: None,
+                        date: Some(r.date),
+                        location_code: r.location_code,
+                        direction: r.direction,
+                        status: r.status,
+                    };
+                    (row, Ok(input))
+                })
+                .collect();
+            let source: EvidenceSource =
+                serde_json::from_value(Value::String(import.source.clone()))
+                    .map_err(|e| DemoError::Inconsistent(format!("an evidence source: {e}")))?;
+            let key = format!("demo-2026-05-{}-{}", import.source, import.code);
+            let mut batch = Batch::checked(
+                key,
+                import.owner,
+                source,
+                (None, None),
+                numbered,
+                Lang::ZhCn,
+            )
+            .map_err(api)?;
+            batch.id = import.id;
+            if !batch.rejected.is_empty() {
+                return Err(DemoError::Inconsistent(format!(
+                    "import {} refuses rows: {:?}",
+                    import.code, batch.rejected
+                )));
+            }
+            let mut tx = Tx {
+                conn: &mut *self.conn,
+                audit: Entries::default(),
+            };
+            let imported =
+                store::evidence::import(&mut tx, &who, batch, Lang::ZhCn).map_err(api)?;
+            let Tx { conn, audit } = tx;
+            audit.write(conn).map_err(api)?;
+            if let Imported::New(result) = imported
+                && !result.rejected.is_empty()
+            {
+                return Err(DemoError::Inconsistent(format!(
+                    "import {} names unknown people: {:?}",
+                    import.code, result.rejected
+                )));
+            }
+        }
+        logged("evidence, through the store", rows, started);
+        self.exec(
+            "evidence dated",
+            "UPDATE evidence_imports SET created_at = TIMESTAMPTZ '2026-05-08 10:00:00+08'",
         )
     }
 

@@ -46,7 +46,7 @@ fn every_demo_filing_is_what_the_core_decides() {
         filings: 1_000,
         ..DemoOptions::default()
     };
-    whereabouts_demo::generate(&mut conn, &options).unwrap();
+    whereabouts_demo::generate(&mut conn, db.url(), &options).unwrap();
     let written: Vec<Written> = diesel::sql_query(
         "SELECT f.account_id, f.draft, f.requirement, f.submitted_at, f.submit_by,
                 f.policy_unit_id, f.policy_version,

@@ -51,7 +51,7 @@ fn fingerprint(conn: &mut PgConnection) -> String {
 fn demo_district_is_complete_consistent_deterministic_and_refused_twice() {
     let db = TestDatabase::new();
     let mut conn = db.connect();
-    let summary = demo::generate(&mut conn, &options()).unwrap();
+    let summary = demo::generate(&mut conn, db.url(), &options()).unwrap();
     let c = &mut conn;
 
     // The tree: one district, 133 units, 1–3 subunits and 2–4 departments each.
@@ -404,7 +404,7 @@ fn demo_district_is_complete_consistent_deterministic_and_refused_twice() {
 
     // A second run refuses and changes nothing.
     let before = fingerprint(c);
-    match demo::generate(c, &options()) {
+    match demo::generate(c, db.url(), &options()) {
         Err(DemoError::NotEmpty(units)) => assert!(units > 700),
         other => panic!("a second run should refuse: {other:?}"),
     }
@@ -413,7 +413,7 @@ fn demo_district_is_complete_consistent_deterministic_and_refused_twice() {
     // The same options give the same district on another database.
     let other = TestDatabase::new();
     let mut other_conn = other.connect();
-    demo::generate(&mut other_conn, &options()).unwrap();
+    demo::generate(&mut other_conn, other.url(), &options()).unwrap();
     assert_eq!(fingerprint(&mut other_conn), before);
 }
 
@@ -425,7 +425,7 @@ fn too_few_accounts_and_weak_passwords_are_refused() {
         accounts: 100,
         ..DemoOptions::default()
     };
-    match demo::generate(&mut conn, &few) {
+    match demo::generate(&mut conn, db.url(), &few) {
         Err(DemoError::Invalid(message)) => assert!(message.contains("--accounts"), "{message}"),
         other => panic!("{other:?}"),
     }
@@ -434,7 +434,7 @@ fn too_few_accounts_and_weak_passwords_are_refused() {
         ..options()
     };
     assert!(matches!(
-        demo::generate(&mut conn, &weak),
+        demo::generate(&mut conn, db.url(), &weak),
         Err(DemoError::Invalid(_))
     ));
     assert_eq!(scalar(&mut conn, "SELECT count(*) FROM units"), 0);

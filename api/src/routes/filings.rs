@@ -9,8 +9,8 @@ use crate::extract::{AppState, IfMatch, Json, Principal, RequestLang, optional_j
 use crate::page::{PageParams, paginate, parse_time_key, time_key};
 use crate::policy::{self, Action as Access};
 use crate::store::filings::{
-    CreateFiling, Filing, FilingEvent, FilingPage, Listed, acting_as, build, can_read, events_of,
-    file, load_row, new_draft, record_events, respond, to_filing, to_filings, written_steps,
+    CreateFiling, Created, Filing, FilingEvent, FilingPage, Listed, acting_as, build, can_read,
+    events_of, load_row, respond, to_filing, to_filings,
 };
 use crate::store::transitions::{self, Asked, Payload};
 use crate::tx::Claim;
@@ -21,8 +21,8 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+use whereabouts_core::IssueCode;
 use whereabouts_core::lifecycle::{Action, FilingStatus};
-use whereabouts_core::{IssueCode, assess};
 
 /// File a trip, or keep it as a draft
 ///
@@ -79,15 +79,15 @@ pub async fn create(
             if who.unit_id.is_none() {
                 return Err(ApiError::Conflict(ProblemCode::AccountHasNoUnit));
             }
-            let filer = st.contexts.of(tx.conn, who.account_id)?;
-            let assessment = assess(&filer.context.clone().input(&st, body.draft.clone(), lang.0));
-            let mut new = new_draft(&st, &filer, &body.draft, &assessment)?;
-            if body.submit {
-                file(&st, &mut new, &body.draft, assessment)?;
-            }
-            let row = crate::store::filings::insert(tx.conn, &new)?;
-            record_events(&mut tx.audit, &new);
-            build(&st, row, written_steps(&new)?, Vec::new())
+            let created = Created {
+                id: Uuid::new_v4(),
+                account_id: who.account_id,
+                draft: &body.draft,
+                submit: body.submit,
+                lang: lang.0,
+            };
+            let (row, steps) = crate::store::filings::create(tx, &st, created)?;
+            build(&st, row, steps, Vec::new())
         })
         .await?;
     Ok(respond(&filing, StatusCode::CREATED))

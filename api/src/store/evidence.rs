@@ -416,6 +416,8 @@ pub fn read_csv(body: &[u8]) -> Result<Vec<CsvRow>, ApiError> {
 /// An import as asked: its batch, subtree and source, every row checked on
 /// its own fields.
 pub struct Batch {
+    /// The id the import gets when it is new.
+    pub id: Uuid,
     /// The batch's key, trimmed.
     pub batch_key: String,
     /// The subtree.
@@ -469,6 +471,7 @@ impl Batch {
             }
         }
         Ok(Self {
+            id: Uuid::new_v4(),
             batch_key,
             unit_id,
             source,
@@ -497,6 +500,7 @@ pub fn import(
 ) -> Result<Imported, ApiError> {
     let conn = &mut *tx.conn;
     let Batch {
+        id,
         batch_key,
         unit_id,
         source,
@@ -543,7 +547,6 @@ pub fn import(
         }
     }
     rejected.sort_by_key(|r| r.row);
-    let id = Uuid::new_v4();
     let count = i32::try_from(accepted.len()).map_err(|_| ApiError::PayloadTooLarge)?;
     let rejected_json = serde_json::to_value(&rejected)
         .map_err(ApiError::internal("serialising an import's rejected rows"))?;

@@ -11,6 +11,7 @@ use crate::schema::{delegations, filing_events, filing_extensions, filing_steps,
 use crate::store::context::Filer;
 use crate::store::enums::parse_enum;
 use crate::stored::RawJson;
+use crate::tx::Tx;
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -794,6 +795,46 @@ pub fn event_audit_data(
     data: &Value,
 ) -> Value {
     json!({"from": from, "to": to, "on_behalf_of": on_behalf_of, "comment": comment, "data": data})
+}
+
+/// A trip a filer puts in: kept as a draft, or filed at once.
+pub struct Created<'a> {
+    /// The new filing's id.
+    pub id: Uuid,
+    /// The filer.
+    pub account_id: Uuid,
+    /// The trip.
+    pub draft: &'a TripDraft,
+    /// Filed at once, or kept as a draft.
+    pub submit: bool,
+    /// The language of the assessment stored with it.
+    pub lang: Lang,
+}
+
+/// Writes a filer's new trip, assessed now from the filer's context: its row
+/// in its final state and what comes with it in one statement (see
+/// [`write`]), and its audit entries in `tx`. A trip the assessment finds
+/// errors in can be kept as a draft but not filed (422). Answers the row and
+/// its approval steps as written.
+pub fn create(
+    tx: &mut Tx<'_>,
+    state: &AppState,
+    created: Created<'_>,
+) -> Result<(FilingRow, Vec<StepRow>), ApiError> {
+    let filer = state.contexts.of(tx.conn, created.account_id)?;
+    let assessment = assess(&filer.context.clone().input(
+        state,
+        created.draft.clone(),
+        created.lang,
+    ));
+    let mut new = new_draft(state, &filer, created.draft, &assessment)?;
+    new.id = created.id;
+    if created.submit {
+        file(state, &mut new, created.draft, assessment)?;
+    }
+    let row = insert(tx.conn, &new)?;
+    record_events(&mut tx.audit, &new);
+    Ok((row, written_steps(&new)?))
 }
 
 /// A new filing kept as a draft, as it will be written.
