@@ -298,6 +298,69 @@ fn demo_district_is_complete_consistent_deterministic_and_refused_twice() {
         ),
         0
     );
+    // May Day's filings were written by the server's own functions: each
+    // event has its audit entry, each filing's version counts its changes,
+    // each event is dated at its own moment, and the approvers awaited were
+    // told.
+    let in_may = "f.depart_on >= DATE '2026-04-28'";
+    assert_eq!(
+        scalar(
+            c,
+            &format!(
+                "SELECT count(*) FROM filing_events e JOIN filings f ON f.id = e.filing_id WHERE {in_may}"
+            )
+        ),
+        scalar(
+            c,
+            &format!(
+                "SELECT count(*) FROM audit_log a JOIN filings f ON f.id = a.entity_id
+                 WHERE a.entity = 'filing' AND {in_may}"
+            )
+        )
+    );
+    assert_eq!(
+        scalar(
+            c,
+            &format!(
+                "SELECT count(*) FROM filings f
+                 WHERE {in_may} AND f.version <> (SELECT count(*) FROM filing_events e WHERE e.filing_id = f.id)"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(
+            c,
+            &format!(
+                "SELECT count(*) FROM filings f
+                 WHERE {in_may} AND (
+                   (SELECT e.at FROM filing_events e WHERE e.filing_id = f.id AND e.action = 'submit') <> f.submitted_at
+                   OR (SELECT e.at FROM filing_events e WHERE e.filing_id = f.id AND e.action = 'depart')
+                        IS DISTINCT FROM f.departed_at
+                   OR (SELECT e.at FROM filing_events e WHERE e.filing_id = f.id AND e.action = 'return')
+                        IS DISTINCT FROM f.returned_at)"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(
+            c,
+            "SELECT count(*) FROM filings f JOIN filing_steps s
+               ON s.filing_id = f.id AND s.round = f.current_round AND s.step = f.current_step
+             WHERE f.status = 'pending' AND NOT EXISTS (
+               SELECT 1 FROM notifications n WHERE n.filing_id = f.id AND n.kind = 'approval_requested'
+                 AND n.account_id = ANY(s.candidates))"
+        ),
+        0
+    );
+    assert_eq!(
+        scalar(c, "SELECT count(*) FROM evidence_imports"),
+        scalar(
+            c,
+            "SELECT count(*) FROM audit_log WHERE entity = 'evidence_import' AND action = 'create'"
+        )
+    );
     assert!(scalar(c, "SELECT count(DISTINCT status) FROM filings") >= 5);
     for status in ["returned", "recorded", "away", "cancelled"] {
         assert!(

@@ -190,9 +190,9 @@ const WITH_IT: &str = "steps AS (
             SELECT $1, 0, s.step, s.rule, s.candidates
             FROM jsonb_to_recordset($19) AS s(step int, rule jsonb, candidates uuid[])
         ), events AS (
-            INSERT INTO filing_events (filing_id, actor_id, action, from_status, to_status, data)
+            INSERT INTO filing_events (filing_id, actor_id, action, from_status, to_status, data, at)
             SELECT $1, $2, e.value->>'action', e.value->>'from_status', e.value->>'to_status',
-                e.value->'data'
+                e.value->'data', $24
             FROM jsonb_array_elements($20) WITH ORDINALITY AS e(value, n)
             ORDER BY e.n
         ), notified AS (

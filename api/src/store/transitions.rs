@@ -207,6 +207,7 @@ pub fn apply(
             to_status: to,
             comment: comment.as_deref(),
             data: change.data,
+            at: now,
         },
     )?;
     let row = load_row(conn, id, false)?;
@@ -481,6 +482,8 @@ pub struct TransitionEvent<'a> {
     pub to_status: &'a str,
     pub comment: Option<&'a str>,
     pub data: FilingEventData,
+    /// When: the server's now, as the transition's own times.
+    pub at: DateTime<Utc>,
 }
 
 /// Writes an event of a filing and its audit row.
@@ -503,6 +506,7 @@ pub fn record(
             filing_events::to_status.eq(event.to_status),
             filing_events::comment.eq(event.comment),
             filing_events::data.eq(&data),
+            filing_events::at.eq(event.at),
         ))
         .execute(conn)?;
     audit.record(
