@@ -4,7 +4,7 @@ use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::routes::{
     accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
-    filings, findings, health, inspections, ledger, me, notifications, policies, roster,
+    filings, findings, health, inspections, ledger, me, notifications, policies, roster, sessions,
     special_periods, units,
 };
 use actix_web::body::MessageBody;
@@ -35,6 +35,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/auth/logout", web::post().to(auth::logout))
                 .route("/me", web::get().to(me::get))
                 .route("/me/password", web::put().to(me::change_password))
+                .route("/me/sessions", web::get().to(sessions::list))
+                .route("/me/sessions/{id}", web::delete().to(sessions::end))
                 .route("/me/policy-snapshot", web::get().to(me::policy_snapshot))
                 .route("/units", web::post().to(units::create))
                 .route("/units", web::get().to(units::list))
@@ -66,6 +68,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/accounts/{id}/reset-password",
                     web::post().to(accounts::reset_password),
+                )
+                .route(
+                    "/accounts/{id}/revoke-sessions",
+                    web::post().to(sessions::revoke),
                 )
                 .route("/accounts/{id}/roles", web::get().to(accounts::get_roles))
                 .route("/accounts/{id}/roles", web::put().to(accounts::put_roles))

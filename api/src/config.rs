@@ -30,6 +30,12 @@ pub struct Config {
     pub access_ttl_seconds: i64,
     /// Refresh token lifetime in days (`WHEREABOUTS_REFRESH_TTL_DAYS`).
     pub refresh_ttl_days: i64,
+    /// A session unused this long ends (`WHEREABOUTS_SESSION_IDLE_MINUTES`;
+    /// at least the access token's lifetime).
+    pub session_idle_minutes: i64,
+    /// No session lasts longer than this after its login
+    /// (`WHEREABOUTS_SESSION_MAX_HOURS`).
+    pub session_max_hours: i64,
     /// Database pool size (`WHEREABOUTS_DB_POOL_SIZE`).
     pub pool_size: u32,
     /// Failed logins of one login from one client address that lock that pair
@@ -182,6 +188,8 @@ impl Config {
             production,
             access_ttl_seconds: parsed("WHEREABOUTS_ACCESS_TTL_SECONDS", 900)?,
             refresh_ttl_days: parsed("WHEREABOUTS_REFRESH_TTL_DAYS", 30)?,
+            session_idle_minutes: parsed("WHEREABOUTS_SESSION_IDLE_MINUTES", 10_080)?,
+            session_max_hours: parsed("WHEREABOUTS_SESSION_MAX_HOURS", 720)?,
             pool_size: parsed("WHEREABOUTS_DB_POOL_SIZE", 16)?,
             login_max_failures: parsed("WHEREABOUTS_LOGIN_MAX_FAILURES", 5)?,
             login_max_failures_per_address: parsed(
@@ -208,7 +216,30 @@ impl Config {
             fixed_now: None,
         };
         config.refuse_development_settings_in_production()?;
+        config.check_session_lifetimes()?;
         Ok(config)
+    }
+
+    /// Refuses session lifetimes a token would outlive: the idle lifetime
+    /// must hold an access token's whole life (the session is used again at
+    /// its refresh), and both must be positive.
+    fn check_session_lifetimes(&self) -> Result<(), ConfigError> {
+        if self.session_idle_minutes * 60 < self.access_ttl_seconds {
+            return Err(ConfigError::Invalid {
+                name: "WHEREABOUTS_SESSION_IDLE_MINUTES",
+                reason: format!(
+                    "must be at least the access token's lifetime ({} s)",
+                    self.access_ttl_seconds
+                ),
+            });
+        }
+        if self.session_max_hours < 1 {
+            return Err(ConfigError::Invalid {
+                name: "WHEREABOUTS_SESSION_MAX_HOURS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Refuses, in production, settings meant only for development.
@@ -233,6 +264,8 @@ impl Config {
             production: false,
             access_ttl_seconds: 900,
             refresh_ttl_days: 30,
+            session_idle_minutes: 10_080,
+            session_max_hours: 720,
             pool_size: 4,
             login_max_failures: 5,
             login_max_failures_per_address: 200,
@@ -297,5 +330,28 @@ mod tests {
             ..production
         };
         assert!(strict.refuse_development_settings_in_production().is_ok());
+    }
+
+    #[test]
+    fn an_idle_lifetime_shorter_than_an_access_token_is_refused() {
+        let mut config = Config::for_tests("postgres://localhost/x");
+        assert!(config.check_session_lifetimes().is_ok());
+        config.session_idle_minutes = 10;
+        assert!(matches!(
+            config.check_session_lifetimes(),
+            Err(ConfigError::Invalid {
+                name: "WHEREABOUTS_SESSION_IDLE_MINUTES",
+                ..
+            })
+        ));
+        config.session_idle_minutes = 15;
+        config.session_max_hours = 0;
+        assert!(matches!(
+            config.check_session_lifetimes(),
+            Err(ConfigError::Invalid {
+                name: "WHEREABOUTS_SESSION_MAX_HOURS",
+                ..
+            })
+        ));
     }
 }

@@ -353,6 +353,7 @@ pub fn load_grants(conn: &mut PgConnection, account_id: Uuid) -> Result<Vec<Gran
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     claims: Claims,
+    alive: crate::store::sessions::Alive,
 }
 
 impl Authenticated {
@@ -363,9 +364,11 @@ impl Authenticated {
 
     /// The caller as of now: refused when the account is gone or suspended,
     /// when the token is older than the account's last credential change, or
-    /// when its session has ended.
+    /// when its session has ended (ended by its account or an administrator,
+    /// idle too long, or past its longest life).
     pub fn load(&self, conn: &mut PgConnection) -> Result<Principal, ApiError> {
-        let Some(caller) = crate::store::sessions::caller(conn, self.claims.sub, self.claims.sid)?
+        let Some(caller) =
+            crate::store::sessions::caller(conn, self.claims.sub, self.claims.sid, self.alive)?
         else {
             return Err(ApiError::Unauthorized(ProblemCode::InvalidToken));
         };
@@ -404,7 +407,10 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         TokenError::Expired => ApiError::Unauthorized(ProblemCode::TokenExpired),
         TokenError::Invalid => ApiError::Unauthorized(ProblemCode::InvalidToken),
     })?;
-    Ok(Authenticated { claims })
+    Ok(Authenticated {
+        claims,
+        alive: crate::sessions::alive(&state.config),
+    })
 }
 
 impl FromRequest for Principal {

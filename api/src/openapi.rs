@@ -3,7 +3,7 @@
 use crate::error::Problem;
 use crate::routes::{
     accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
-    filings, findings, health, inspections, ledger, me, notifications, policies, roster,
+    filings, findings, health, inspections, ledger, me, notifications, policies, roster, sessions,
     special_periods, units,
 };
 use serde_json::{Map, Value, json};
@@ -51,11 +51,11 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
     paths(
         health::healthz, health::readyz,
         auth::login, auth::refresh, auth::logout,
-        me::get, me::change_password, me::policy_snapshot,
+        me::get, me::change_password, me::policy_snapshot, sessions::list, sessions::end,
         units::create, units::list, units::get, units::update, units::children, units::get_leaders, units::put_leaders,
         policies::put, policies::get, policies::get_effective, policies::coverage,
         accounts::create, accounts::list, accounts::import, accounts::get, accounts::update, accounts::suspend,
-        accounts::reactivate, accounts::reset_password, accounts::get_roles, accounts::put_roles,
+        accounts::reactivate, accounts::reset_password, sessions::revoke, accounts::get_roles, accounts::put_roles,
         special_periods::create, special_periods::list, special_periods::get, special_periods::update,
         calendar::get, calendar::put,
         assessments::create,

@@ -9,9 +9,10 @@
 //! for the caller's list of sessions.
 
 use crate::auth;
+use crate::config::Config;
 use crate::error::ApiError;
 use crate::extract::{AppState, client_address};
-use crate::store::sessions as store;
+use crate::store::sessions::{self as store, Alive};
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use chrono::{DateTime, Duration, Utc};
@@ -51,6 +52,17 @@ impl Origin {
             user_agent,
             address,
         }
+    }
+}
+
+/// Which sessions are alive now under the configured lifetimes: a session
+/// ends when unused for `WHEREABOUTS_SESSION_IDLE_MINUTES` and at the latest
+/// `WHEREABOUTS_SESSION_MAX_HOURS` after its login.
+pub fn alive(config: &Config) -> Alive {
+    let now = Utc::now();
+    Alive {
+        used_after: now - Duration::minutes(config.session_idle_minutes),
+        started_after: now - Duration::hours(config.session_max_hours),
     }
 }
 

@@ -534,6 +534,19 @@ async fn every_route_answers_401_403_404_or_success_by_caller_and_scope() {
             ],
         ),
         case(
+            Method::POST,
+            v1(format!("/accounts/{target}/revoke-sessions")),
+            Body::None,
+            &[
+                ("", UNAUTHORIZED),
+                ("clerk", FORBIDDEN),
+                ("inspector", FORBIDDEN),
+                ("other-admin", NOT_FOUND),
+                ("unit-admin", OK),
+                ("admin", OK),
+            ],
+        ),
+        case(
             Method::GET,
             v1(format!("/accounts/{target}/roles")),
             Body::None,
@@ -680,6 +693,12 @@ async fn every_route_answers_401_403_404_or_success_by_caller_and_scope() {
         case(
             Method::GET,
             v1("/me".into()),
+            Body::None,
+            &[("", UNAUTHORIZED), ("clerk", OK), ("admin", OK)],
+        ),
+        case(
+            Method::GET,
+            v1("/me/sessions".into()),
             Body::None,
             &[("", UNAUTHORIZED), ("clerk", OK), ("admin", OK)],
         ),
@@ -968,6 +987,7 @@ async fn unknown_ids_and_paths_are_404() {
         format!("/api/v1/accounts/{nobody}/suspend"),
         format!("/api/v1/accounts/{nobody}/reactivate"),
         format!("/api/v1/accounts/{nobody}/reset-password"),
+        format!("/api/v1/accounts/{nobody}/revoke-sessions"),
     ];
     for path in &posts {
         let res = app.post(path, &app.admin, json!({})).await;

@@ -119,7 +119,10 @@ pub async fn login(
 /// access tokens stop working at once) and the answer is 401
 /// `refresh_token_reused`: log in again. An unknown, expired or revoked
 /// refresh token, one whose session has ended, or one of a suspended account
-/// answers 401 `invalid_token`.
+/// answers 401 `invalid_token`. A session ends when it has not been used
+/// (logged in or refreshed) for the idle lifetime, and at the latest the
+/// longest lifetime after its login (settings of the server: by default 7
+/// days and 30 days); its refresh then answers 401 `invalid_token`.
 #[utoipa::path(post, path = "/api/v1/auth/refresh", operation_id = "refreshToken", tag = "auth",
     request_body(content = RefreshRequest, example = json!({"refresh_token": "ReqWEOE_SL8bLjcSO8HP_VWL_do43iBzhv5PLQoV3NM"})),
     responses((status = 200, body = Tokens, description = "A new token pair; the refresh token sent is spent"), (status = 400), (status = 401, description = "The refresh token is not valid (`invalid_token`) or was spent already (`refresh_token_reused`: the session has ended)"), (status = 422)))]
@@ -147,6 +150,12 @@ pub async fn refresh(
                 || token.session_ended_at.is_some()
                 || token.expires_at <= Utc::now()
             {
+                return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
+            }
+            let alive = crate::sessions::alive(&st.config);
+            if !alive.holds(token.session_created_at, token.session_last_used_at) {
+                // Idle too long, or past its longest life: it ends now.
+                crate::sessions::end(conn, session)?;
                 return Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
             }
             let standing = store::standing(conn, account_id)?;

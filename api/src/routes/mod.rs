@@ -18,5 +18,6 @@ pub mod me;
 pub mod notifications;
 pub mod policies;
 pub mod roster;
+pub mod sessions;
 pub mod special_periods;
 pub mod units;

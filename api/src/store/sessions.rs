@@ -50,6 +50,10 @@ pub struct RefreshToken {
     pub revoked_at: Option<DateTime<Utc>>,
     /// When its session ended.
     pub session_ended_at: Option<DateTime<Utc>>,
+    /// When its session started.
+    pub session_created_at: DateTime<Utc>,
+    /// When its session was last used.
+    pub session_last_used_at: DateTime<Utc>,
 }
 
 /// The refresh token whose hash is `hash`, locked for the rest of the
@@ -69,6 +73,8 @@ pub fn refresh_token(
             refresh_tokens::spent_at,
             refresh_tokens::revoked_at,
             sessions::ended_at,
+            sessions::created_at,
+            sessions::last_used_at,
         ))
         .for_update()
         .first(conn)
@@ -231,6 +237,23 @@ type CallerGrant = (
     Option<Uuid>,
 );
 
+/// Which sessions are alive at a moment: not ended, used since
+/// `used_after` and started since `started_after`.
+#[derive(Debug, Clone, Copy)]
+pub struct Alive {
+    /// A session unused since then has ended by being idle.
+    pub used_after: DateTime<Utc>,
+    /// A session started before then has ended by its age.
+    pub started_after: DateTime<Utc>,
+}
+
+impl Alive {
+    /// Whether a session started and last used at these times is alive.
+    pub fn holds(&self, created_at: DateTime<Utc>, last_used_at: DateTime<Utc>) -> bool {
+        created_at > self.started_after && last_used_at > self.used_after
+    }
+}
+
 /// The account `account_id` as the check of a token of its session
 /// `session_id` reads it, if there is such an account. One query: it runs on
 /// every authenticated request.
@@ -238,12 +261,15 @@ pub fn caller(
     conn: &mut PgConnection,
     account_id: Uuid,
     session_id: Uuid,
+    alive: Alive,
 ) -> Result<Option<Caller>, ApiError> {
     let session_live = diesel::dsl::exists(
         sessions::table
             .filter(sessions::id.eq(session_id))
             .filter(sessions::account_id.eq(account_id))
-            .filter(sessions::ended_at.is_null()),
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::last_used_at.gt(alive.used_after))
+            .filter(sessions::created_at.gt(alive.started_after)),
     );
     // The account, its session and its grants in one query: one row per
     // grant, or one row with no grant.
@@ -272,4 +298,54 @@ pub fn caller(
             .filter_map(|(_, _, _, _, role, unit_id)| parse_grant(role?, unit_id))
             .collect(),
     }))
+}
+
+/// A session as its account's list shows it.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    /// The session.
+    pub id: Uuid,
+    /// When its login was.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (its login or its last refresh).
+    pub last_used_at: DateTime<Utc>,
+    /// The user agent of its login.
+    pub user_agent: Option<String>,
+    /// The address of its login.
+    pub address: Option<String>,
+}
+
+/// The live sessions of an account, the most recently used first.
+pub fn live_sessions(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    alive: Alive,
+) -> Result<Vec<SessionRow>, ApiError> {
+    Ok(sessions::table
+        .filter(sessions::account_id.eq(account_id))
+        .filter(sessions::ended_at.is_null())
+        .filter(sessions::last_used_at.gt(alive.used_after))
+        .filter(sessions::created_at.gt(alive.started_after))
+        .order((sessions::last_used_at.desc(), sessions::id))
+        .select(SessionRow::as_select())
+        .load(conn)?)
+}
+
+/// Whether `session_id` is a live session of `account_id`.
+pub fn is_live_session_of(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    session_id: Uuid,
+    alive: Alive,
+) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        sessions::table
+            .filter(sessions::id.eq(session_id))
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::last_used_at.gt(alive.used_after))
+            .filter(sessions::created_at.gt(alive.started_after)),
+    ))
+    .get_result(conn)?)
 }
