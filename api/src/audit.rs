@@ -1,8 +1,15 @@
 //! The audit chain: every state change of every resource appends a row, and
-//! each row's hash covers the previous row's hash and the row itself. The
-//! database refuses UPDATE, DELETE and TRUNCATE on the table, except the one
-//! update that seals a row; [`verify`] recomputes the chain and names the first
-//! row that does not fit.
+//! each row's hash, an HMAC-SHA256 under the audit key
+//! (`WHEREABOUTS_AUDIT_KEY`), covers the previous row's hash and the row
+//! itself. The database refuses UPDATE, DELETE and TRUNCATE on the table,
+//! except the one update that seals a row; [`verify`] recomputes the chain and
+//! names the first row that does not fit. Without the key nobody can rewrite
+//! a row, not even the last one, and make the chain fit again.
+//!
+//! What the chain alone cannot show is rows removed from its end. A
+//! [`Checkpoint`], signed under the same key and kept outside the database,
+//! names the chain's last position and hash at a moment; [`check_tail`] then
+//! finds the rows at or before it removed or rewritten since.
 //!
 //! Appending takes no lock: a transaction writes its rows unsealed (ids from a
 //! sequence, its transaction id recorded). [`seal`] then links the rows of
@@ -14,9 +21,10 @@ use crate::error::ApiError;
 use crate::store::audit::{self as store, AuditRow, NewEntry};
 use chrono::{SubsecRound, Utc};
 use diesel::{Connection, PgConnection, QueryResult};
+use hmac::{Hmac, Mac};
 use serde::Serialize;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -44,10 +52,22 @@ pub fn canonical(value: &Value) -> String {
     }
 }
 
-/// The hash of a row at chain position `seq` following `prev`.
-fn row_hash(prev: &[u8], seq: i64, row: &AuditRow) -> Vec<u8> {
-    let mut hasher = Sha256::new();
-    hasher.update(prev);
+/// The key the chain's hashes are computed under.
+pub type Key = [u8; 32];
+
+fn mac(key: &Key) -> Hmac<Sha256> {
+    // HMAC takes a key of any length: a 32-byte one never fails.
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC-SHA256 accepts any key length"),
+    }
+}
+
+/// The hash of a row at chain position `seq` following `prev`: an
+/// HMAC-SHA256 under `key`.
+fn row_hash(key: &Key, prev: &[u8], seq: i64, row: &AuditRow) -> Vec<u8> {
+    let mut mac = mac(key);
+    mac.update(prev);
     let body = serde_json::json!({
         "seq": seq,
         "id": row.id,
@@ -58,8 +78,8 @@ fn row_hash(prev: &[u8], seq: i64, row: &AuditRow) -> Vec<u8> {
         "action": row.action,
         "data": row.data,
     });
-    hasher.update(canonical(&body).as_bytes());
-    hasher.finalize().to_vec()
+    mac.update(canonical(&body).as_bytes());
+    mac.finalize().into_bytes().to_vec()
 }
 
 /// The audit entries of one transaction, held until its work succeeds and then
@@ -127,7 +147,7 @@ fn write(
 /// Links the rows of finished transactions into the chain, oldest transaction
 /// first, at most `limit` of them; answers how many it sealed. Rows of
 /// transactions still running wait for a later call.
-pub fn seal(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
+pub fn seal(conn: &mut PgConnection, key: &Key, limit: i64) -> QueryResult<usize> {
     conn.transaction(|conn| {
         store::lock_for_sealing(conn)?;
         let (mut seq, mut prev) =
@@ -135,7 +155,7 @@ pub fn seal(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
         let rows = store::unsealed_finished(conn, limit)?;
         for row in &rows {
             seq += 1;
-            let hash = row_hash(&prev, seq, row);
+            let hash = row_hash(key, &prev, seq, row);
             store::seal_row(conn, row.id, seq, &prev, &hash)?;
             prev = hash;
         }
@@ -144,10 +164,10 @@ pub fn seal(conn: &mut PgConnection, limit: i64) -> QueryResult<usize> {
 }
 
 /// Seals everything finished so far.
-pub fn seal_all(conn: &mut PgConnection) -> QueryResult<usize> {
+pub fn seal_all(conn: &mut PgConnection, key: &Key) -> QueryResult<usize> {
     let mut total = 0;
     loop {
-        let sealed = seal(conn, 1000)?;
+        let sealed = seal(conn, key, 1000)?;
         total += sealed;
         if sealed < 1000 {
             return Ok(total);
@@ -175,10 +195,14 @@ pub struct Verification {
 /// transactions still running (on this database or, since transaction ids
 /// are shared, on the same server) to end. Answers how many rows are still
 /// unsealed.
-pub fn seal_written(conn: &mut PgConnection, patience: std::time::Duration) -> QueryResult<i64> {
+pub fn seal_written(
+    conn: &mut PgConnection,
+    key: &Key,
+    patience: std::time::Duration,
+) -> QueryResult<i64> {
     let started = std::time::Instant::now();
     loop {
-        seal_all(conn)?;
+        seal_all(conn, key)?;
         let unsealed = store::unsealed_count(conn)?;
         if unsealed == 0 || started.elapsed() >= patience {
             return Ok(unsealed);
@@ -189,8 +213,8 @@ pub fn seal_written(conn: &mut PgConnection, patience: std::time::Duration) -> Q
 
 /// Seals what has been written (waiting briefly for running transactions),
 /// then recomputes the chain from its first row.
-pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
-    seal_written(conn, std::time::Duration::from_secs(5))?;
+pub fn verify(conn: &mut PgConnection, key: &Key) -> QueryResult<Verification> {
+    seal_written(conn, key, std::time::Duration::from_secs(5))?;
     let mut expected_prev = GENESIS.to_vec();
     let mut expected_seq = 1;
     let mut checked = 0;
@@ -205,7 +229,7 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
         }
         for (seq, prev, hash, row) in batch {
             let seq = seq.unwrap_or_default();
-            let recomputed = row_hash(&expected_prev, seq, &row);
+            let recomputed = row_hash(key, &expected_prev, seq, &row);
             if seq != expected_seq
                 || prev.as_deref() != Some(&expected_prev[..])
                 || hash.as_deref() != Some(&recomputed[..])
@@ -223,6 +247,150 @@ pub fn verify(conn: &mut PgConnection) -> QueryResult<Verification> {
     }
 }
 
+/// The chain's end at a moment, signed under the audit key: kept outside
+/// the database, it shows later whether rows at or before it were removed
+/// or rewritten.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Checkpoint {
+    /// The chain position of the last sealed row (0: the chain was empty).
+    pub seq: i64,
+    /// That row's hash, in hex (the genesis hash for an empty chain).
+    pub hash: String,
+    /// When the checkpoint was taken.
+    pub at: chrono::DateTime<Utc>,
+    /// HMAC-SHA256 under the audit key of `seq`, `hash` and `at`, in hex.
+    pub signature: String,
+}
+
+impl Checkpoint {
+    /// The MAC of a checkpoint's fields under `key`.
+    fn mac(key: &Key, seq: i64, hash: &str, at: chrono::DateTime<Utc>) -> Hmac<Sha256> {
+        let mut mac = mac(key);
+        mac.update(b"whereabouts audit checkpoint\n");
+        let body = serde_json::json!({
+            "seq": seq,
+            "hash": hash,
+            "at": at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        });
+        mac.update(canonical(&body).as_bytes());
+        mac
+    }
+
+    /// Whether the checkpoint was signed under `key` and is unchanged.
+    pub fn signature_holds(&self, key: &Key) -> bool {
+        hex::decode(&self.signature).is_ok_and(|given| {
+            Self::mac(key, self.seq, &self.hash, self.at)
+                .verify_slice(&given)
+                .is_ok()
+        })
+    }
+}
+
+/// Seals what finished transactions have written, then signs the chain's end
+/// as it is now (rows of transactions still running come after it).
+pub fn checkpoint(conn: &mut PgConnection, key: &Key) -> QueryResult<Checkpoint> {
+    seal_all(conn, key)?;
+    let (seq, hash) = store::last_sealed(conn)?.unwrap_or_else(|| (0, GENESIS.to_vec()));
+    let hash = hex::encode(hash);
+    let at = Utc::now().trunc_subsecs(6);
+    let signature = hex::encode(Checkpoint::mac(key, seq, &hash, at).finalize().into_bytes());
+    Ok(Checkpoint {
+        seq,
+        hash,
+        at,
+        signature,
+    })
+}
+
+/// Publishes a checkpoint as the webhook event `audit.checkpoint` to every
+/// webhook over the whole tree that wants it, when the last one is at least
+/// `interval` old; one replica at a time, under the sealing lock. Answers
+/// whether it published one.
+pub fn publish_checkpoint(
+    conn: &mut PgConnection,
+    key: &Key,
+    interval: chrono::Duration,
+) -> Result<bool, ApiError> {
+    conn.transaction(|conn| {
+        store::lock_for_sealing(conn)?;
+        if store::last_checkpoint_at(conn)?.is_some_and(|last| Utc::now() - last < interval) {
+            return Ok(false);
+        }
+        let checkpoint = checkpoint(conn, key)?;
+        let hash = hex::decode(&checkpoint.hash)
+            .map_err(|_| ApiError::broken("a checkpoint's own hash"))?;
+        store::record_checkpoint(
+            conn,
+            checkpoint.at,
+            checkpoint.seq,
+            &hash,
+            &checkpoint.signature,
+        )?;
+        let payload = serde_json::to_value(&checkpoint)
+            .map_err(ApiError::internal("serialising a checkpoint"))?;
+        for webhook in crate::store::outbox::webhooks_over_the_tree(conn, CHECKPOINT_EVENT)? {
+            crate::store::outbox::queue_event(conn, webhook, CHECKPOINT_EVENT, &payload)?;
+        }
+        Ok(true)
+    })
+}
+
+/// The webhook event a published checkpoint is.
+pub const CHECKPOINT_EVENT: &str = "audit.checkpoint";
+
+/// What became of the chain's end a checkpoint names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tail {
+    /// The row the checkpoint names is there with the hash it names.
+    Intact,
+    /// The checkpoint was not signed under this key, or was changed.
+    Forged,
+    /// Rows were removed from the end: the chain now ends at `last`, before
+    /// the checkpoint's position.
+    Truncated {
+        /// The chain's last position now (0: empty).
+        last: i64,
+    },
+    /// The row at the checkpoint's position hashes otherwise now: it or a
+    /// row before it was rewritten.
+    Rewritten {
+        /// The checkpoint's position.
+        seq: i64,
+    },
+}
+
+/// Checks the chain's end against a checkpoint (the chain itself is checked
+/// by [`verify`]).
+pub fn check_tail(
+    conn: &mut PgConnection,
+    key: &Key,
+    checkpoint: &Checkpoint,
+) -> QueryResult<Tail> {
+    if !checkpoint.signature_holds(key) {
+        return Ok(Tail::Forged);
+    }
+    seal_written(conn, key, std::time::Duration::from_secs(5))?;
+    let last = store::last_sealed(conn)?.map_or(0, |(seq, _)| seq);
+    if last < checkpoint.seq {
+        return Ok(Tail::Truncated { last });
+    }
+    let hash = if checkpoint.seq == 0 {
+        Some(GENESIS.to_vec())
+    } else {
+        store::sealed_from(conn, checkpoint.seq, 1)?
+            .into_iter()
+            .find(|(seq, ..)| *seq == Some(checkpoint.seq))
+            .and_then(|(_, _, hash, _)| hash)
+    };
+    Ok(match hash {
+        Some(hash) if hex::encode(&hash) == checkpoint.hash => Tail::Intact,
+        Some(_) => Tail::Rewritten {
+            seq: checkpoint.seq,
+        },
+        None => Tail::Truncated { last },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,7 +406,7 @@ mod tests {
     }
 
     #[test]
-    fn a_row_hash_depends_on_every_field_the_position_and_the_previous_hash() {
+    fn a_row_hash_depends_on_the_key_every_field_the_position_and_the_previous_hash() {
         let row = AuditRow {
             id: 1,
             at: Utc::now().trunc_subsecs(6),
@@ -248,13 +416,16 @@ mod tests {
             action: "created".into(),
             data: serde_json::json!({"k": 1}),
         };
-        let base = row_hash(&GENESIS, 1, &row);
-        assert_eq!(base, row_hash(&GENESIS, 1, &row.clone()));
-        assert_ne!(base, row_hash(&[1; 32], 1, &row));
-        assert_ne!(base, row_hash(&GENESIS, 2, &row));
+        let key = [7; 32];
+        let base = row_hash(&key, &GENESIS, 1, &row);
+        assert_eq!(base, row_hash(&key, &GENESIS, 1, &row.clone()));
+        assert_ne!(base, row_hash(&[8; 32], &GENESIS, 1, &row));
+        assert_ne!(base, row_hash(&key, &[1; 32], 1, &row));
+        assert_ne!(base, row_hash(&key, &GENESIS, 2, &row));
         assert_ne!(
             base,
             row_hash(
+                &key,
                 &GENESIS,
                 1,
                 &AuditRow {
@@ -266,6 +437,7 @@ mod tests {
         assert_ne!(
             base,
             row_hash(
+                &key,
                 &GENESIS,
                 1,
                 &AuditRow {
@@ -277,6 +449,7 @@ mod tests {
         assert_ne!(
             base,
             row_hash(
+                &key,
                 &GENESIS,
                 1,
                 &AuditRow {
@@ -285,5 +458,31 @@ mod tests {
                 }
             )
         );
+    }
+
+    #[test]
+    fn a_checkpoint_holds_only_under_its_key_and_unchanged() {
+        let key = [7; 32];
+        let at = Utc::now().trunc_subsecs(6);
+        let hash = hex::encode([3; 32]);
+        let signature = hex::encode(Checkpoint::mac(&key, 5, &hash, at).finalize().into_bytes());
+        let checkpoint = Checkpoint {
+            seq: 5,
+            hash,
+            at,
+            signature,
+        };
+        assert!(checkpoint.signature_holds(&key));
+        assert!(!checkpoint.signature_holds(&[8; 32]));
+        let moved = Checkpoint {
+            seq: 4,
+            ..checkpoint.clone()
+        };
+        assert!(!moved.signature_holds(&key));
+        let garbled = Checkpoint {
+            signature: "not hex".into(),
+            ..checkpoint
+        };
+        assert!(!garbled.signature_holds(&key));
     }
 }

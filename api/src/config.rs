@@ -69,6 +69,16 @@ pub struct Config {
     pub document_key: [u8; 32],
     /// Whether that key was generated because none was configured.
     pub document_key_generated: bool,
+    /// The key of the audit chain's HMAC (`WHEREABOUTS_AUDIT_KEY`, 32 bytes
+    /// in base64; required in production).
+    pub audit_key: [u8; 32],
+    /// Whether that key is the built-in development key, because none was
+    /// configured.
+    pub audit_key_development: bool,
+    /// Minutes between the audit checkpoints the worker publishes as
+    /// `audit.checkpoint` webhook events (`WHEREABOUTS_AUDIT_CHECKPOINT_MINUTES`;
+    /// 0: none).
+    pub audit_checkpoint_minutes: i64,
     /// Days after a trip's return by which a document in custody must be back
     /// (`WHEREABOUTS_DOCUMENT_RETURN_DAYS`).
     pub document_return_days: i64,
@@ -86,6 +96,22 @@ pub struct Config {
     pub heavy_read_timeout_seconds: u64,
     /// reproducible demos only; never set from the environment).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The audit key of a development server that has none configured.
+const DEVELOPMENT_AUDIT_KEY: [u8; 32] = *b"whereabouts-development-only-key";
+
+/// A 32-byte key given in base64.
+fn key_32(name: &'static str, text: &str) -> Result<[u8; 32], ConfigError> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or(ConfigError::Invalid {
+            name,
+            reason: "must be 32 bytes in base64".into(),
+        })
 }
 
 /// A configuration value that cannot be used.
@@ -146,18 +172,7 @@ impl Config {
             }
         };
         let (document_key, document_key_generated) = match var("WHEREABOUTS_DOCUMENT_KEY") {
-            Some(text) => {
-                use base64::Engine;
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(text.trim())
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or(ConfigError::Invalid {
-                        name: "WHEREABOUTS_DOCUMENT_KEY",
-                        reason: "must be 32 bytes in base64".into(),
-                    })?;
-                (bytes, false)
-            }
+            Some(text) => (key_32("WHEREABOUTS_DOCUMENT_KEY", &text)?, false),
             None if production => {
                 return Err(ConfigError::MissingSecret("WHEREABOUTS_DOCUMENT_KEY"));
             }
@@ -166,6 +181,13 @@ impl Config {
                 rand::rng().fill_bytes(&mut key);
                 (key, true)
             }
+        };
+        let (audit_key, audit_key_development) = match var("WHEREABOUTS_AUDIT_KEY") {
+            Some(text) => (key_32("WHEREABOUTS_AUDIT_KEY", &text)?, false),
+            None if production => return Err(ConfigError::MissingSecret("WHEREABOUTS_AUDIT_KEY")),
+            // A fixed key, so a development chain still verifies after a
+            // restart; it protects nothing.
+            None => (DEVELOPMENT_AUDIT_KEY, true),
         };
         if production && var("DATABASE_URL").is_none() {
             return Err(ConfigError::MissingSecret("DATABASE_URL"));
@@ -205,6 +227,9 @@ impl Config {
             sweep_interval_seconds: parsed("WHEREABOUTS_SWEEP_INTERVAL_SECONDS", 60)?,
             document_key,
             document_key_generated,
+            audit_key,
+            audit_key_development,
+            audit_checkpoint_minutes: parsed("WHEREABOUTS_AUDIT_CHECKPOINT_MINUTES", 60)?,
             document_return_days: parsed("WHEREABOUTS_DOCUMENT_RETURN_DAYS", 7)?,
             heavy_read_slots: parsed("WHEREABOUTS_HEAVY_READ_SLOTS", 2)?,
             heavy_read_timeout_seconds: parsed("WHEREABOUTS_HEAVY_READ_TIMEOUT_SECONDS", 300)?,
@@ -278,6 +303,9 @@ impl Config {
             sweep_interval_seconds: 60,
             document_key: *b"test-document-key-32-bytes-long!",
             document_key_generated: false,
+            audit_key: *b"test-audit-key-of-32-bytes-long!",
+            audit_key_development: false,
+            audit_checkpoint_minutes: 0,
             document_return_days: 7,
             heavy_read_slots: 2,
             heavy_read_timeout_seconds: 300,

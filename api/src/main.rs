@@ -42,21 +42,74 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the chain; exits 1 and names the first bad row if it does not verify.
-    Verify,
+    /// Recompute the chain under WHEREABOUTS_AUDIT_KEY; exits 1 and names the
+    /// first bad row if it does not verify. With a checkpoint, also exits 1
+    /// when rows at or before it were removed from the chain's end or
+    /// rewritten since.
+    Verify {
+        /// A checkpoint printed earlier by `whereabouts audit checkpoint`.
+        #[arg(long)]
+        checkpoint: Option<std::path::PathBuf>,
+    },
+    /// Print a checkpoint of the chain's end, signed under
+    /// WHEREABOUTS_AUDIT_KEY, as JSON: keep it outside the database.
+    Checkpoint,
 }
 
-fn verify_audit(config: &Config) -> Result<(), String> {
+fn verify_audit(config: &Config, checkpoint: Option<&std::path::Path>) -> Result<(), String> {
+    use whereabouts_api::audit::{self, Checkpoint, Tail};
+    let checkpoint: Option<Checkpoint> = match checkpoint {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("reading {}: {e}", path.display()))?;
+            Some(
+                serde_json::from_str(&text)
+                    .map_err(|e| format!("{} is not a checkpoint: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let mut conn = PgConnection::establish(&config.database_url).map_err(|e| e.to_string())?;
-    let result = whereabouts_api::audit::verify(&mut conn).map_err(|e| e.to_string())?;
+    let key = &config.audit_key;
+    let result = audit::verify(&mut conn, key).map_err(|e| e.to_string())?;
     println!(
         "{}",
         serde_json::to_string(&result).map_err(|e| e.to_string())?
     );
-    match result.first_bad_id {
-        None => Ok(()),
-        Some(id) => Err(format!("the audit chain breaks at row {id}")),
+    if let Some(id) = result.first_bad_id {
+        return Err(format!("the audit chain breaks at row {id}"));
     }
+    let Some(checkpoint) = checkpoint else {
+        return Ok(());
+    };
+    match audit::check_tail(&mut conn, key, &checkpoint).map_err(|e| e.to_string())? {
+        Tail::Intact => {
+            println!(
+                "the chain holds the checkpoint of {} (position {})",
+                checkpoint.at, checkpoint.seq
+            );
+            Ok(())
+        }
+        Tail::Forged => Err("the checkpoint's signature does not hold under this audit key".into()),
+        Tail::Truncated { last } => Err(format!(
+            "rows were removed from the end of the audit chain: it ends at position {last}, the checkpoint names position {}",
+            checkpoint.seq
+        )),
+        Tail::Rewritten { seq } => Err(format!(
+            "the audit chain was rewritten at or before position {seq}, the checkpoint's"
+        )),
+    }
+}
+
+fn print_checkpoint(config: &Config) -> Result<(), String> {
+    let mut conn = PgConnection::establish(&config.database_url).map_err(|e| e.to_string())?;
+    let checkpoint = whereabouts_api::audit::checkpoint(&mut conn, &config.audit_key)
+        .map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        serde_json::to_string(&checkpoint).map_err(|e| e.to_string())?
+    );
+    Ok(())
 }
 
 fn init_tracing(production: bool) {
@@ -92,6 +145,10 @@ async fn serve(config: Config) -> Result<(), String> {
     if config.document_key_generated {
         tracing::warn!("DEVELOPMENT MODE: WHEREABOUTS_DOCUMENT_KEY is not set; travel document");
         tracing::warn!("numbers registered now cannot be read after this process ends.");
+    }
+    if config.audit_key_development {
+        tracing::warn!("DEVELOPMENT MODE: WHEREABOUTS_AUDIT_KEY is not set; the audit chain");
+        tracing::warn!("is sealed under a built-in key anyone can read, and proves nothing.");
     }
     prepare_database(&config)?;
     let pool = Db::connect(&config.database_url, config.pool_size).map_err(|e| e.to_string())?;
@@ -172,8 +229,11 @@ fn main() -> ExitCode {
         }
         Some(Command::CreateAdmin { login }) => create_admin(&config, &login),
         Some(Command::Audit {
-            command: AuditCommand::Verify,
-        }) => verify_audit(&config),
+            command: AuditCommand::Verify { checkpoint },
+        }) => verify_audit(&config, checkpoint.as_deref()),
+        Some(Command::Audit {
+            command: AuditCommand::Checkpoint,
+        }) => print_checkpoint(&config),
         Some(Command::Openapi) => Ok(()),
     };
     match result {

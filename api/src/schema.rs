@@ -478,6 +478,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    audit_checkpoints (at) {
+        at -> Timestamptz,
+        seq -> Int8,
+        hash -> Bytea,
+        signature -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -497,6 +506,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     filing_events,
     delegations,
     audit_log,
+    audit_checkpoints,
     notifications,
     webhooks,
     outbox,

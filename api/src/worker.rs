@@ -72,8 +72,16 @@ fn run(config: &Config, db: &Db, stop: &AtomicBool) {
                         }
                     }
                 }
-                if let Err(e) = crate::audit::seal_all(&mut conn) {
+                if let Err(e) = crate::audit::seal_all(&mut conn, &config.audit_key) {
                     tracing::error!(error = %e, "sealing the audit chain failed");
+                }
+                if config.audit_checkpoint_minutes > 0 {
+                    let interval = Duration::minutes(config.audit_checkpoint_minutes);
+                    if let Err(e) =
+                        crate::audit::publish_checkpoint(&mut conn, &config.audit_key, interval)
+                    {
+                        tracing::error!(error = ?e, "publishing an audit checkpoint failed");
+                    }
                 }
                 let now = config.now();
                 if last_sweep

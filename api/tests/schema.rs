@@ -130,6 +130,9 @@ fn constraints_refuse_bad_rows() {
     assert!(duplicate_login.is_err());
 }
 
+/// An audit key for the chain these tests seal.
+const KEY: [u8; 32] = [7; 32];
+
 #[test]
 fn the_chain_seals_finished_transactions_in_order_and_waits_for_running_ones() {
     let db = TestDatabase::new();
@@ -143,12 +146,15 @@ fn the_chain_seals_finished_transactions_in_order_and_waits_for_running_ones() {
     insert(&mut first, "first");
     insert(&mut second, "second");
     // The first transaction is still running: nothing after it may be sealed yet.
-    assert_eq!(whereabouts_api::audit::seal_all(&mut sealer).unwrap(), 0);
+    assert_eq!(
+        whereabouts_api::audit::seal_all(&mut sealer, &KEY).unwrap(),
+        0
+    );
     first.batch_execute("COMMIT").unwrap();
     // Other tests' transactions on the same server may hold the horizon back
     // for a moment; nothing may stay unsealed once they are done.
     let unsealed =
-        whereabouts_api::audit::seal_written(&mut sealer, std::time::Duration::from_secs(10))
+        whereabouts_api::audit::seal_written(&mut sealer, &KEY, std::time::Duration::from_secs(10))
             .unwrap();
     assert_eq!(unsealed, 0);
     #[derive(QueryableByName)]
@@ -163,7 +169,7 @@ fn the_chain_seals_finished_transactions_in_order_and_waits_for_running_ones() {
         .map(|a| a.action)
         .collect();
     assert_eq!(order, vec!["first", "second"]);
-    let verification = whereabouts_api::audit::verify(&mut sealer).unwrap();
+    let verification = whereabouts_api::audit::verify(&mut sealer, &KEY).unwrap();
     assert!(
         verification.ok && verification.checked == 2,
         "{verification:?}"
@@ -173,5 +179,58 @@ fn the_chain_seals_finished_transactions_in_order_and_waits_for_running_ones() {
         sealer
             .batch_execute("UPDATE audit_log SET seq = 9 WHERE action = 'first'")
             .is_err()
+    );
+}
+
+#[test]
+fn the_keyed_chain_migration_reseals_an_existing_chain_under_the_key_in_its_order() {
+    let db = TestDatabase::new();
+    let mut conn = db.connect();
+    // The schema of the release before: the keyed migration undone.
+    let latest = MigrationSource::<Pg>::migrations(&MIGRATIONS)
+        .unwrap()
+        .len();
+    conn.revert_last_migration(MIGRATIONS).unwrap();
+    assert_eq!(conn.applied_migrations().unwrap().len(), latest - 1);
+    // A chain as that release sealed it: an unkeyed SHA-256 over each row.
+    for action in ["first", "second", "third"] {
+        conn.batch_execute(&format!(
+            "INSERT INTO audit_log (at, entity, action, data) VALUES (now(), 'test', '{action}', '{{}}')"
+        ))
+        .unwrap();
+    }
+    conn.batch_execute(
+        "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update;
+         UPDATE audit_log SET seq = id, prev_hash = '\\x00', hash = sha256(convert_to(action, 'UTF8'));
+         ALTER TABLE audit_log ENABLE TRIGGER audit_log_no_update;",
+    )
+    .unwrap();
+    // Unkeyed, it does not verify under a key.
+    assert!(!whereabouts_api::audit::verify(&mut conn, &KEY).unwrap().ok);
+
+    conn.run_pending_migrations(MIGRATIONS).unwrap();
+    let verification = whereabouts_api::audit::verify(&mut conn, &KEY).unwrap();
+    assert!(
+        verification.ok && verification.checked == 3,
+        "{verification:?}"
+    );
+    #[derive(QueryableByName)]
+    struct Action {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        action: String,
+    }
+    let order: Vec<String> = diesel::sql_query("SELECT action FROM audit_log ORDER BY seq")
+        .load::<Action>(&mut conn)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(order, ["first", "second", "third"]);
+    // Under another key it breaks at the first row.
+    assert_eq!(
+        whereabouts_api::audit::verify(&mut conn, &[9; 32])
+            .unwrap()
+            .checked,
+        0
     );
 }

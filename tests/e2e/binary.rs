@@ -195,6 +195,38 @@ fn production_mode_refuses_to_start_without_real_secrets() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("32 bytes in base64"));
+
+    // The audit chain is keyed with a configured key in production.
+    let production = |audit_key: Option<&str>| {
+        let mut command = Command::new(binary());
+        command
+            .arg("serve")
+            .env("WHEREABOUTS_ENV", "production")
+            .env("DATABASE_URL", format!("{}/never_created", server_url()))
+            .env(
+                "WHEREABOUTS_JWT_SECRET",
+                "a-production-secret-a-production-secret",
+            )
+            .env(
+                "WHEREABOUTS_DOCUMENT_KEY",
+                "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            )
+            .env_remove("WHEREABOUTS_AUDIT_KEY");
+        if let Some(key) = audit_key {
+            command.env("WHEREABOUTS_AUDIT_KEY", key);
+        }
+        command.output().unwrap()
+    };
+    let out = production(None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("WHEREABOUTS_AUDIT_KEY must be set"));
+    let out = production(Some("c2hvcnQ="));
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WHEREABOUTS_AUDIT_KEY") && stderr.contains("32 bytes in base64"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -526,6 +558,10 @@ fn production_mode_refuses_to_allow_private_webhook_targets() {
         .env(
             "WHEREABOUTS_DOCUMENT_KEY",
             "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        )
+        .env(
+            "WHEREABOUTS_AUDIT_KEY",
+            "YXVkaXQta2V5LWF1ZGl0LWtleS1hdWRpdC1rZXktISE=",
         )
         .env("WHEREABOUTS_WEBHOOK_ALLOW_PRIVATE", "true")
         .output()

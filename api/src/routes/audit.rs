@@ -9,9 +9,9 @@ use actix_web::web;
 /// Verify the tamper-evident audit chain
 ///
 /// System administrators only (403 `forbidden` to everyone else). Every
-/// change the server makes appends a row to the audit chain whose hash covers
-/// the row and the hash of the row before it, and the database refuses to
-/// update or delete rows. This recomputes the chain and answers whether every
+/// change the server makes appends a row to the audit chain whose hash (an
+/// HMAC-SHA256 under the server's audit key) covers the row and the hash of
+/// the row before it, and the database refuses to update or delete rows. This recomputes the chain and answers whether every
 /// row fits (`ok`), how many rows were `checked`, and the first row that does
 /// not fit (`first_bad_id`: a changed row, a missing predecessor or a broken
 /// link), `null` when all fit.
@@ -23,9 +23,10 @@ pub async fn verify(
     who: Principal,
 ) -> Result<web::Json<Verification>, ApiError> {
     policy::require(&who, Action::VerifyAudit)?;
+    let key = state.config.audit_key;
     let result = state
         .db
-        .run(|conn| verify_chain(conn).map_err(ApiError::from))
+        .run(move |conn| verify_chain(conn, &key).map_err(ApiError::from))
         .await?;
     Ok(web::Json(result))
 }

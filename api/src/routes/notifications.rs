@@ -142,7 +142,11 @@ pub struct Webhook {
 /// events `filing.submit`, `filing.approve`, `filing.reject`,
 /// `filing.withdraw`, `filing.cancel`, `filing.depart`, `filing.return`,
 /// `filing.extend`, `filing.return_report_due` and `filing.overdue`, or those
-/// listed in `events` (empty: all).
+/// listed in `events` (empty: all). A webhook over the whole tree also hears
+/// `audit.checkpoint`: every `WHEREABOUTS_AUDIT_CHECKPOINT_MINUTES`, a
+/// checkpoint of the audit chain `{seq, hash, at, signature}` signed under
+/// the server's audit key, to keep outside the database and check the chain
+/// against with `whereabouts audit verify --checkpoint`.
 ///
 /// Each delivery is a POST of `{delivery_id, event, created_at, data}` with
 /// `x-whereabouts-signature: sha256=<hex HMAC-SHA256 of the body under the

@@ -1,7 +1,7 @@
 //! The audit chain as stored: entries appended inside transactions, sealed in order, and read back to verify.
 
 use crate::error::ApiError;
-use crate::schema::audit_log;
+use crate::schema::{audit_checkpoints, audit_log};
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
 use diesel::prelude::*;
@@ -175,4 +175,31 @@ pub fn sealed_from(conn: &mut PgConnection, from: i64, limit: i64) -> QueryResul
             AuditRow::as_select(),
         ))
         .load(conn)
+}
+
+/// When the last published checkpoint was taken; none before the first.
+pub fn last_checkpoint_at(conn: &mut PgConnection) -> QueryResult<Option<DateTime<Utc>>> {
+    audit_checkpoints::table
+        .select(diesel::dsl::max(audit_checkpoints::at))
+        .first(conn)
+}
+
+/// Records a published checkpoint.
+pub fn record_checkpoint(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    seq: i64,
+    hash: &[u8],
+    signature: &str,
+) -> QueryResult<()> {
+    diesel::insert_into(audit_checkpoints::table)
+        .values((
+            audit_checkpoints::at.eq(at),
+            audit_checkpoints::seq.eq(seq),
+            audit_checkpoints::hash.eq(hash),
+            audit_checkpoints::signature.eq(signature),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(())
 }

@@ -72,6 +72,21 @@ pub fn add_notifications(
         .execute(conn)?)
 }
 
+/// The webhooks, not deleted, over the whole tree that want `event` (or
+/// every event).
+pub fn webhooks_over_the_tree(conn: &mut PgConnection, event: &str) -> QueryResult<Vec<Uuid>> {
+    webhooks::table
+        .filter(webhooks::deleted_at.is_null())
+        .filter(webhooks::unit_id.is_null())
+        .filter(
+            sql::<Bool>("(cardinality(webhooks.events) = 0 OR ")
+                .bind::<diesel::sql_types::Text, _>(event)
+                .sql(" = ANY(webhooks.events))"),
+        )
+        .select(webhooks::id)
+        .load(conn)
+}
+
 /// The webhooks, not deleted, that may hear of a filing, with the events
 /// each wants (none: every event): those over the whole tree and those whose
 /// subtree holds the filing's node.
