@@ -1,16 +1,17 @@
 //! The route table and the middleware every request passes through.
 
+use crate::access::{Access, Entry, RequestId, Requester};
 use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::routes::{
-    accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
-    filings, findings, health, inspections, ledger, me, notifications, policies, roster, sessions,
-    special_periods, units,
+    access_log, accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents,
+    evidence, filings, findings, health, inspections, ledger, me, notifications, policies, roster,
+    sessions, special_periods, units,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::{App, Error, HttpResponse, web};
+use actix_web::{App, Error, HttpMessage, HttpResponse, web};
 use tracing::Instrument;
 use utoipa_swagger_ui::SwaggerUi;
 use uuid::Uuid;
@@ -104,6 +105,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     web::delete().to(approvals::delete_delegation),
                 )
                 .route("/audit/verify", web::get().to(audit::verify))
+                .route("/access-log", web::get().to(access_log::list))
                 .route("/units/{id}/roster", web::get().to(roster::roster))
                 .route("/evidence/imports", web::post().to(evidence::import))
                 .route("/ledger", web::get().to(ledger::ledger))
@@ -210,6 +212,29 @@ fn request_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| Uuid::new_v4().to_string())
 }
 
+/// Appends a refused authorization (a 403 answer) to the access log: one
+/// statement, about the caller's own node. A failure to write is logged, and
+/// the answer goes out as it is.
+async fn log_refusal(req: &actix_web::HttpRequest, code: Option<crate::error::ProblemCode>) {
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return;
+    };
+    let actor = crate::extract::authenticate(req)
+        .ok()
+        .map(|a| a.account_id());
+    let requester = Requester::of(req);
+    let entry = Entry::new(Access::Refused, actor)
+        .target(format!("{} {}", req.method(), req.path()))
+        .filters(serde_json::json!({"query": requester.filters, "code": code.map(|c| c.as_str())}));
+    if let Err(error) = state
+        .db
+        .run(move |conn| crate::access::record_about_actor(conn, &requester, entry))
+        .await
+    {
+        tracing::error!(?error, "the access log refused an entry");
+    }
+}
+
 /// The application with its state and middleware: a request id on every log
 /// line and response, and errors rendered as problem+json in the caller's language.
 pub fn build(
@@ -236,11 +261,17 @@ pub fn build(
             let lang = request_lang(req.request());
             let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.path());
             let started = std::time::Instant::now();
+            req.extensions_mut().insert(RequestId(id.clone()));
             let fut = actix_web::dev::Service::call(srv, req);
             async move {
                 let mut res = fut.await?.map_into_boxed_body();
                 let status = res.status();
                 tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_millis() as u64, "answered");
+                if status == actix_web::http::StatusCode::FORBIDDEN {
+                    let code = res.response().error().and_then(|e| e.as_error::<ApiError>()).map(ApiError::code);
+                    let http = res.request().clone();
+                    log_refusal(&http, code).await;
+                }
                 if let Some(api) = res.response().error().and_then(|e| e.as_error::<ApiError>()) {
                     let rendered = api.render(lang, Some(&id));
                     res = res.into_response(rendered.map_into_boxed_body());

@@ -79,6 +79,9 @@ pub struct Config {
     /// `audit.checkpoint` webhook events (`WHEREABOUTS_AUDIT_CHECKPOINT_MINUTES`;
     /// 0: none).
     pub audit_checkpoint_minutes: i64,
+    /// Days the access log keeps its entries (`WHEREABOUTS_ACCESS_LOG_DAYS`;
+    /// at least 180, as the Cybersecurity Law asks).
+    pub access_log_days: i64,
     /// Days after a trip's return by which a document in custody must be back
     /// (`WHEREABOUTS_DOCUMENT_RETURN_DAYS`).
     pub document_return_days: i64,
@@ -230,6 +233,7 @@ impl Config {
             audit_key,
             audit_key_development,
             audit_checkpoint_minutes: parsed("WHEREABOUTS_AUDIT_CHECKPOINT_MINUTES", 60)?,
+            access_log_days: parsed("WHEREABOUTS_ACCESS_LOG_DAYS", 180)?,
             document_return_days: parsed("WHEREABOUTS_DOCUMENT_RETURN_DAYS", 7)?,
             heavy_read_slots: parsed("WHEREABOUTS_HEAVY_READ_SLOTS", 2)?,
             heavy_read_timeout_seconds: parsed("WHEREABOUTS_HEAVY_READ_TIMEOUT_SECONDS", 300)?,
@@ -241,14 +245,15 @@ impl Config {
             fixed_now: None,
         };
         config.refuse_development_settings_in_production()?;
-        config.check_session_lifetimes()?;
+        config.check_lifetimes()?;
         Ok(config)
     }
 
-    /// Refuses session lifetimes a token would outlive: the idle lifetime
-    /// must hold an access token's whole life (the session is used again at
-    /// its refresh), and both must be positive.
-    fn check_session_lifetimes(&self) -> Result<(), ConfigError> {
+    /// Refuses lifetimes that do not hold: the idle lifetime must hold an
+    /// access token's whole life (the session is used again at its refresh),
+    /// sessions must live at least an hour, and the access log must be kept
+    /// at least 180 days.
+    fn check_lifetimes(&self) -> Result<(), ConfigError> {
         if self.session_idle_minutes * 60 < self.access_ttl_seconds {
             return Err(ConfigError::Invalid {
                 name: "WHEREABOUTS_SESSION_IDLE_MINUTES",
@@ -256,6 +261,12 @@ impl Config {
                     "must be at least the access token's lifetime ({} s)",
                     self.access_ttl_seconds
                 ),
+            });
+        }
+        if self.access_log_days < 180 {
+            return Err(ConfigError::Invalid {
+                name: "WHEREABOUTS_ACCESS_LOG_DAYS",
+                reason: "must be at least 180: network logs are kept six months".into(),
             });
         }
         if self.session_max_hours < 1 {
@@ -306,6 +317,7 @@ impl Config {
             audit_key: *b"test-audit-key-of-32-bytes-long!",
             audit_key_development: false,
             audit_checkpoint_minutes: 0,
+            access_log_days: 180,
             document_return_days: 7,
             heavy_read_slots: 2,
             heavy_read_timeout_seconds: 300,
@@ -363,10 +375,10 @@ mod tests {
     #[test]
     fn an_idle_lifetime_shorter_than_an_access_token_is_refused() {
         let mut config = Config::for_tests("postgres://localhost/x");
-        assert!(config.check_session_lifetimes().is_ok());
+        assert!(config.check_lifetimes().is_ok());
         config.session_idle_minutes = 10;
         assert!(matches!(
-            config.check_session_lifetimes(),
+            config.check_lifetimes(),
             Err(ConfigError::Invalid {
                 name: "WHEREABOUTS_SESSION_IDLE_MINUTES",
                 ..
@@ -375,11 +387,26 @@ mod tests {
         config.session_idle_minutes = 15;
         config.session_max_hours = 0;
         assert!(matches!(
-            config.check_session_lifetimes(),
+            config.check_lifetimes(),
             Err(ConfigError::Invalid {
                 name: "WHEREABOUTS_SESSION_MAX_HOURS",
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn an_access_log_kept_less_than_180_days_is_refused() {
+        let mut config = Config::for_tests("postgres://localhost/x");
+        config.access_log_days = 179;
+        assert!(matches!(
+            config.check_lifetimes(),
+            Err(ConfigError::Invalid {
+                name: "WHEREABOUTS_ACCESS_LOG_DAYS",
+                ..
+            })
+        ));
+        config.access_log_days = 365;
+        assert!(config.check_lifetimes().is_ok());
     }
 }

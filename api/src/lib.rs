@@ -1,6 +1,7 @@
 //! The Whereabouts server: actix-web over PostgreSQL (diesel), answering the
 //! public contract in `API.md` and its OpenAPI document.
 
+pub mod access;
 pub mod app;
 pub mod audit;
 pub mod auth;

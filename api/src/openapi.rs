@@ -2,9 +2,9 @@
 
 use crate::error::Problem;
 use crate::routes::{
-    accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents, evidence,
-    filings, findings, health, inspections, ledger, me, notifications, policies, roster, sessions,
-    special_periods, units,
+    access_log, accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents,
+    evidence, filings, findings, health, inspections, ledger, me, notifications, policies, roster,
+    sessions, special_periods, units,
 };
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
@@ -62,7 +62,7 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
         filings::create, filings::list, filings::get, filings::events, filings::submit, filings::withdraw,
         filings::cancel, filings::depart, filings::return_, filings::extend, approvals::approve, approvals::reject,
         approvals::pending, approvals::put_delegation, approvals::delete_delegation,
-        audit::verify,
+        audit::verify, access_log::list,
         roster::roster,
         ledger::ledger, ledger::export_ledger_csv, ledger::export_ledger_xlsx,
         documents::create, documents::list, documents::get, documents::checkout, documents::return_,

@@ -66,6 +66,9 @@ pub enum Action {
     EditCalendar,
     /// Verify the audit chain.
     VerifyAudit,
+    /// Read the access log: entries about one's scope (an inspector's own
+    /// entries excepted, see [`access_log_reader`]).
+    ReadAccessLog,
 }
 
 /// Administrators: system admins and unit admins.
@@ -79,7 +82,7 @@ const SYSTEM: &[Role] = &[Role::SystemAdmin];
 
 impl Action {
     /// Every action, for the policy's own table test.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 16] = [
         Action::ReadOrganisation,
         Action::ManageOrganisation,
         Action::ManageAccount,
@@ -95,6 +98,7 @@ impl Action {
         Action::ManageWebhooks,
         Action::EditCalendar,
         Action::VerifyAudit,
+        Action::ReadAccessLog,
     ];
 
     /// The roles that hold this action within their scope.
@@ -110,7 +114,7 @@ impl Action {
             | Action::ReceiveFilings
             | Action::Rectify
             | Action::ExplainDiscrepancy => ADMINS,
-            Action::Inspect => INSPECTORS,
+            Action::Inspect | Action::ReadAccessLog => INSPECTORS,
             Action::GrantRoles
             | Action::ManageWebhooks
             | Action::EditCalendar
@@ -122,6 +126,18 @@ impl Action {
     pub fn is_global(self) -> bool {
         matches!(self, Action::EditCalendar)
     }
+}
+
+/// Which access-log entries a caller may read: those about its scope for
+/// reading the log (none: the whole tree), and whether its own entries are
+/// left out (an inspector's are: who watches reads what the watched did, not
+/// their own trail; a system administrator reads everything in scope).
+/// 403 `forbidden` to callers holding neither role.
+pub fn access_log_reader(who: &Principal) -> Result<(Option<Vec<Uuid>>, bool), ApiError> {
+    require(who, Action::ReadAccessLog)?;
+    let admin = Action::ReadAccessLog;
+    let system = who.grants.iter().any(|g| g.role == Role::SystemAdmin);
+    Ok((scope(who, admin).roots(), !system))
 }
 
 /// Where a caller may take an action: everywhere, or within these subtrees.
@@ -558,7 +574,7 @@ mod tests {
                 | Action::ReceiveFilings
                 | Action::Rectify
                 | Action::ExplainDiscrepancy => &[Role::SystemAdmin, Role::UnitAdmin],
-                Action::Inspect => &[Role::SystemAdmin, Role::Inspector],
+                Action::Inspect | Action::ReadAccessLog => &[Role::SystemAdmin, Role::Inspector],
                 Action::GrantRoles
                 | Action::ManageWebhooks
                 | Action::EditCalendar

@@ -487,6 +487,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    access_log (id) {
+        id -> Int8,
+        at -> Timestamptz,
+        actor_id -> Nullable<Uuid>,
+        action -> Text,
+        target -> Nullable<Text>,
+        filters -> Jsonb,
+        rows -> Nullable<Int8>,
+        address -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        units -> Array<Uuid>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -507,6 +522,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     delegations,
     audit_log,
     audit_checkpoints,
+    access_log,
     notifications,
     webhooks,
     outbox,

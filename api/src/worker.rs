@@ -90,6 +90,13 @@ fn run(config: &Config, db: &Db, stop: &AtomicBool) {
                     if let Err(e) = sweep(&mut conn, config, now) {
                         tracing::error!(error = %e, "sweep failed");
                     }
+                    match crate::store::access_log::sweep(&mut conn, config.access_log_days) {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(entries = n, "access log entries past retention deleted")
+                        }
+                        Err(e) => tracing::error!(error = %e, "access log retention sweep failed"),
+                    }
                     last_sweep = Some(now);
                 }
             }

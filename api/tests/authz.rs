@@ -698,6 +698,19 @@ async fn every_route_answers_401_403_404_or_success_by_caller_and_scope() {
         ),
         case(
             Method::GET,
+            v1("/access-log".into()),
+            Body::None,
+            &[
+                ("", UNAUTHORIZED),
+                ("clerk", FORBIDDEN),
+                ("unit-admin", FORBIDDEN),
+                ("other-admin", FORBIDDEN),
+                ("inspector", OK),
+                ("admin", OK),
+            ],
+        ),
+        case(
+            Method::GET,
             v1("/me/sessions".into()),
             Body::None,
             &[("", UNAUTHORIZED), ("clerk", OK), ("admin", OK)],

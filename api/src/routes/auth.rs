@@ -8,6 +8,7 @@
 //! throttled per (login, address), per login and per address in the database
 //! ([`crate::throttle`]), so every replica agrees.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::auth::{self, DUMMY_HASH};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, client_address};
@@ -17,6 +18,7 @@ use crate::throttle::{self, LoginBuckets};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::ToSchema;
 
 /// Credentials.
@@ -57,6 +59,7 @@ pub async fn login(
     req: HttpRequest,
     body: Json<LoginRequest>,
 ) -> Result<web::Json<Tokens>, ApiError> {
+    let requester = Requester::of(&req);
     let body = body.0;
     let login = body.login.trim().to_lowercase();
     let buckets = LoginBuckets::new(&login, &client_address(&req));
@@ -87,6 +90,11 @@ pub async fn login(
                     crate::tx::run(conn, None, |tx| {
                         let conn = &mut *tx.conn;
                         let session = crate::sessions::start(conn, account.id, &origin)?;
+                        let signed_in = Entry::new(Access::Login, Some(account.id))
+                            .target(session.to_string())
+                            .filters(json!({}))
+                            .units(account.unit_id.into_iter().collect());
+                        access::record(conn, &requester, signed_in)?;
                         issue_tokens(
                             conn,
                             &st,
@@ -96,11 +104,16 @@ pub async fn login(
                         )
                     })
                 }
-                _ => {
+                refused => {
                     // A suspended account is answered as a wrong password,
                     // and counted as one: the answer must not confirm the
                     // password, and suspension is no way round the throttle.
                     throttle::record_failure(conn, &buckets.all(), window)?;
+                    let failed = Entry::new(Access::LoginFailed, refused.as_ref().map(|a| a.id))
+                        .target(login.clone())
+                        .filters(json!({}))
+                        .units(refused.and_then(|a| a.unit_id).into_iter().collect());
+                    access::record(conn, &requester, failed)?;
                     tracing::info!("failed login");
                     Err(ApiError::Unauthorized(ProblemCode::InvalidCredentials))
                 }

@@ -4,6 +4,7 @@
 //! and admins confirm one (a violation) or clear it (the explanation
 //! accepted). Each step is an event of the discrepancy's history.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::error::ApiError;
 use crate::extract::{AppState, IfMatch, Json, Principal, etag};
 use crate::page::PageParams;
@@ -57,6 +58,7 @@ pub async fn list(
     who: Principal,
     filter: web::Query<DiscrepancyParams>,
     params: web::Query<PageParams>,
+    requester: Requester,
 ) -> Result<web::Json<DiscrepancyPage>, ApiError> {
     policy::require(&who, Action::Supervise)?;
     let limit = params.limit()?;
@@ -82,7 +84,15 @@ pub async fn list(
                 from: filter.from,
                 to: filter.to,
             };
-            page(conn, Listed::Within(within), kept, after, limit)
+            let read = Entry::read(
+                Access::Discrepancies,
+                &who,
+                Action::Supervise,
+                filter.unit_id,
+            );
+            let page = page(conn, Listed::Within(within), kept, after, limit)?;
+            access::record(conn, &requester, read.rows(page.items.len()))?;
+            Ok(page)
         })
         .await?;
     Ok(web::Json(page))

@@ -5,6 +5,7 @@
 //! approved filing of the matching kind, due back a configured number of days
 //! after the trip's return.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
@@ -173,6 +174,7 @@ pub async fn list(
     who: Principal,
     filter: web::Query<DocumentParams>,
     params: web::Query<PageParams>,
+    requester: Requester,
 ) -> Result<web::Json<DocumentPage>, ApiError> {
     policy::require(&who, Action::Supervise)?;
     let limit = params.limit()?;
@@ -233,10 +235,18 @@ pub async fn list(
             )?;
             let (rows, next_cursor) =
                 paginate(rows, limit, |r| format!("{}|{}", r.expires_on, r.id));
-            Ok(DocumentPage {
-                items: to_documents(conn, &st, &who, rows)?,
-                next_cursor,
-            })
+            let items = to_documents(conn, &st, &who, rows)?;
+            let whole = items.iter().filter(|d| !d.number_masked).count();
+            if whole > 0 {
+                let read = Entry::read(
+                    Access::DocumentNumber,
+                    &who,
+                    Action::Supervise,
+                    filter.unit_id,
+                );
+                access::record(conn, &requester, read.rows(whole))?;
+            }
+            Ok(DocumentPage { items, next_cursor })
         })
         .await?;
     Ok(web::Json(page))
@@ -257,6 +267,7 @@ pub async fn get(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
+    requester: Requester,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let st = state.clone();
@@ -264,14 +275,23 @@ pub async fn get(
         .db
         .run(move |conn| {
             let row = load_row(conn, id)?;
+            let node = row.unit_path.last().copied();
             let holder = row.account_id == who.account_id;
             let reader = policy::scope(&who, Action::Supervise).holds(&row.unit_path);
             if !holder && !reader {
                 return Err(ApiError::NotFound);
             }
-            to_documents(conn, &st, &who, vec![row])?
+            let document = to_documents(conn, &st, &who, vec![row])?
                 .pop()
-                .ok_or_else(|| ApiError::broken("the document just loaded"))
+                .ok_or_else(|| ApiError::broken("the document just loaded"))?;
+            if !document.number_masked {
+                let read = Entry::new(Access::DocumentNumber, Some(who.account_id))
+                    .target(id.to_string())
+                    .units(node.into_iter().collect())
+                    .rows(1);
+                access::record(conn, &requester, read)?;
+            }
+            Ok(document)
         })
         .await?;
     Ok(HttpResponse::Ok()

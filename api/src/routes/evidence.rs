@@ -4,6 +4,7 @@
 //! reconciliation"). What a reconciliation opens is answered in
 //! `discrepancies`.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal, RequestLang, parse_json};
 use crate::policy::{self, Action};
@@ -69,6 +70,7 @@ pub async fn import(
     body: crate::extract::Body<MAX_EVIDENCE_BYTES>,
     claim: Option<Claim>,
 ) -> Result<HttpResponse, ApiError> {
+    let requester = Requester::of(&req);
     policy::require(&who, Action::Supervise)?;
     let body = body.0;
     let lang = lang.0;
@@ -139,9 +141,23 @@ pub async fn import(
         };
     crate::input::dates_in_range([("from", window.0), ("to", window.1)])?;
     let batch = Batch::checked(batch_key, unit_id, source, window, rows, lang)?;
+    let read = Entry::new(Access::EvidenceImport, Some(who.account_id))
+        .target(batch.batch_key.clone())
+        .units(vec![unit_id])
+        .filters(
+            json!({"unit_id": unit_id, "source": batch.source, "from": window.0, "to": window.1}),
+        );
     let imported = state
         .db
-        .transaction(claim, move |tx| store::import(tx, &who, batch, lang))
+        .transaction(claim, move |tx| {
+            let imported = store::import(tx, &who, batch, lang)?;
+            let rows = match &imported {
+                Imported::Earlier(r) | Imported::New(r) => r.accepted,
+            };
+            let read = read.rows(usize::try_from(rows).unwrap_or(0));
+            access::record(tx.conn, &requester, read)?;
+            Ok(imported)
+        })
         .await?;
     Ok(match imported {
         Imported::Earlier(first) => HttpResponse::Ok().json(first),

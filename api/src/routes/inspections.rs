@@ -3,6 +3,7 @@
 //! left without reporting, and whether the unit's rules exist, are complete
 //! and reach its second-level units. What a campaign finds is in `findings`.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::error::ApiError;
 use crate::extract::{AppState, Json, Principal, etag};
 use crate::page::{PageParams, paginate};
@@ -182,8 +183,10 @@ pub async fn get_report(
     state: web::Data<AppState>,
     who: Principal,
     id: web::Path<Uuid>,
+    requester: Requester,
 ) -> Result<web::Json<InspectionReport>, ApiError> {
     let id = id.into_inner();
+    let actor = who.account_id;
     let inspection = state.db.run(move |conn| readable(conn, &who, id)).await?;
     // A heavy read: its own pool and slot, after the caller is known to may.
     let _slot = state.heavy.admit()?;
@@ -191,7 +194,16 @@ pub async fn get_report(
     let report = state
         .heavy
         .db
-        .run(move |conn| report(conn, &st, inspection))
+        .run(move |conn| {
+            let unit = inspection.unit_id;
+            let report = report(conn, &st, inspection)?;
+            let read = Entry::new(Access::CampaignReport, Some(actor))
+                .target(id.to_string())
+                .units(vec![unit])
+                .rows(report.units.len());
+            access::record(conn, &requester, read)?;
+            Ok(report)
+        })
         .await?;
     Ok(web::Json(report))
 }

@@ -4,6 +4,7 @@
 //! CSV cells that would begin a formula are neutralised (`crate::csv_safe`);
 //! XLSX cells are written as strings, which spreadsheets never run.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal, RequestLang};
 use crate::page::{PageParams, cursor_after};
@@ -177,18 +178,22 @@ pub async fn ledger(
     format: web::Query<LedgerFormatParams>,
     page: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
+    let requester = Requester::of(&req);
     let params = params.into_inner();
     let format = format_of(&format, &req)?;
     let limit = page.limit()?;
     let after = page.after()?.map(|a| parse_cursor(&a)).transpose()?;
+    let read = Entry::read(Access::LedgerPage, &who, Action::Supervise, params.unit_id);
     let (filter, flags) = select(&state, who, &params).await?;
     match format {
         Format::Csv => {
             let slot = state.heavy.admit()?;
+            logged_export(&state, requester, read).await?;
             return Ok(export_csv(state, slot, filter, flags, lang.0));
         }
         Format::Xlsx => {
             let slot = state.heavy.admit()?;
+            logged_export(&state, requester, read).await?;
             return export_xlsx(state, slot, filter, flags, lang.0).await;
         }
         Format::Json => {}
@@ -207,7 +212,8 @@ pub async fn ledger(
             } else {
                 None
             };
-            let items = rows.into_iter().map(Row::entry).collect::<Result<_, _>>()?;
+            let items: Vec<_> = rows.into_iter().map(Row::entry).collect::<Result<_, _>>()?;
+            access::record(conn, &requester, read.rows(items.len()))?;
             Ok(LedgerPage {
                 items,
                 counts,
@@ -240,9 +246,17 @@ pub async fn export_ledger_csv(
     who: Principal,
     lang: RequestLang,
     params: web::Query<LedgerParams>,
+    requester: Requester,
 ) -> Result<HttpResponse, ApiError> {
+    let read = Entry::read(
+        Access::LedgerExport,
+        &who,
+        Action::Supervise,
+        params.unit_id,
+    );
     let (filter, flags) = select(&state, who, &params).await?;
     let slot = state.heavy.admit()?;
+    logged_export(&state, requester, read).await?;
     Ok(export_csv(state, slot, filter, flags, lang.0))
 }
 
@@ -268,10 +282,31 @@ pub async fn export_ledger_xlsx(
     who: Principal,
     lang: RequestLang,
     params: web::Query<LedgerParams>,
+    requester: Requester,
 ) -> Result<HttpResponse, ApiError> {
+    let read = Entry::read(
+        Access::LedgerExport,
+        &who,
+        Action::Supervise,
+        params.unit_id,
+    );
     let (filter, flags) = select(&state, who, &params).await?;
     let slot = state.heavy.admit()?;
+    logged_export(&state, requester, read).await?;
     export_xlsx(state, slot, filter, flags, lang.0).await
+}
+
+/// Logs an export as it starts (its rows are streamed, not counted ahead).
+async fn logged_export(
+    state: &web::Data<AppState>,
+    requester: Requester,
+    read: Entry,
+) -> Result<(), ApiError> {
+    let export = read.action(Access::LedgerExport);
+    state
+        .db
+        .run(move |conn| access::record(conn, &requester, export))
+        .await
 }
 
 /// Streams the CSV: a batch is read only when the client has taken the last.

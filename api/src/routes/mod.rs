@@ -1,5 +1,6 @@
 //! One module per resource: its handlers and request shapes. The SQL is in `store`.
 
+pub mod access_log;
 pub mod accounts;
 pub mod approvals;
 pub mod assessments;

@@ -1,6 +1,7 @@
 //! The away roster: who in a unit is away on a day, where to (province or
 //! country level only), until when, and who stands in.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::error::ApiError;
 use crate::extract::{AppState, Principal};
 use crate::policy;
@@ -100,6 +101,7 @@ pub async fn roster(
     who: Principal,
     id: web::Path<Uuid>,
     params: web::Query<RosterParams>,
+    requester: Requester,
 ) -> Result<web::Json<Roster>, ApiError> {
     let id = id.into_inner();
     crate::input::dates_in_range([("on", params.on)])?;
@@ -159,6 +161,12 @@ pub async fn roster(
                     .cmp(&b.display_name)
                     .then(a.filing_id.cmp(&b.filing_id))
             });
+            let read = Entry::new(Access::Roster, Some(who.account_id))
+                .target(id.to_string())
+                .units(vec![id])
+                .filters(serde_json::json!({"on": on}))
+                .rows(items.len());
+            access::record(conn, &requester, read)?;
             Ok(Roster {
                 unit_id: id,
                 on,

@@ -1,6 +1,7 @@
 //! The data layer: all the SQL, one function or value per question it
 //! answers. Route files call it; it never calls a route.
 
+pub mod access_log;
 pub mod accounts;
 pub mod approvals;
 pub mod audit;

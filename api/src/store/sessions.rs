@@ -21,6 +21,8 @@ pub struct Credentials {
     pub status: String,
     /// When its password or status last changed; older tokens are refused.
     pub credentials_changed_at: DateTime<Utc>,
+    /// Its node.
+    pub unit_id: Option<Uuid>,
 }
 
 /// The credentials of the account whose login is `login` (already in lower
