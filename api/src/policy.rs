@@ -135,9 +135,8 @@ impl Action {
 /// 403 `forbidden` to callers holding neither role.
 pub fn access_log_reader(who: &Principal) -> Result<(Option<Vec<Uuid>>, bool), ApiError> {
     require(who, Action::ReadAccessLog)?;
-    let admin = Action::ReadAccessLog;
     let system = who.grants.iter().any(|g| g.role == Role::SystemAdmin);
-    Ok((scope(who, admin).roots(), !system))
+    Ok((scope(who, Action::ReadAccessLog).roots(), !system))
 }
 
 /// Where a caller may take an action: everywhere, or within these subtrees.

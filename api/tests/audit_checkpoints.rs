@@ -79,3 +79,34 @@ async fn a_checkpoint_goes_once_per_interval_to_the_whole_trees_webhooks_that_wa
     assert!(audit::publish_checkpoint(&mut conn, &key, chrono::Duration::zero()).unwrap());
     assert_eq!(queued(&app).len(), 4);
 }
+
+#[actix_web::test]
+async fn a_chain_rewritten_and_resealed_under_the_key_still_fails_its_checkpoint() {
+    use diesel::connection::SimpleConnection;
+    let app = TestApp::new().await;
+    seed(&app).await;
+    let key = app.state.config.audit_key;
+    let mut conn = app.db.connect();
+    let checkpoint = audit::checkpoint(&mut conn, &key).unwrap();
+    assert_eq!(
+        audit::check_tail(&mut conn, &key, &checkpoint).unwrap(),
+        Tail::Intact
+    );
+    // An insider holding the key edits an early row and seals the whole
+    // chain again: it fits together, but no longer ends where it did.
+    conn.batch_execute(
+        "ALTER TABLE audit_log DISABLE TRIGGER USER;
+         UPDATE audit_log SET data = '{\"forged\": true}' WHERE seq = 1;
+         UPDATE audit_log SET seq = NULL, prev_hash = NULL, hash = NULL;
+         ALTER TABLE audit_log ENABLE TRIGGER USER;",
+    )
+    .unwrap();
+    audit::seal_all(&mut conn, &key).unwrap();
+    assert!(audit::verify(&mut conn, &key).unwrap().ok);
+    assert_eq!(
+        audit::check_tail(&mut conn, &key, &checkpoint).unwrap(),
+        Tail::Rewritten {
+            seq: checkpoint.seq
+        }
+    );
+}

@@ -256,6 +256,22 @@ impl Alive {
     }
 }
 
+/// The sessions of `account_id` alive under `alive`, as one condition: the
+/// check of every token, the account's list and ending one read the same.
+fn live_of(
+    account_id: Uuid,
+    alive: Alive,
+) -> Box<dyn BoxableExpression<sessions::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>
+{
+    Box::new(
+        sessions::account_id
+            .eq(account_id)
+            .and(sessions::ended_at.is_null())
+            .and(sessions::last_used_at.gt(alive.used_after))
+            .and(sessions::created_at.gt(alive.started_after)),
+    )
+}
+
 /// The account `account_id` as the check of a token of its session
 /// `session_id` reads it, if there is such an account. One query: it runs on
 /// every authenticated request.
@@ -268,6 +284,8 @@ pub fn caller(
     let session_live = diesel::dsl::exists(
         sessions::table
             .filter(sessions::id.eq(session_id))
+            // As `live_of`, written out: a boxed condition cannot sit in
+            // this correlated subquery.
             .filter(sessions::account_id.eq(account_id))
             .filter(sessions::ended_at.is_null())
             .filter(sessions::last_used_at.gt(alive.used_after))
@@ -325,10 +343,7 @@ pub fn live_sessions(
     alive: Alive,
 ) -> Result<Vec<SessionRow>, ApiError> {
     Ok(sessions::table
-        .filter(sessions::account_id.eq(account_id))
-        .filter(sessions::ended_at.is_null())
-        .filter(sessions::last_used_at.gt(alive.used_after))
-        .filter(sessions::created_at.gt(alive.started_after))
+        .filter(live_of(account_id, alive))
         .order((sessions::last_used_at.desc(), sessions::id))
         .select(SessionRow::as_select())
         .load(conn)?)
@@ -344,10 +359,7 @@ pub fn is_live_session_of(
     Ok(diesel::select(diesel::dsl::exists(
         sessions::table
             .filter(sessions::id.eq(session_id))
-            .filter(sessions::account_id.eq(account_id))
-            .filter(sessions::ended_at.is_null())
-            .filter(sessions::last_used_at.gt(alive.used_after))
-            .filter(sessions::created_at.gt(alive.started_after)),
+            .filter(live_of(account_id, alive)),
     ))
     .get_result(conn)?)
 }
