@@ -19,6 +19,8 @@ DB="whereabouts_bench_exports_$$"
 LOG="$(mktemp)"; WORK="$(mktemp -d)"
 export DATABASE_URL="$PG/$DB" WHEREABOUTS_JWT_SECRET="bench-secret-bench-secret-bench-secret!!"
 export WHEREABOUTS_ACCESS_TTL_SECONDS=7200 RUST_LOG=warn
+# The benchmarks measure reads and writes, not sign-in: no second factor.
+export WHEREABOUTS_MFA_REQUIRED_ROLES=
 # The deployment setting README.md recommends: two malloc arenas, so memory
 # freed after heavy reads goes back to the system. ARENAS= runs without it.
 ARENAS="${ARENAS-2}"

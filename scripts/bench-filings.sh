@@ -24,6 +24,8 @@ DB="whereabouts_bench_filings_$$"
 LOG="$(mktemp)"; WORK="$(mktemp -d)"
 export DATABASE_URL="$PG/$DB" WHEREABOUTS_JWT_SECRET="bench-secret-bench-secret-bench-secret!!"
 export WHEREABOUTS_ADMIN_PASSWORD="bench-password-1" WHEREABOUTS_ACCESS_TTL_SECONDS=7200 RUST_LOG=warn
+# The benchmarks measure reads and writes, not sign-in: no second factor.
+export WHEREABOUTS_MFA_REQUIRED_ROLES=
 export WHEREABOUTS_DB_POOL_SIZE="${WHEREABOUTS_DB_POOL_SIZE:-32}"
 cleanup() {
   [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null

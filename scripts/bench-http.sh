@@ -16,6 +16,8 @@ LOG="$(mktemp)"
 WORK="$(mktemp -d)"
 export DATABASE_URL="$PG/$DB" WHEREABOUTS_JWT_SECRET="bench-secret-bench-secret-bench-secret!!"
 export WHEREABOUTS_ADMIN_PASSWORD="bench-password-1" WHEREABOUTS_ACCESS_TTL_SECONDS=3600 RUST_LOG=warn
+# The benchmarks measure reads and writes, not sign-in: no second factor.
+export WHEREABOUTS_MFA_REQUIRED_ROLES=
 cleanup() {
   [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
   psql "$PG/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true

@@ -18,6 +18,8 @@ DB="whereabouts_bench_supervision_$$"
 LOG="$(mktemp)"; WORK="$(mktemp -d)"
 export DATABASE_URL="$PG/$DB" WHEREABOUTS_JWT_SECRET="bench-secret-bench-secret-bench-secret!!"
 export WHEREABOUTS_ACCESS_TTL_SECONDS=7200 RUST_LOG=warn
+# The benchmarks measure reads and writes, not sign-in: no second factor.
+export WHEREABOUTS_MFA_REQUIRED_ROLES=
 export WHEREABOUTS_DOCUMENT_KEY="YmVuY2gtZG9jdW1lbnQta2V5LTMyLWJ5dGVzLWxvbmc="
 SERVER=""
 stop_server() { [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null; SERVER=""; }

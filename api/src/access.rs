@@ -38,13 +38,15 @@ pub enum Access {
     Login,
     /// A refused sign-in.
     LoginFailed,
+    /// A wrong second factor's code (at sign-in, enrolment or removal).
+    MfaFailed,
     /// A refused authorization (a 403 answer).
     Refused,
 }
 
 impl Access {
     /// Every kind, as the log's `action` filter accepts them.
-    pub const ALL: [Access; 10] = [
+    pub const ALL: [Access; 11] = [
         Access::LedgerPage,
         Access::LedgerExport,
         Access::Roster,
@@ -54,6 +56,7 @@ impl Access {
         Access::DocumentNumber,
         Access::Login,
         Access::LoginFailed,
+        Access::MfaFailed,
         Access::Refused,
     ];
 
@@ -69,6 +72,7 @@ impl Access {
             Access::DocumentNumber => "document.number",
             Access::Login => "auth.login",
             Access::LoginFailed => "auth.login_failed",
+            Access::MfaFailed => "auth.mfa_failed",
             Access::Refused => "authorization.refused",
         }
     }

@@ -5,8 +5,8 @@ use crate::error::ApiError;
 use crate::extract::{AppState, request_lang};
 use crate::routes::{
     access_log, accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents,
-    evidence, filings, findings, health, inspections, ledger, me, notifications, policies, roster,
-    sessions, special_periods, units,
+    evidence, filings, findings, health, inspections, ledger, me, mfa, notifications, policies,
+    roster, sessions, special_periods, units,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -34,8 +34,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .route("/auth/login", web::post().to(auth::login))
                 .route("/auth/refresh", web::post().to(auth::refresh))
                 .route("/auth/logout", web::post().to(auth::logout))
+                .route("/auth/mfa", web::post().to(auth::complete_mfa))
                 .route("/me", web::get().to(me::get))
                 .route("/me/password", web::put().to(me::change_password))
+                .route("/me/mfa", web::delete().to(mfa::remove))
+                .route("/me/mfa/totp", web::post().to(mfa::begin))
+                .route("/me/mfa/totp/confirm", web::post().to(mfa::confirm))
                 .route("/me/sessions", web::get().to(sessions::list))
                 .route("/me/sessions/{id}", web::delete().to(sessions::end))
                 .route("/me/policy-snapshot", web::get().to(me::policy_snapshot))
@@ -74,6 +78,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     "/accounts/{id}/revoke-sessions",
                     web::post().to(sessions::revoke),
                 )
+                .route("/accounts/{id}/mfa/reset", web::post().to(mfa::reset))
                 .route("/accounts/{id}/roles", web::get().to(accounts::get_roles))
                 .route("/accounts/{id}/roles", web::put().to(accounts::put_roles))
                 .route("/special-periods", web::post().to(special_periods::create))

@@ -18,6 +18,9 @@ use uuid::Uuid;
 pub const ISSUER: &str = "whereabouts";
 /// The `aud` of every access token.
 pub const AUDIENCE: &str = "whereabouts-api";
+/// The `aud` of every `mfa_token`: a token of the first step of a login,
+/// which no other route takes.
+pub const CHALLENGE_AUDIENCE: &str = "whereabouts-mfa";
 /// The one algorithm accepted.
 pub const ALGORITHM: Algorithm = Algorithm::HS256;
 
@@ -41,11 +44,31 @@ pub struct Claims {
     pub sid: Uuid,
 }
 
-/// Signing and verifying keys for access tokens.
+/// Claims of an `mfa_token`: the password was right, the second factor is
+/// still to come.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChallengeClaims {
+    /// The account id.
+    pub sub: Uuid,
+    /// Issuer.
+    pub iss: String,
+    /// Audience: [`CHALLENGE_AUDIENCE`].
+    pub aud: String,
+    /// Issued at (seconds).
+    pub iat: i64,
+    /// Expiry (seconds).
+    pub exp: i64,
+    /// When the account's credentials last changed (microseconds), as in
+    /// [`Claims::cv`].
+    pub cv: i64,
+}
+
+/// Signing and verifying keys for access tokens and `mfa_token`s.
 pub struct Keys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    challenge_validation: Validation,
 }
 
 /// Why a token was refused.
@@ -65,11 +88,44 @@ impl Keys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 0;
+        let mut challenge_validation = validation.clone();
+        challenge_validation.set_audience(&[CHALLENGE_AUDIENCE]);
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
+            challenge_validation,
         }
+    }
+
+    /// Issues an `mfa_token` for an account whose password was right.
+    pub fn issue_challenge(
+        &self,
+        account_id: Uuid,
+        credentials_changed_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl_seconds: i64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = ChallengeClaims {
+            sub: account_id,
+            iss: ISSUER.to_owned(),
+            aud: CHALLENGE_AUDIENCE.to_owned(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + ttl_seconds,
+            cv: credentials_changed_at.timestamp_micros(),
+        };
+        jsonwebtoken::encode(&Header::new(ALGORITHM), &claims, &self.encoding)
+    }
+
+    /// Verifies an `mfa_token`; an access token is no `mfa_token`, nor the
+    /// other way round.
+    pub fn verify_challenge(&self, token: &str) -> Result<ChallengeClaims, TokenError> {
+        jsonwebtoken::decode::<ChallengeClaims>(token, &self.decoding, &self.challenge_validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
     }
 
     /// Issues an access token for a session of an account.
@@ -183,6 +239,28 @@ mod tests {
         assert_eq!(keys.verify(&old).unwrap_err(), TokenError::Expired);
         let other = Keys::new(b"another key another key another k");
         assert_eq!(other.verify(&token).unwrap_err(), TokenError::Invalid);
+    }
+
+    #[test]
+    fn challenges_and_access_tokens_are_not_interchangeable() {
+        let keys = Keys::new(b"0123456789abcdef0123456789abcdef");
+        let now = Utc::now();
+        let id = Uuid::new_v4();
+        let challenge = keys.issue_challenge(id, now, now, 300).unwrap();
+        assert_eq!(keys.verify_challenge(&challenge).unwrap().sub, id);
+        assert_eq!(keys.verify(&challenge).unwrap_err(), TokenError::Invalid);
+        let access = keys.issue(id, Uuid::new_v4(), now, now, 60).unwrap();
+        assert_eq!(
+            keys.verify_challenge(&access).unwrap_err(),
+            TokenError::Invalid
+        );
+        let old = keys
+            .issue_challenge(id, now, now - Duration::hours(1), 300)
+            .unwrap();
+        assert_eq!(
+            keys.verify_challenge(&old).unwrap_err(),
+            TokenError::Expired
+        );
     }
 
     #[test]

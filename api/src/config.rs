@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 use rand::RngCore;
 use std::net::SocketAddr;
 use thiserror::Error;
+use whereabouts_core::Role;
 
 /// Default database: the local PostgreSQL.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@localhost:5432/whereabouts";
@@ -99,6 +100,39 @@ pub struct Config {
     pub heavy_read_timeout_seconds: u64,
     /// reproducible demos only; never set from the environment).
     pub fixed_now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Roles whose holders must enrol a second factor before anything but
+    /// `/me`, `/me/mfa/*` and `/auth/*` answers them
+    /// (`WHEREABOUTS_MFA_REQUIRED_ROLES`, comma-separated; by default
+    /// `system_admin,unit_admin,inspector`; empty: none).
+    pub mfa_required_roles: Vec<Role>,
+}
+
+/// The roles that must enrol a second factor unless configured otherwise.
+pub const DEFAULT_MFA_REQUIRED_ROLES: [Role; 3] =
+    [Role::SystemAdmin, Role::UnitAdmin, Role::Inspector];
+
+/// The roles of `WHEREABOUTS_MFA_REQUIRED_ROLES`: unset is the default, set
+/// and empty is none.
+fn mfa_required_roles(value: Option<&str>) -> Result<Vec<Role>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(DEFAULT_MFA_REQUIRED_ROLES.to_vec());
+    };
+    let mut roles = Vec::new();
+    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let role = [Role::SystemAdmin, Role::UnitAdmin, Role::Inspector]
+            .into_iter()
+            .find(|r| r.as_str() == name)
+            .ok_or_else(|| ConfigError::Invalid {
+                name: "WHEREABOUTS_MFA_REQUIRED_ROLES",
+                reason: format!(
+                    "unknown role {name:?}: the roles are system_admin, unit_admin and inspector"
+                ),
+            })?;
+        if !roles.contains(&role) {
+            roles.push(role);
+        }
+    }
+    Ok(roles)
 }
 
 /// The audit key of a development server that has none configured.
@@ -243,6 +277,11 @@ impl Config {
                 10,
             )?),
             fixed_now: None,
+            mfa_required_roles: mfa_required_roles(
+                std::env::var("WHEREABOUTS_MFA_REQUIRED_ROLES")
+                    .ok()
+                    .as_deref(),
+            )?,
         };
         config.refuse_development_settings_in_production()?;
         config.check_lifetimes()?;
@@ -325,6 +364,8 @@ impl Config {
             webhook_allow_private: true,
             body_read_timeout: std::time::Duration::from_secs(10),
             fixed_now: None,
+            // The second factor's own tests require it.
+            mfa_required_roles: Vec::new(),
         }
     }
 
@@ -345,6 +386,22 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mfa_roles_read_as_documented() {
+        assert_eq!(
+            mfa_required_roles(None).unwrap(),
+            DEFAULT_MFA_REQUIRED_ROLES.to_vec()
+        );
+        assert_eq!(mfa_required_roles(Some("")).unwrap(), vec![]);
+        assert_eq!(mfa_required_roles(Some(" , ")).unwrap(), vec![]);
+        assert_eq!(
+            mfa_required_roles(Some("inspector, system_admin,inspector")).unwrap(),
+            vec![Role::Inspector, Role::SystemAdmin]
+        );
+        let wrong = mfa_required_roles(Some("admin")).unwrap_err().to_string();
+        assert!(wrong.contains("WHEREABOUTS_MFA_REQUIRED_ROLES"), "{wrong}");
+    }
 
     #[test]
     fn production_refuses_private_webhook_targets() {

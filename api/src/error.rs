@@ -57,8 +57,10 @@ problem_codes! {
     AccountSuspended = "account_suspended", 401, "The account behind the access token is suspended.";
     InvalidCredentials = "invalid_credentials", 401, "Wrong login or password (a suspended account answers the same).";
     RefreshTokenReused = "refresh_token_reused", 401, "A spent refresh token was presented again: its whole family is revoked.";
+    InvalidCode = "invalid_code", 401, "The second factor's code is wrong, was used already, or the recovery code is spent.";
     Forbidden = "forbidden", 403, "In scope, but the caller's roles do not allow this action.";
     SelfChangeForbidden = "self_change_forbidden", 403, "No one changes their own standing (rank, position, unit, roles, leadership) or confirms or clears a discrepancy about themselves.";
+    MfaEnrollmentRequired = "mfa_enrollment_required", 403, "The caller's role must sign in with a second factor: enrol one under `/me/mfa/totp` first.";
     NotFound = "not_found", 404, "No such resource, or it lies outside the caller's scope.";
     RequestTimeout = "request_timeout", 408, "The request body did not arrive within the deadline.";
     Duplicate = "duplicate", 409, "Something with the same unique key exists already (a login, a unit code, a document number).";
@@ -272,6 +274,12 @@ impl ApiError {
             ApiError::Unauthorized(ProblemCode::TokenExpired) => lang
                 .pick("访问令牌已过期", "The access token has expired")
                 .to_owned(),
+            ApiError::Unauthorized(ProblemCode::InvalidCode) => lang
+                .pick(
+                    "验证码错误、已使用过，或恢复码已用完",
+                    "The code is wrong or was used already",
+                )
+                .to_owned(),
             ApiError::Unauthorized(_) => lang
                 .pick("需要有效的访问令牌", "A valid access token is required")
                 .to_owned(),
@@ -288,6 +296,12 @@ impl ApiError {
                 .pick(
                     "不能变更本人的职级、职务、所在单位、角色或领导职务，也不能认定或销号本人的问题，须由他人办理",
                     "No one changes their own rank, position, unit, roles or leadership, or decides a discrepancy about themselves; someone else must",
+                )
+                .to_owned(),
+            ApiError::Refused(ProblemCode::MfaEnrollmentRequired) => lang
+                .pick(
+                    "您的角色须使用双因素登录：请先在 /me/mfa/totp 绑定验证器",
+                    "Your role signs in with a second factor: enrol one under /me/mfa/totp first",
                 )
                 .to_owned(),
             ApiError::Refused(code) => code.meaning().to_owned(),

@@ -354,6 +354,23 @@ pub fn load_grants(conn: &mut PgConnection, account_id: Uuid) -> Result<Vec<Gran
 pub struct Authenticated {
     claims: Claims,
     alive: crate::store::sessions::Alive,
+    /// The roles that must have enrolled a second factor to call this
+    /// route: none on the routes that enrol one.
+    mfa_required: Vec<Role>,
+}
+
+/// Whether a route stays open to an account that must enrol a second factor
+/// and has not: `/me`, `/me/mfa/*` and `/auth/*`. Read from the route's
+/// pattern where there is one, so no spelling of a path reaches another
+/// route through it.
+pub fn open_before_enrolment(pattern: &str) -> bool {
+    let Some(route) = pattern.strip_prefix("/api/v1") else {
+        return false;
+    };
+    route == "/me"
+        || route == "/me/mfa"
+        || route.starts_with("/me/mfa/")
+        || route.starts_with("/auth/")
 }
 
 impl Authenticated {
@@ -379,6 +396,11 @@ impl Authenticated {
             || !caller.session_live
         {
             return Err(ApiError::Unauthorized(ProblemCode::TokenRevoked));
+        }
+        if !caller.mfa_enrolled
+            && crate::policy::second_factor_required(&caller.grants, &self.mfa_required)
+        {
+            return Err(ApiError::Refused(ProblemCode::MfaEnrollmentRequired));
         }
         Ok(Principal {
             account_id: self.claims.sub,
@@ -407,9 +429,18 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
         TokenError::Expired => ApiError::Unauthorized(ProblemCode::TokenExpired),
         TokenError::Invalid => ApiError::Unauthorized(ProblemCode::InvalidToken),
     })?;
+    // Before routing (a middleware's look), the path as sent: the router
+    // matches it as it is, so it names the same route.
+    let route = req.match_pattern().unwrap_or_else(|| req.path().to_owned());
+    let open = open_before_enrolment(&route);
     Ok(Authenticated {
         claims,
         alive: crate::sessions::alive(&state.config),
+        mfa_required: if open {
+            Vec::new()
+        } else {
+            state.config.mfa_required_roles.clone()
+        },
     })
 }
 

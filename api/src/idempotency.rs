@@ -137,10 +137,13 @@ fn replay(
     req.into_response(answer.body(body))
 }
 
+/// POSTs under `/api/v1/` but sign-in and the caller's second factor,
+/// whose answers (tokens, secrets, recovery codes) are never stored.
 fn applies(req: &ServiceRequest) -> bool {
     req.method() == actix_web::http::Method::POST
         && req.path().starts_with("/api/v1/")
         && !req.path().starts_with("/api/v1/auth/")
+        && !req.path().starts_with("/api/v1/me/mfa/")
 }
 
 impl<S, B> Service<ServiceRequest> for IdempotencyService<S>

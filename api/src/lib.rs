@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod input;
+pub mod mfa;
 pub mod notify;
 pub mod openapi;
 pub mod page;

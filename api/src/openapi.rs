@@ -3,8 +3,8 @@
 use crate::error::Problem;
 use crate::routes::{
     access_log, accounts, approvals, assessments, audit, auth, calendar, discrepancies, documents,
-    evidence, filings, findings, health, inspections, ledger, me, notifications, policies, roster,
-    sessions, special_periods, units,
+    evidence, filings, findings, health, inspections, ledger, me, mfa, notifications, policies,
+    roster, sessions, special_periods, units,
 };
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
@@ -24,7 +24,11 @@ inspection campaigns with tracked rectification.\n\n\
 **Authentication.** `logIn` answers an access token (a short-lived JWT) and a single-use refresh token. Send \
 `Authorization: Bearer <access_token>` on every operation except `logIn`, `refreshToken`, `logOut`, the health \
 checks and this document, and trade the refresh token for a new pair with `refreshToken` before the access token \
-expires.\n\n\
+expires. For an account with a second factor `logIn` answers `{mfa_required: true, mfa_token, expires_in}` \
+instead: send the token with a code from the authenticator app to `completeMfaLogin` for the token pair. Accounts \
+whose role must sign in with a second factor (by default every `system_admin`, `unit_admin` and `inspector`) get \
+403 `mfa_enrollment_required` from everything but `getMe`, the `/me/mfa` operations and `/auth` until they enrol \
+one with `enrolMfaTotp` and `confirmMfaTotp`.\n\n\
 **Roles and scope.** Every account files its own trips. Beyond that, a role grant (`unit_admin`, `inspector` or \
 `system_admin`) covers the subtree of the unit tree under its `unit_id`; a `system_admin` grant with no `unit_id` \
 covers the whole tree. Something outside the caller's scope answers 404 `not_found`, as an unknown id does, so ids \
@@ -39,7 +43,7 @@ back as `cursor` for the next page; it is `null` on the last.\n\n\
 **Versions.** A resource with a `version` answers an `ETag` holding it as a quoted string, for example `\"3\"`. Send \
 it back unchanged in `If-Match` to change the resource only if nobody changed it since; a stale one answers 412 \
 `precondition_failed`.\n\n\
-**Retries.** Every authenticated POST accepts an `Idempotency-Key`: the same key and body from the same account \
+**Retries.** Every authenticated POST but the second factor's own under `/me/mfa/` accepts an `Idempotency-Key`: the same key and body from the same account \
 answer the first answer again (with `Idempotent-Replayed: true`) and change nothing, so a phone on a flaky network \
 never files or decides twice; the same key with a different body answers 422 `idempotency_key_reused`.\n\n\
 **Language.** `Accept-Language: zh-CN` (the default) or `en` chooses the language of `title`, `detail` and each \
@@ -50,12 +54,13 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
 `HK`, `MO`, `TW`, or ISO 3166-1 alpha-2 country codes.", version = "1.0.0"),
     paths(
         health::healthz, health::readyz,
-        auth::login, auth::refresh, auth::logout,
+        auth::login, auth::complete_mfa, auth::refresh, auth::logout,
         me::get, me::change_password, me::policy_snapshot, sessions::list, sessions::end,
+        mfa::begin, mfa::confirm, mfa::remove,
         units::create, units::list, units::get, units::update, units::children, units::get_leaders, units::put_leaders,
         policies::put, policies::get, policies::get_effective, policies::coverage,
         accounts::create, accounts::list, accounts::import, accounts::get, accounts::update, accounts::suspend,
-        accounts::reactivate, accounts::reset_password, sessions::revoke, accounts::get_roles, accounts::put_roles,
+        accounts::reactivate, accounts::reset_password, sessions::revoke, mfa::reset, accounts::get_roles, accounts::put_roles,
         special_periods::create, special_periods::list, special_periods::get, special_periods::update,
         calendar::get, calendar::put,
         assessments::create,
@@ -116,8 +121,10 @@ impl Modify for BearerScheme {
 
 /// Errors are `application/problem+json`: every 4xx and 5xx response a
 /// handler declares (by status and description only) gets the `Problem`
-/// body, every body-taking operation documents 408, 413 and 415, and every
-/// operation of the API documents a `default` problem for the rest (429, 500, 503).
+/// body, every body-taking operation documents 408, 413 and 415, every
+/// authenticated operation a role that must enrol a second factor is held
+/// from documents 403, and every operation of the API documents a `default`
+/// problem for the rest (429, 500, 503).
 struct ProblemResponses;
 
 fn problem(description: &str) -> RefOr<Response> {
@@ -176,6 +183,14 @@ impl Modify for ProblemResponses {
                     responses
                         .entry("415".to_owned())
                         .or_insert_with(|| problem("The body's media type is not accepted"));
+                }
+                if operation.security.is_some() && !crate::extract::open_before_enrolment(path) {
+                    responses.entry("403".to_owned()).or_insert_with(|| {
+                        problem(
+                            "The caller's role must sign in with a second factor and has not \
+                             enrolled one yet (`mfa_enrollment_required`)",
+                        )
+                    });
                 }
                 responses.entry("default".to_owned()).or_insert_with(|| {
                     problem("Any other error: 429 rate limited, 500 internal, 503 unavailable")

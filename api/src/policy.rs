@@ -191,6 +191,13 @@ pub fn require(who: &Principal, action: Action) -> Result<(), ApiError> {
     }
 }
 
+/// Whether an account holding `grants` must have enrolled a second factor
+/// before it may do anything but `/me`, `/me/mfa/*` and `/auth/*`: it holds
+/// one of the `required` roles (`WHEREABOUTS_MFA_REQUIRED_ROLES`) anywhere.
+pub fn second_factor_required(grants: &[crate::extract::Grant], required: &[Role]) -> bool {
+    grants.iter().any(|grant| required.contains(&grant.role))
+}
+
 /// Whether the caller holds `action` over `unit_id` (false for an unknown unit).
 pub fn covers(
     conn: &mut PgConnection,

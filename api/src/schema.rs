@@ -502,6 +502,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mfa_totp (account_id) {
+        account_id -> Uuid,
+        secret -> Bytea,
+        created_at -> Timestamptz,
+        confirmed_at -> Nullable<Timestamptz>,
+        last_step -> Nullable<Int8>,
+    }
+}
+
+diesel::table! {
+    mfa_recovery_codes (id) {
+        id -> Uuid,
+        account_id -> Uuid,
+        code_hash -> Bytea,
+        used_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     units,
     accounts,
@@ -523,6 +542,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     audit_checkpoints,
     access_log,
+    mfa_totp,
+    mfa_recovery_codes,
     notifications,
     webhooks,
     outbox,

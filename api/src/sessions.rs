@@ -98,6 +98,12 @@ pub fn end_all(
     store::end_sessions_of(conn, account_id, keep)
 }
 
+/// Ends every other session of an account (a second factor enrolled or
+/// removed); `keep`, the caller's, goes on with the tokens it holds.
+pub fn end_others(conn: &mut PgConnection, account_id: Uuid, keep: Uuid) -> Result<(), ApiError> {
+    store::end_other_sessions(conn, account_id, keep)
+}
+
 /// A token pair.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Tokens {

@@ -43,6 +43,17 @@ impl LoginBuckets {
         }
     }
 
+    /// The buckets of an account's second-factor codes tried from a client
+    /// address: counted as a login's password is, under names of their own,
+    /// and with the same count over the address.
+    pub fn second_factor(account_id: Uuid, address: &str) -> Self {
+        Self {
+            pair: format!("code-pair:{address} {account_id}"),
+            login: format!("code:{account_id}"),
+            address: format!("address:{address}"),
+        }
+    }
+
     /// Each bucket with the limit the configuration sets for it.
     pub fn limits(&self, config: &Config) -> [(&str, Limit); 3] {
         [
@@ -212,5 +223,11 @@ mod tests {
         assert_ne!(a.address, b.address);
         let long = "x".repeat(10_000);
         assert!(LoginBuckets::new(&long, "203.0.113.1").pair.len() < 100);
+        let id = Uuid::from_u128(7);
+        let codes = LoginBuckets::second_factor(id, "203.0.113.1");
+        let named = LoginBuckets::new(&id.to_string(), "203.0.113.1");
+        assert_ne!(codes.pair, named.pair);
+        assert_ne!(codes.login, named.login);
+        assert_eq!(codes.address, a.address);
     }
 }

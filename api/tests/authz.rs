@@ -547,6 +547,19 @@ async fn every_route_answers_401_403_404_or_success_by_caller_and_scope() {
             ],
         ),
         case(
+            Method::POST,
+            v1(format!("/accounts/{target}/mfa/reset")),
+            Body::None,
+            &[
+                ("", UNAUTHORIZED),
+                ("clerk", FORBIDDEN),
+                ("inspector", FORBIDDEN),
+                ("other-admin", NOT_FOUND),
+                ("unit-admin", OK),
+                ("admin", OK),
+            ],
+        ),
+        case(
             Method::GET,
             v1(format!("/accounts/{target}/roles")),
             Body::None,
@@ -1001,6 +1014,7 @@ async fn unknown_ids_and_paths_are_404() {
         format!("/api/v1/accounts/{nobody}/reactivate"),
         format!("/api/v1/accounts/{nobody}/reset-password"),
         format!("/api/v1/accounts/{nobody}/revoke-sessions"),
+        format!("/api/v1/accounts/{nobody}/mfa/reset"),
     ];
     for path in &posts {
         let res = app.post(path, &app.admin, json!({})).await;

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pyotp
 import whereabouts_client.api
 from whereabouts_client import AuthenticatedClient, Client
 from whereabouts_client.types import File, Response
@@ -120,11 +121,19 @@ def etag(response: Response[Any]) -> str:
     return tag
 
 
-def log_in(login: str, password: str) -> AuthenticatedClient:
+def log_in(login: str, password: str, totp: pyotp.TOTP | None = None) -> AuthenticatedClient:
+    """Logs in; with an authenticator, in two steps: the password, then a code."""
     anonymous = Client(base_url=BASE_URL, raise_on_unexpected_status=True)
-    tokens = call("logIn", anonymous, 200, body={"login": login, "password": password}).parsed
-    check(tokens.token_type == "Bearer", f"token_type {tokens.token_type!r}")
-    return AuthenticatedClient(base_url=BASE_URL, token=tokens.access_token, raise_on_unexpected_status=True)
+    answer = call("logIn", anonymous, 200, body={"login": login, "password": password}).parsed
+    if totp is not None:
+        check(getattr(answer, "mfa_required", False) is True, f"logIn answered {type(answer).__name__}, no challenge")
+        check(not hasattr(answer, "access_token"), "a challenge holds an access token")
+        # The code of the next step: the one of this step may have confirmed the enrolment.
+        code = totp.at(datetime.now().timestamp() + 30)
+        body = {"mfa_token": answer.mfa_token, "code": code}
+        answer = call("completeMfaLogin", anonymous, 200, body=body).parsed
+    check(getattr(answer, "token_type", None) == "Bearer", f"logIn answered {type(answer).__name__}")
+    return AuthenticatedClient(base_url=BASE_URL, token=answer.access_token, raise_on_unexpected_status=True)
 
 
 # --- The story ----------------------------------------------------------------
@@ -153,6 +162,23 @@ def admin_logs_in() -> str:
     me = call("getMe", s.admin, 200).parsed
     check(any(g.role == "system_admin" for g in me.account.roles), "the administrator holds no system_admin grant")
     return f"logIn, getMe: {me.account.login}"
+
+
+@step("the administrator enrols a second factor and logs in with it")
+def admin_enrols() -> str:
+    me = call("getMe", s.admin, 200).parsed
+    check(me.mfa.required and not me.mfa.enrolled, f"mfa {me.mfa}")
+    held = call("listUnits", s.admin, 403)
+    check(b"mfa_enrollment_required" in held.content, f"listUnits before enrolment: {held.content[:200]!r}")
+    enrolment = call("enrolMfaTotp", s.admin, 200).parsed
+    totp = pyotp.parse_uri(enrolment.otpauth_uri)
+    check(totp.secret == enrolment.secret, "the URI holds another secret")
+    codes = call("confirmMfaTotp", s.admin, 200, body={"code": totp.now()}).parsed.recovery_codes
+    check(len(codes) == 10, f"{len(codes)} recovery codes")
+    s.admin = log_in(ADMIN_LOGIN, ADMIN_PASSWORD, totp)
+    me = call("getMe", s.admin, 200).parsed
+    check(me.mfa.enrolled and me.mfa.recovery_codes_left == 10, f"mfa {me.mfa}")
+    return "enrolMfaTotp, confirmMfaTotp, logIn + completeMfaLogin"
 
 
 @step("a district: jurisdiction, unit, department")

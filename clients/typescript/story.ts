@@ -13,7 +13,7 @@
 // Each step prints one line; the last line counts them, and the exit status is
 // 0 only when every step passed.
 
-import { randomUUID } from "node:crypto";
+import { createHmac, randomUUID } from "node:crypto";
 import createClient from "openapi-fetch";
 import type { paths } from "./generated/schema.js";
 
@@ -78,10 +78,36 @@ function need<T = string>(name: string): T {
   return made.get(name) as T;
 }
 
-async function logIn(login: string, secret: string): Promise<Client> {
+/** The RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32 secret at a moment (ms). */
+function totp(secret: string, at: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  const bits = [...secret.toUpperCase()].map((c) => alphabet.indexOf(c).toString(2).padStart(5, "0")).join("");
+  const key = Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(at / 1000 / 30)));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 15;
+  return ((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).toString().padStart(6, "0");
+}
+
+/** Logs in; with an authenticator's secret, in two steps: the password, then a code. */
+async function logIn(login: string, secret: string, authenticator?: string): Promise<Client> {
   const { data } = await expect("logIn", 200, client().POST("/api/v1/auth/login", { body: { login, password: secret } }));
-  check(data.token_type === "Bearer", `token_type ${data.token_type}`);
-  return client(data.access_token);
+  if ("access_token" in data) {
+    check(authenticator === undefined, "logIn answered tokens, no challenge");
+    check(data.token_type === "Bearer", `token_type ${data.token_type}`);
+    return client(data.access_token);
+  }
+  check(data.mfa_required && authenticator !== undefined, "logIn asked for a second factor");
+  // The code of the next step: the one of this step may have confirmed the enrolment.
+  const code = totp(authenticator, Date.now() + 30_000);
+  const { data: tokens } = await expect(
+    "completeMfaLogin",
+    200,
+    client().POST("/api/v1/auth/mfa", { body: { mfa_token: data.mfa_token, code } }),
+  );
+  check(tokens.token_type === "Bearer", `token_type ${tokens.token_type}`);
+  return client(tokens.access_token);
 }
 
 const steps: [string, () => Promise<string>][] = [];
@@ -99,6 +125,27 @@ step("the bootstrap administrator logs in", async () => {
   const { data: me } = await expect("getMe", 200, admin.GET("/api/v1/me"));
   check(me.account.roles.some((g) => g.role === "system_admin"), "the administrator holds no system_admin grant");
   return `logIn, getMe: ${me.account.login}`;
+});
+
+step("the administrator enrols a second factor and logs in with it", async () => {
+  const admin = need<Client>("admin");
+  const { data: me } = await expect("getMe", 200, admin.GET("/api/v1/me"));
+  check(me.mfa.required && !me.mfa.enrolled, `mfa ${JSON.stringify(me.mfa)}`);
+  const held = await admin.GET("/api/v1/units", { params: { query: {} } });
+  check(held.response.status === 403, `listUnits before enrolment answered ${held.response.status}`);
+  check(held.error?.code === "mfa_enrollment_required", `listUnits before enrolment: ${JSON.stringify(held.error)}`);
+  const { data: enrolment } = await expect("enrolMfaTotp", 200, admin.POST("/api/v1/me/mfa/totp"));
+  check(enrolment.otpauth_uri.includes(`secret=${enrolment.secret}`), "the URI holds another secret");
+  const { data: confirmed } = await expect(
+    "confirmMfaTotp",
+    200,
+    admin.POST("/api/v1/me/mfa/totp/confirm", { body: { code: totp(enrolment.secret, Date.now()) } }),
+  );
+  check(confirmed.recovery_codes.length === 10, `${confirmed.recovery_codes.length} recovery codes`);
+  const signedIn = keep("admin", await logIn(adminLogin, adminPassword, enrolment.secret));
+  const { data: after } = await expect("getMe", 200, signedIn.GET("/api/v1/me"));
+  check(after.mfa.enrolled && after.mfa.recovery_codes_left === 10, `mfa ${JSON.stringify(after.mfa)}`);
+  return "enrolMfaTotp, confirmMfaTotp, logIn + completeMfaLogin";
 });
 
 step("a district: jurisdiction, unit, department", async () => {

@@ -98,6 +98,7 @@ impl Client {
                 let mut req = match method {
                     "POST" => agent.post(&url),
                     "PUT" => agent.put(&url),
+                    "DELETE" => agent.delete(&url).force_send_body(),
                     _ => agent.patch(&url),
                 };
                 if let Some(a) = &auth {
@@ -126,6 +127,8 @@ pub fn start_server(database_url: &str, extra: &[(&str, &str)]) -> (Server, Stri
             "WHEREABOUTS_JWT_SECRET",
             "an-e2e-secret-an-e2e-secret-an-e2e-secret",
         )
+        // No role must enrol a second factor unless a test says so.
+        .env("WHEREABOUTS_MFA_REQUIRED_ROLES", "")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for (k, v) in extra {

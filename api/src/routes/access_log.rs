@@ -26,8 +26,8 @@ pub struct AccessEntry {
     pub actor_id: Option<Uuid>,
     /// What: `ledger.read`, `ledger.export`, `roster.read`,
     /// `discrepancies.read`, `inspection.report`, `evidence.import`,
-    /// `document.number`, `auth.login`, `auth.login_failed` or
-    /// `authorization.refused`.
+    /// `document.number`, `auth.login`, `auth.login_failed`,
+    /// `auth.mfa_failed` or `authorization.refused`.
     pub action: String,
     /// What it was about: a node, a campaign, a batch key, a document, the
     /// session started, the login tried, or the method and path refused.

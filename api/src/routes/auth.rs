@@ -7,17 +7,23 @@
 //! the session, and with it its access tokens at once. Failed logins are
 //! throttled per (login, address), per login and per address in the database
 //! ([`crate::throttle`]), so every replica agrees.
+//!
+//! An account with a second factor logs in in two steps: the password
+//! answers a short-lived `mfa_token` (a JWT of its own audience, which no
+//! other route takes), and the token with a code starts the session.
 
 use crate::access::{self, Access, Entry, Requester};
 use crate::auth::{self, DUMMY_HASH};
 use crate::error::{ApiError, ProblemCode};
 use crate::extract::{AppState, Json, client_address};
+use crate::mfa::{self, Accepted, Attempt, Code};
 use crate::sessions::{Origin, Tokens, issue_tokens};
+use crate::store::mfa as second_factor;
 use crate::store::sessions as store;
 use crate::throttle::{self, LoginBuckets};
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
@@ -28,6 +34,39 @@ pub struct LoginRequest {
     pub login: String,
     /// Password.
     pub password: String,
+}
+
+/// The first step of a login with a second factor: the password was right.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MfaChallenge {
+    /// Always `true`: no token pair yet. Send `mfa_token` with a code to
+    /// `completeMfaLogin`.
+    pub mfa_required: bool,
+    /// Proof of the right password, good only for `completeMfaLogin`.
+    pub mfa_token: String,
+    /// Seconds until `mfa_token` expires.
+    pub expires_in: i64,
+}
+
+/// The answer to a login: a token pair, or for an account with a second
+/// factor the challenge of the second step (with `mfa_required: true`).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum LoginAnswer {
+    /// Logged in.
+    Tokens(Tokens),
+    /// A code is still to come.
+    MfaChallenge(MfaChallenge),
+}
+
+/// The second step of a login.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MfaLogin {
+    /// The `mfa_token` of the login's answer.
+    pub mfa_token: String,
+    /// The six digits the authenticator app shows, or an unused recovery
+    /// code; spaces and dashes are ignored.
+    pub code: String,
 }
 
 /// A refresh token.
@@ -46,6 +85,11 @@ pub struct RefreshRequest {
 /// `refreshToken` before the access token expires. The login is matched in
 /// lower case.
 ///
+/// For an account with a second factor the answer is instead
+/// `{mfa_required: true, mfa_token, expires_in}` and no session starts yet:
+/// send `mfa_token` with a code from the authenticator app (or a recovery
+/// code) to `completeMfaLogin` within `expires_in` seconds.
+///
 /// A wrong login, a wrong password and a suspended account all answer the
 /// same 401 `invalid_credentials`. Failed attempts are counted per login, per
 /// client address and per the two together; past the limit every attempt,
@@ -53,12 +97,12 @@ pub struct RefreshRequest {
 /// `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/login", operation_id = "logIn", tag = "auth",
     request_body(content = LoginRequest, example = json!({"login": "zhang.wei", "password": "Chaoyang#2027"})),
-    responses((status = 200, body = Tokens, description = "Logged in: the token pair of a new session"), (status = 400), (status = 401, description = "Wrong login or password, or a suspended account (the same answer): `invalid_credentials`"), (status = 422), (status = 429, description = "Too many failed attempts (`rate_limited`): retry after `Retry-After` seconds")))]
+    responses((status = 200, body = LoginAnswer, description = "Logged in (the token pair of a new session), or for an account with a second factor the challenge of the second step"), (status = 400), (status = 401, description = "Wrong login or password, or a suspended account (the same answer): `invalid_credentials`"), (status = 422), (status = 429, description = "Too many failed attempts (`rate_limited`): retry after `Retry-After` seconds")))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,
     body: Json<LoginRequest>,
-) -> Result<web::Json<Tokens>, ApiError> {
+) -> Result<web::Json<LoginAnswer>, ApiError> {
     let requester = Requester::of(&req);
     let body = body.0;
     let login = body.login.trim().to_lowercase();
@@ -87,6 +131,26 @@ pub async fn login(
                     // The login's own count over all addresses stays: an
                     // attack in progress elsewhere stays slowed down.
                     throttle::clear(conn, &[&buckets.pair])?;
+                    if second_factor::is_enrolled(conn, account.id)? {
+                        let now = Utc::now();
+                        let mfa_token = st
+                            .keys
+                            .issue_challenge(
+                                account.id,
+                                account.credentials_changed_at,
+                                now,
+                                mfa::CHALLENGE_SECONDS,
+                            )
+                            .map_err(|e| {
+                                tracing::error!(error = %e, "could not sign a token");
+                                ApiError::Internal
+                            })?;
+                        return Ok(LoginAnswer::MfaChallenge(MfaChallenge {
+                            mfa_required: true,
+                            mfa_token,
+                            expires_in: mfa::CHALLENGE_SECONDS,
+                        }));
+                    }
                     crate::tx::run(conn, None, |tx| {
                         let conn = &mut *tx.conn;
                         let session = crate::sessions::start(conn, account.id, &origin)?;
@@ -103,6 +167,7 @@ pub async fn login(
                             session,
                         )
                     })
+                    .map(LoginAnswer::Tokens)
                 }
                 refused => {
                     // A suspended account is answered as a wrong password,
@@ -121,6 +186,86 @@ pub async fn login(
         })
         .await?;
     Ok(web::Json(tokens))
+}
+
+/// Complete a login with the second factor
+///
+/// Public: no bearer token; the `mfa_token` of the login's answer is the
+/// credential. `code` is the six digits the authenticator app shows now, or
+/// one of the account's unused recovery codes (spent by this). Answers the
+/// token pair of a new session, as a login without a second factor does.
+///
+/// A wrong code, one used already (a code is taken once, even within its 30
+/// seconds) or a spent recovery code answers 401 `invalid_code`; the same
+/// `mfa_token` may try again until it expires. Wrong codes are counted per
+/// account and address as passwords are: past the limit every attempt
+/// answers 429 `rate_limited` with `Retry-After`. An expired or unknown
+/// `mfa_token`, one issued before the account's password changed or it was
+/// suspended, or one of an account whose second factor has been removed
+/// since, answers 401 `invalid_token`: log in again.
+#[utoipa::path(post, path = "/api/v1/auth/mfa", operation_id = "completeMfaLogin", tag = "auth",
+    request_body(content = MfaLogin, example = json!({"mfa_token": "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.e30.c2lnbmF0dXJl", "code": "492039"})),
+    responses((status = 200, body = Tokens, description = "Logged in: the token pair of a new session"), (status = 400), (status = 401, description = "A wrong or used code (`invalid_code`), or an `mfa_token` that is not valid (`invalid_token`): log in again"), (status = 422), (status = 429, description = "Too many wrong codes (`rate_limited`): retry after `Retry-After` seconds")))]
+pub async fn complete_mfa(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<MfaLogin>,
+) -> Result<web::Json<Tokens>, ApiError> {
+    let body = body.0;
+    let code = Code::parse(&body.code)?;
+    let claims = state
+        .keys
+        .verify_challenge(body.mfa_token.trim())
+        .map_err(|_| ApiError::Unauthorized(ProblemCode::InvalidToken))?;
+    let requester = Requester::of(&req);
+    let origin = Origin::of(&req);
+    let st = state.clone();
+    let outcome = state
+        .db
+        .transaction(None, move |tx| {
+            let conn = &mut *tx.conn;
+            let expired = || Ok(Err(ApiError::Unauthorized(ProblemCode::InvalidToken)));
+            let Some(account) = store::credentials_of(conn, claims.sub)? else {
+                return expired();
+            };
+            if account.status != "active"
+                || account.credentials_changed_at.timestamp_micros() != claims.cv
+            {
+                return expired();
+            }
+            let enrolment = match second_factor::locked(conn, account.id)? {
+                Some(e) if e.confirmed_at.is_some() => e,
+                _ => return expired(),
+            };
+            let attempt = Attempt {
+                account_id: account.id,
+                unit_id: account.unit_id,
+                requester: &requester,
+                purpose: "login",
+                recovery: true,
+            };
+            let by = match mfa::attempt(conn, &st.config, &enrolment, &attempt, &code)? {
+                Ok(Accepted::Step(_)) => "totp",
+                Ok(Accepted::RecoveryCode) => "recovery_code",
+                Err(refusal) => return Ok(Err(refusal)),
+            };
+            let session = crate::sessions::start(conn, account.id, &origin)?;
+            let signed_in = Entry::new(Access::Login, Some(account.id))
+                .target(session.to_string())
+                .filters(json!({"second_factor": by}))
+                .units(account.unit_id.into_iter().collect());
+            access::record(conn, &requester, signed_in)?;
+            issue_tokens(
+                conn,
+                &st,
+                account.id,
+                account.credentials_changed_at,
+                session,
+            )
+            .map(Ok)
+        })
+        .await?;
+    outcome.map(web::Json)
 }
 
 /// Trade a refresh token for a new token pair

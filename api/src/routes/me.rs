@@ -24,18 +24,23 @@ pub struct Me {
     pub account: Account,
     /// The account's unit.
     pub unit: Option<Unit>,
+    /// The account's second factor.
+    pub mfa: crate::mfa::MfaStatus,
 }
 
 /// Read the caller's account, unit and roles
 ///
 /// Any signed-in account, for itself. Answers the caller's own account, with
 /// its role grants in `account.roles` (each a role over the subtree under its
-/// `unit_id`), and the node it belongs to in `unit` (`null` for an account of
-/// no unit).
+/// `unit_id`), the node it belongs to in `unit` (`null` for an account of
+/// no unit), and its second factor in `mfa`: whether one is enrolled,
+/// whether its roles require one, and how many recovery codes are left.
+/// Open also to an account that must still enrol.
 #[utoipa::path(get, path = "/api/v1/me", operation_id = "getMe", tag = "me",
     responses((status = 200, body = Me, description = "The caller's account and the node it belongs to"), (status = 401)),
     security(("bearer" = [])))]
 pub async fn get(state: web::Data<AppState>, who: Principal) -> Result<web::Json<Me>, ApiError> {
+    let config = state.config.clone();
     let me = state
         .db
         .run(move |conn| {
@@ -44,7 +49,8 @@ pub async fn get(state: web::Data<AppState>, who: Principal) -> Result<web::Json
                 Some(id) => Some(load_unit(conn, id)?),
                 None => None,
             };
-            Ok(Me { account, unit })
+            let mfa = crate::mfa::status(conn, &config, &who)?;
+            Ok(Me { account, unit, mfa })
         })
         .await?;
     Ok(web::Json(me))

@@ -16,6 +16,7 @@ pub mod health;
 pub mod inspections;
 pub mod ledger;
 pub mod me;
+pub mod mfa;
 pub mod notifications;
 pub mod policies;
 pub mod roster;

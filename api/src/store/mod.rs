@@ -17,6 +17,7 @@ pub mod flags;
 pub mod idempotency;
 pub mod inspections;
 pub mod ledger;
+pub mod mfa;
 pub mod notifications;
 pub mod outbox;
 pub mod policies;

@@ -3,7 +3,7 @@
 
 use crate::error::ApiError;
 use crate::extract::Grant;
-use crate::schema::{accounts, refresh_tokens, role_grants, sessions};
+use crate::schema::{accounts, mfa_totp, refresh_tokens, role_grants, sessions};
 use crate::store::accounts::parse_grant;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
@@ -30,6 +30,18 @@ pub struct Credentials {
 pub fn credentials(conn: &mut PgConnection, login: &str) -> Result<Option<Credentials>, ApiError> {
     Ok(accounts::table
         .filter(accounts::login.eq(login))
+        .select(Credentials::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The credentials of an account by its id, if there is one.
+pub fn credentials_of(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+) -> Result<Option<Credentials>, ApiError> {
+    Ok(accounts::table
+        .find(account_id)
         .select(Credentials::as_select())
         .first(conn)
         .optional()?)
@@ -193,6 +205,32 @@ pub fn end_sessions_of(
     Ok(())
 }
 
+/// Ends every live session of an account but `keep`, now, with their
+/// refresh tokens; `keep` and its refresh token stay as they are.
+pub fn end_other_sessions(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    keep: Uuid,
+) -> Result<(), ApiError> {
+    diesel::update(
+        sessions::table
+            .filter(sessions::account_id.eq(account_id))
+            .filter(sessions::ended_at.is_null())
+            .filter(sessions::id.ne(keep)),
+    )
+    .set(sessions::ended_at.eq(diesel::dsl::now))
+    .execute(conn)?;
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::account_id.eq(account_id))
+            .filter(refresh_tokens::family_id.ne(keep))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(diesel::dsl::now))
+    .execute(conn)?;
+    Ok(())
+}
+
 /// Stores a new refresh token of a session, by its hash.
 pub fn add_refresh_token(
     conn: &mut PgConnection,
@@ -224,16 +262,19 @@ pub struct Caller {
     pub credentials_changed_at: DateTime<Utc>,
     /// Whether the token's session is the account's and has not ended.
     pub session_live: bool,
+    /// Whether the account has a confirmed second factor.
+    pub mfa_enrolled: bool,
     /// The account's role grants (those of a role this server knows).
     pub grants: Vec<Grant>,
 }
 
 /// An account's node, status and credential change, whether the token's
-/// session is live, and one of its grants.
+/// session is live, whether it has a second factor, and one of its grants.
 type CallerGrant = (
     Option<Uuid>,
     String,
     DateTime<Utc>,
+    bool,
     bool,
     Option<String>,
     Option<Uuid>,
@@ -291,8 +332,13 @@ pub fn caller(
             .filter(sessions::last_used_at.gt(alive.used_after))
             .filter(sessions::created_at.gt(alive.started_after)),
     );
-    // The account, its session and its grants in one query: one row per
-    // grant, or one row with no grant.
+    let mfa_enrolled = diesel::dsl::exists(
+        mfa_totp::table
+            .filter(mfa_totp::account_id.eq(account_id))
+            .filter(mfa_totp::confirmed_at.is_not_null()),
+    );
+    // The account, its session, its second factor and its grants in one
+    // query: one row per grant, or one row with no grant.
     let rows: Vec<CallerGrant> = accounts::table
         .left_join(role_grants::table)
         .filter(accounts::id.eq(account_id))
@@ -301,11 +347,14 @@ pub fn caller(
             accounts::status,
             accounts::credentials_changed_at,
             session_live,
+            mfa_enrolled,
             role_grants::role.nullable(),
             role_grants::unit_id.nullable(),
         ))
         .load(conn)?;
-    let Some((unit_id, status, credentials_changed_at, session_live, _, _)) = rows.first() else {
+    let Some((unit_id, status, credentials_changed_at, session_live, mfa_enrolled, _, _)) =
+        rows.first()
+    else {
         return Ok(None);
     };
     Ok(Some(Caller {
@@ -313,9 +362,10 @@ pub fn caller(
         status: status.clone(),
         credentials_changed_at: *credentials_changed_at,
         session_live: *session_live,
+        mfa_enrolled: *mfa_enrolled,
         grants: rows
             .into_iter()
-            .filter_map(|(_, _, _, _, role, unit_id)| parse_grant(role?, unit_id))
+            .filter_map(|(_, _, _, _, _, role, unit_id)| parse_grant(role?, unit_id))
             .collect(),
     }))
 }
