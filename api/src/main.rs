@@ -31,6 +31,14 @@ enum Command {
         #[arg(long)]
         login: String,
     },
+    /// Remove an account's second factor and end its sessions: for an
+    /// account that lost its authenticator and its recovery codes when no
+    /// administrator of wider scope can reset it.
+    ResetMfa {
+        /// Login name of the account.
+        #[arg(long)]
+        login: String,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// The audit chain.
@@ -144,7 +152,8 @@ async fn serve(config: Config) -> Result<(), String> {
     }
     if config.document_key_generated {
         tracing::warn!("DEVELOPMENT MODE: WHEREABOUTS_DOCUMENT_KEY is not set; travel document");
-        tracing::warn!("numbers registered now cannot be read after this process ends.");
+        tracing::warn!("numbers and second factors enrolled now cannot be read after this");
+        tracing::warn!("process ends (`whereabouts reset-mfa` removes such a second factor).");
     }
     if config.audit_key_development {
         tracing::warn!("DEVELOPMENT MODE: WHEREABOUTS_AUDIT_KEY is not set; the audit chain");
@@ -208,6 +217,25 @@ fn create_admin(config: &Config, login: &str) -> Result<(), String> {
     }
 }
 
+fn reset_mfa(config: &Config, login: &str) -> Result<(), String> {
+    let mut conn = PgConnection::establish(&config.database_url).map_err(|e| e.to_string())?;
+    match whereabouts_api::mfa::reset_from_console(&mut conn, login).map_err(|e| e.to_string())? {
+        None => Err(format!("no account has the login {login}")),
+        Some(had) => {
+            let what = if had {
+                "removed its second factor"
+            } else {
+                "it had no second factor"
+            };
+            println!(
+                "{}: {what}; every session of it has ended",
+                login.trim().to_lowercase()
+            );
+            Ok(())
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Some(Command::Openapi) = cli.command {
@@ -228,6 +256,7 @@ fn main() -> ExitCode {
             prepare_database(&config).map(|()| println!("database is up to date"))
         }
         Some(Command::CreateAdmin { login }) => create_admin(&config, &login),
+        Some(Command::ResetMfa { login }) => reset_mfa(&config, &login),
         Some(Command::Audit {
             command: AuditCommand::Verify { checkpoint },
         }) => verify_audit(&config, checkpoint.as_deref()),

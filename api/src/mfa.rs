@@ -66,10 +66,7 @@ fn totp(secret: &[u8], login: &str) -> Result<TOTP, ApiError> {
         Some(ISSUER.to_owned()),
         login.replace(':', "_"),
     )
-    .map_err(|e| {
-        tracing::error!(error = %e, "a TOTP secret was refused");
-        ApiError::Internal
-    })
+    .map_err(ApiError::internal("making a TOTP generator"))
 }
 
 /// What an authenticator app is given: the secret in base32 and the
@@ -238,6 +235,30 @@ pub fn status(
         enrolled: store::is_enrolled(conn, who.account_id)?,
         required: crate::policy::second_factor_required(&who.grants, &config.mfa_required_roles),
         recovery_codes_left: store::recovery_codes_left(conn, who.account_id)?,
+    })
+}
+
+/// Removes the second factor of the account `login` and ends every session
+/// of it, for an operator at the console (`whereabouts reset-mfa`): the way
+/// back in for the last administrator who lost both the authenticator and
+/// the recovery codes. Answers whether the account had one; `None` for an
+/// unknown login.
+pub fn reset_from_console(conn: &mut PgConnection, login: &str) -> Result<Option<bool>, ApiError> {
+    let login = login.trim().to_lowercase();
+    crate::tx::run(conn, None, |tx| {
+        let Some(account) = crate::store::sessions::credentials(tx.conn, &login)? else {
+            return Ok(None);
+        };
+        let had = store::remove(tx.conn, account.id)?;
+        crate::sessions::end_all(tx.conn, account.id, None)?;
+        tx.audit.record(
+            None,
+            "account",
+            Some(account.id),
+            "mfa_reset",
+            serde_json::json!({"had_second_factor": had, "from": "console"}),
+        );
+        Ok(Some(had))
     })
 }
 

@@ -83,8 +83,8 @@ RFC 3339 with an offset. Destinations are GB/T 2260 codes at province (`310000`)
     modifiers(&BearerScheme, &ProblemResponses),
     tags(
         (name = "health", description = "Liveness and readiness probes; public"),
-        (name = "auth", description = "Logging in, refreshing the token pair and logging out; public (the credentials travel in the body)"),
-        (name = "me", description = "The signed-in account: who it is, its password, and the policy snapshot a phone assesses trips with offline"),
+        (name = "auth", description = "Logging in (with a second factor, in two steps), refreshing the token pair and logging out; public (the credentials travel in the body)"),
+        (name = "me", description = "The signed-in account: who it is, its password, its second factor, its sessions, and the policy snapshot a phone assesses trips with offline"),
         (name = "units", description = "The unit tree (jurisdictions, units, second-level units, departments) and each node's principal and deputies, which approver rules resolve to"),
         (name = "policies", description = "A unit's versioned reporting rules: which trips of which members need a report or an approval, by whom and how far ahead; inherited down the tree, with a coverage report per subtree"),
         (name = "accounts", description = "Accounts of cadres and staff: the rank, position and flags that select rules, suspension, password resets, CSV import and role grants"),

@@ -153,3 +153,58 @@ fn a_required_administrator_enrols_with_codes_pyotp_computes_and_logs_in_with_th
     let tokens = login(&client);
     assert!(tokens["access_token"].is_string(), "{tokens}");
 }
+
+#[test]
+fn an_operator_resets_a_lost_second_factor_from_the_console() {
+    let (_cleanup, database_url) = database_with_admin();
+    let (_server, base) = start_server(
+        &database_url,
+        &[("WHEREABOUTS_MFA_REQUIRED_ROLES", "system_admin")],
+    );
+    let mut client = Client { base, token: None };
+    let tokens = login(&client);
+    client.token = Some(tokens["access_token"].as_str().unwrap().to_owned());
+    let (_, enrolment) = client.call("POST", "/api/v1/me/mfa/totp", Some(json!({})));
+    let uri = enrolment["otpauth_uri"].as_str().unwrap();
+    let now = pyotp("print(pyotp.parse_uri(uri).now())", uri);
+    let (status, body) = client.call(
+        "POST",
+        "/api/v1/me/mfa/totp/confirm",
+        Some(json!({"code": now})),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(login(&client)["mfa_required"], true);
+
+    let reset = |login: &str| {
+        Command::new(binary())
+            .args(["reset-mfa", "--login", login])
+            .env("DATABASE_URL", &database_url)
+            .output()
+            .unwrap()
+    };
+    let unknown = reset("nobody");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no account has the login nobody"));
+    let out = reset("ROOT");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("root: removed its second factor"));
+    // Its sessions have ended; the password alone logs in, and enrolment is due again.
+    let (status, body) = client.call("GET", "/api/v1/me", None);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("token_revoked")),
+        "{body}"
+    );
+    let tokens = login(&client);
+    client.token = Some(tokens["access_token"].as_str().unwrap().to_owned());
+    let (status, body) = client.call("GET", "/api/v1/units", None);
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (403, Some("mfa_enrollment_required")),
+        "{body}"
+    );
+}

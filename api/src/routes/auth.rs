@@ -110,7 +110,7 @@ pub async fn login(
     let origin = Origin::of(&req);
     let config = state.config.clone();
     let st = state.clone();
-    let tokens = state
+    let answer = state
         .db
         .run(move |conn| {
             let window = config.login_window_seconds;
@@ -141,10 +141,7 @@ pub async fn login(
                                 now,
                                 mfa::CHALLENGE_SECONDS,
                             )
-                            .map_err(|e| {
-                                tracing::error!(error = %e, "could not sign a token");
-                                ApiError::Internal
-                            })?;
+                            .map_err(ApiError::internal("signing an mfa_token"))?;
                         return Ok(LoginAnswer::MfaChallenge(MfaChallenge {
                             mfa_required: true,
                             mfa_token,
@@ -185,7 +182,7 @@ pub async fn login(
             }
         })
         .await?;
-    Ok(web::Json(tokens))
+    Ok(web::Json(answer))
 }
 
 /// Complete a login with the second factor
