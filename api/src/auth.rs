@@ -120,12 +120,7 @@ impl Keys {
     /// Verifies an `mfa_token`; an access token is no `mfa_token`, nor the
     /// other way round.
     pub fn verify_challenge(&self, token: &str) -> Result<ChallengeClaims, TokenError> {
-        jsonwebtoken::decode::<ChallengeClaims>(token, &self.decoding, &self.challenge_validation)
-            .map(|data| data.claims)
-            .map_err(|e| match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
-                _ => TokenError::Invalid,
-            })
+        self.decode(token, &self.challenge_validation)
     }
 
     /// Issues an access token for a session of an account.
@@ -151,7 +146,16 @@ impl Keys {
 
     /// Verifies an access token.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+        self.decode(token, &self.validation)
+    }
+
+    /// The claims of a token that verifies under `validation`.
+    fn decode<C: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<C, TokenError> {
+        jsonwebtoken::decode::<C>(token, &self.decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,

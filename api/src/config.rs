@@ -104,7 +104,7 @@ pub struct Config {
     /// `/me`, `/me/mfa/*` and `/auth/*` answers them
     /// (`WHEREABOUTS_MFA_REQUIRED_ROLES`, comma-separated; by default
     /// `system_admin,unit_admin,inspector`; empty: none).
-    pub mfa_required_roles: Vec<Role>,
+    pub mfa_required_roles: std::sync::Arc<[Role]>,
 }
 
 /// The roles that must enrol a second factor unless configured otherwise.
@@ -281,7 +281,8 @@ impl Config {
                 std::env::var("WHEREABOUTS_MFA_REQUIRED_ROLES")
                     .ok()
                     .as_deref(),
-            )?,
+            )?
+            .into(),
         };
         config.refuse_development_settings_in_production()?;
         config.check_lifetimes()?;
@@ -365,7 +366,7 @@ impl Config {
             body_read_timeout: std::time::Duration::from_secs(10),
             fixed_now: None,
             // The second factor's own tests require it.
-            mfa_required_roles: Vec::new(),
+            mfa_required_roles: std::sync::Arc::new([]),
         }
     }
 

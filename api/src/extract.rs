@@ -355,8 +355,9 @@ pub struct Authenticated {
     claims: Claims,
     alive: crate::store::sessions::Alive,
     /// The roles that must have enrolled a second factor to call this
-    /// route: none on the routes that enrol one.
-    mfa_required: Vec<Role>,
+    /// route (`Config::mfa_required_roles`); `None` on the routes open
+    /// before enrolment.
+    enrolment_due: Option<Arc<[Role]>>,
 }
 
 /// Whether a route stays open to an account that must enrol a second factor
@@ -397,8 +398,9 @@ impl Authenticated {
         {
             return Err(ApiError::Unauthorized(ProblemCode::TokenRevoked));
         }
-        if !caller.mfa_enrolled
-            && crate::policy::second_factor_required(&caller.grants, &self.mfa_required)
+        if let Some(roles) = &self.enrolment_due
+            && !caller.mfa_enrolled
+            && crate::policy::second_factor_required(&caller.grants, roles)
         {
             return Err(ApiError::Refused(ProblemCode::MfaEnrollmentRequired));
         }
@@ -436,11 +438,7 @@ pub fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
     Ok(Authenticated {
         claims,
         alive: crate::sessions::alive(&state.config),
-        mfa_required: if open {
-            Vec::new()
-        } else {
-            state.config.mfa_required_roles.clone()
-        },
+        enrolment_due: (!open).then(|| state.config.mfa_required_roles.clone()),
     })
 }
 

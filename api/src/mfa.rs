@@ -110,6 +110,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// A code as a person types it, without spaces and dashes, in lower case.
+fn plain(input: &str) -> String {
+    input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// A code as sent: six digits are a TOTP code, anything else of a recovery
 /// code's shape a recovery code, in its normal form.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -133,11 +142,7 @@ impl Code {
                 serde_json::json!({"max": MAX_CODE_CHARS}),
             ));
         }
-        let plain: String = input
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .flat_map(char::to_lowercase)
-            .collect();
+        let plain = plain(input);
         if plain.is_empty() {
             return Err(ApiError::invalid(
                 IssueCode::Required,
@@ -180,14 +185,9 @@ pub fn new_recovery_codes() -> Vec<String> {
 
 /// The stored form of an account's recovery code (in any form it was typed).
 pub fn recovery_hash(account_id: Uuid, code: &str) -> Vec<u8> {
-    let plain: String = code
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect();
     let mut hasher = Sha256::new();
     hasher.update(account_id.as_bytes());
-    hasher.update(plain.as_bytes());
+    hasher.update(plain(code).as_bytes());
     hasher.finalize().to_vec()
 }
 
@@ -273,8 +273,12 @@ pub struct Attempt<'a> {
     pub requester: &'a Requester,
     /// What the code was for: `login`, `confirm` or `remove`.
     pub purpose: &'static str,
-    /// Whether an unused recovery code is taken as well as a TOTP code.
-    pub recovery: bool,
+    /// Whether the code is checked against a confirmed enrolment (login,
+    /// removal), where an unused recovery code is taken too, or against one
+    /// waiting for its first code (confirmation).
+    pub confirmed: bool,
+    /// The answer when the account has no enrolment in that state.
+    pub unenrolled: fn() -> ApiError,
 }
 
 /// What took a code.
@@ -286,17 +290,22 @@ pub enum Accepted {
     RecoveryCode,
 }
 
-/// Tries a code against an enrolment (locked by the caller), throttled as
-/// a password is: past the limit 429 before any check; a wrong code is
-/// counted, appended to the access log and answered 401 `invalid_code`. The
-/// inner `Err` is a refusal whose count must commit; the outer one aborts.
+/// Tries a code against the account's enrolment, locked for the rest of the
+/// transaction so concurrent attempts are taken one after the other, and
+/// throttled as a password is: past the limit 429 before any check; a wrong
+/// code is counted, appended to the access log and answered 401
+/// `invalid_code`. The inner `Err` is a refusal whose count must commit; the
+/// outer one aborts.
 pub fn attempt(
     conn: &mut PgConnection,
     config: &Config,
-    enrolment: &Enrolment,
     attempt: &Attempt<'_>,
     code: &Code,
 ) -> Result<Result<Accepted, ApiError>, ApiError> {
+    let enrolment: Enrolment = match store::locked(conn, attempt.account_id)? {
+        Some(e) if e.confirmed_at.is_some() == attempt.confirmed => e,
+        _ => return Ok(Err((attempt.unenrolled)())),
+    };
     let address = attempt.requester.address.as_deref().unwrap_or("unknown");
     let buckets = LoginBuckets::second_factor(attempt.account_id, address);
     let window = config.login_window_seconds;
@@ -312,7 +321,7 @@ pub fn attempt(
             }
             None => None,
         },
-        Code::Recovery(code) if attempt.recovery => store::spend_recovery_code(
+        Code::Recovery(code) if attempt.confirmed => store::spend_recovery_code(
             conn,
             attempt.account_id,
             &recovery_hash(attempt.account_id, code),

@@ -8,6 +8,7 @@
 //! A session keeps when and where it started and when it was last refreshed,
 //! for the caller's list of sessions.
 
+use crate::access::{self, Access, Entry, Requester};
 use crate::auth;
 use crate::config::Config;
 use crate::error::ApiError;
@@ -102,6 +103,31 @@ pub fn end_all(
 /// removed); `keep`, the caller's, goes on with the tokens it holds.
 pub fn end_others(conn: &mut PgConnection, account_id: Uuid, keep: Uuid) -> Result<(), ApiError> {
     store::end_other_sessions(conn, account_id, keep)
+}
+
+/// Starts a session for an account whose credentials held, appends the
+/// sign-in to the access log (with `filters`) and answers its token pair.
+pub fn sign_in(
+    conn: &mut PgConnection,
+    state: &AppState,
+    account: &store::Credentials,
+    origin: &Origin,
+    requester: &Requester,
+    filters: serde_json::Value,
+) -> Result<Tokens, ApiError> {
+    let session = start(conn, account.id, origin)?;
+    let signed_in = Entry::new(Access::Login, Some(account.id))
+        .target(session.to_string())
+        .filters(filters)
+        .units(account.unit_id.into_iter().collect());
+    access::record(conn, requester, signed_in)?;
+    issue_tokens(
+        conn,
+        state,
+        account.id,
+        account.credentials_changed_at,
+        session,
+    )
 }
 
 /// A token pair.

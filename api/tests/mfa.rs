@@ -153,10 +153,27 @@ async fn an_enrolled_account_logs_in_with_its_password_and_a_code() {
     app.get("/api/v1/me", &mfa_token)
         .await
         .assert_problem(401, "invalid_token");
-    let tokens = second_step(&app, &mfa_token, &code(&secret, 1)).await;
+    let tokens = app
+        .send(
+            TestRequest::post()
+                .uri("/api/v1/auth/mfa")
+                .insert_header(("user-agent", "Whereabouts-iOS/2.0"))
+                .set_json(json!({"mfa_token": mfa_token, "code": code(&secret, 1)})),
+        )
+        .await;
     assert_eq!(tokens.status.as_u16(), 200, "{}", tokens.body);
     assert_eq!(tokens.body["token_type"], "Bearer");
     let access = tokens.str("/access_token");
+    // The session started at the second step, where it came from.
+    let sessions = app.get("/api/v1/me/sessions", &access).await;
+    let current: Vec<&Value> = sessions.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["current"] == true)
+        .collect();
+    assert_eq!(current.len(), 1, "{}", sessions.body);
+    assert_eq!(current[0]["user_agent"], "Whereabouts-iOS/2.0");
     let me = app.get("/api/v1/me", &access).await;
     assert_eq!(me.id("/account/id"), d.clerk);
     let refreshed = app
@@ -506,7 +523,7 @@ async fn roles_that_must_enrol_reach_only_me_mfa_and_auth_until_they_do() {
     let mut app = TestApp::new().await;
     let d = seed(&app).await;
     std::sync::Arc::make_mut(&mut app.state.config).mfa_required_roles =
-        DEFAULT_MFA_REQUIRED_ROLES.to_vec();
+        DEFAULT_MFA_REQUIRED_ROLES.to_vec().into();
     let admin = d.token("unit-admin");
     let units = app.get("/api/v1/units", admin).await;
     units.assert_problem(403, "mfa_enrollment_required");

@@ -52,16 +52,23 @@ fn login(client: &Client) -> Value {
     body
 }
 
-#[test]
-fn a_required_administrator_enrols_with_codes_pyotp_computes_and_logs_in_with_them() {
-    let (_cleanup, database_url) = database_with_admin();
-    let (_server, base) = start_server(
+/// A server on its own database where the system administrator `root` must
+/// enrol a second factor, and `root` signed in to it.
+fn server_with_root_signed_in() -> (DropDatabase, String, Server, Client) {
+    let (cleanup, database_url) = database_with_admin();
+    let (server, base) = start_server(
         &database_url,
         &[("WHEREABOUTS_MFA_REQUIRED_ROLES", "system_admin")],
     );
     let mut client = Client { base, token: None };
     let tokens = login(&client);
     client.token = Some(tokens["access_token"].as_str().unwrap().to_owned());
+    (cleanup, database_url, server, client)
+}
+
+#[test]
+fn a_required_administrator_enrols_with_codes_pyotp_computes_and_logs_in_with_them() {
+    let (_cleanup, _, _server, client) = server_with_root_signed_in();
 
     // Held back until enrolled.
     let (status, body) = client.call("GET", "/api/v1/units", None);
@@ -156,14 +163,7 @@ fn a_required_administrator_enrols_with_codes_pyotp_computes_and_logs_in_with_th
 
 #[test]
 fn an_operator_resets_a_lost_second_factor_from_the_console() {
-    let (_cleanup, database_url) = database_with_admin();
-    let (_server, base) = start_server(
-        &database_url,
-        &[("WHEREABOUTS_MFA_REQUIRED_ROLES", "system_admin")],
-    );
-    let mut client = Client { base, token: None };
-    let tokens = login(&client);
-    client.token = Some(tokens["access_token"].as_str().unwrap().to_owned());
+    let (_cleanup, database_url, _server, mut client) = server_with_root_signed_in();
     let (_, enrolment) = client.call("POST", "/api/v1/me/mfa/totp", Some(json!({})));
     let uri = enrolment["otpauth_uri"].as_str().unwrap();
     let now = pyotp("print(pyotp.parse_uri(uri).now())", uri);

@@ -149,19 +149,13 @@ pub async fn login(
                         }));
                     }
                     crate::tx::run(conn, None, |tx| {
-                        let conn = &mut *tx.conn;
-                        let session = crate::sessions::start(conn, account.id, &origin)?;
-                        let signed_in = Entry::new(Access::Login, Some(account.id))
-                            .target(session.to_string())
-                            .filters(json!({}))
-                            .units(account.unit_id.into_iter().collect());
-                        access::record(conn, &requester, signed_in)?;
-                        issue_tokens(
-                            conn,
+                        crate::sessions::sign_in(
+                            tx.conn,
                             &st,
-                            account.id,
-                            account.credentials_changed_at,
-                            session,
+                            &account,
+                            &origin,
+                            &requester,
+                            json!({}),
                         )
                     })
                     .map(LoginAnswer::Tokens)
@@ -230,34 +224,27 @@ pub async fn complete_mfa(
             {
                 return expired();
             }
-            let enrolment = match second_factor::locked(conn, account.id)? {
-                Some(e) if e.confirmed_at.is_some() => e,
-                _ => return expired(),
-            };
+            // A second factor removed since the password step: log in again.
             let attempt = Attempt {
                 account_id: account.id,
                 unit_id: account.unit_id,
                 requester: &requester,
                 purpose: "login",
-                recovery: true,
+                confirmed: true,
+                unenrolled: || ApiError::Unauthorized(ProblemCode::InvalidToken),
             };
-            let by = match mfa::attempt(conn, &st.config, &enrolment, &attempt, &code)? {
+            let by = match mfa::attempt(conn, &st.config, &attempt, &code)? {
                 Ok(Accepted::Step(_)) => "totp",
                 Ok(Accepted::RecoveryCode) => "recovery_code",
                 Err(refusal) => return Ok(Err(refusal)),
             };
-            let session = crate::sessions::start(conn, account.id, &origin)?;
-            let signed_in = Entry::new(Access::Login, Some(account.id))
-                .target(session.to_string())
-                .filters(json!({"second_factor": by}))
-                .units(account.unit_id.into_iter().collect());
-            access::record(conn, &requester, signed_in)?;
-            issue_tokens(
+            crate::sessions::sign_in(
                 conn,
                 &st,
-                account.id,
-                account.credentials_changed_at,
-                session,
+                &account,
+                &origin,
+                &requester,
+                json!({"second_factor": by}),
             )
             .map(Ok)
         })

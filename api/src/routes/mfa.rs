@@ -117,18 +117,15 @@ pub async fn confirm(
     let outcome = state
         .db
         .transaction(None, move |tx| {
-            let enrolment = match store::locked(tx.conn, who.account_id)? {
-                Some(e) if e.confirmed_at.is_none() => e,
-                _ => return Ok(Err(not_now())),
-            };
             let attempt = Attempt {
                 account_id: who.account_id,
                 unit_id: who.unit_id,
                 requester: &requester,
                 purpose: "confirm",
-                recovery: false,
+                confirmed: false,
+                unenrolled: not_now,
             };
-            let step = match mfa::attempt(tx.conn, &config, &enrolment, &attempt, &code)? {
+            let step = match mfa::attempt(tx.conn, &config, &attempt, &code)? {
                 Ok(Accepted::Step(step)) => step,
                 Ok(Accepted::RecoveryCode) => return Err(ApiError::broken("a recovery code")),
                 Err(refusal) => return Ok(Err(refusal)),
@@ -183,18 +180,15 @@ pub async fn remove(
     let outcome = state
         .db
         .transaction(None, move |tx| {
-            let enrolment = match store::locked(tx.conn, who.account_id)? {
-                Some(e) if e.confirmed_at.is_some() => e,
-                _ => return Ok(Err(not_now())),
-            };
             let attempt = Attempt {
                 account_id: who.account_id,
                 unit_id: who.unit_id,
                 requester: &requester,
                 purpose: "remove",
-                recovery: true,
+                confirmed: true,
+                unenrolled: not_now,
             };
-            if let Err(refusal) = mfa::attempt(tx.conn, &config, &enrolment, &attempt, &code)? {
+            if let Err(refusal) = mfa::attempt(tx.conn, &config, &attempt, &code)? {
                 return Ok(Err(refusal));
             }
             store::remove(tx.conn, who.account_id)?;
